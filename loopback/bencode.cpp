@@ -1,0 +1,1 @@
+// bencode: to be written

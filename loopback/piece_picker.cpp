@@ -1,0 +1,1 @@
+// piece_picker: to be written

@@ -1,0 +1,1 @@
+// rate_limiter: to be written
