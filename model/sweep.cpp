@@ -66,44 +66,68 @@ double& field(sweep_base& b, sweep_param p) {
   return b.n;
 }
 
-// Both bounds and their binding terms, as Eigen array expressions over n points; each
-// argument is an array or a constant expression.
+// Both bounds and their binding terms over `size` points, in one pass over the outputs
+// (the sweep is memory bound, so one pass that writes each output once matters more than
+// the few divisions). Each parameter is either an array (the swept one) or a constant;
+// the compiler hoists what is constant, so sweeping N costs one division per point.
+struct constant {
+  double v;
+  double operator[](Eigen::Index) const { return v; }
+};
+struct varying {
+  const double* v;
+  double operator[](Eigen::Index i) const { return v[i]; }
+};
+
 template <class N, class F, class US, class U, class D>
-void kernel(const N& n, const F& f, const US& us, const U& u, const D& d, sweep_row& out) {
-  const auto server_cs = n * f / us;      // N·F/u_s
-  const auto server_p2p = f / us;         // F/u_s
-  const auto download = f / d;            // F/d_min
-  const auto aggregate = n * f / (us + n * u);  // N·F/(u_s + N·u)
-  out.client_server_seconds = server_cs.max(download);
-  out.p2p_seconds = server_p2p.max(download).max(aggregate);
-  // Codes follow binding_term; ties go to the earlier term, as in bounds.cpp.
-  out.client_server_binding = (download > server_cs).template cast<std::uint8_t>();
-  out.p2p_binding =
-      (aggregate > server_p2p.max(download))
-          .select(std::uint8_t{2}, (download > server_p2p).template cast<std::uint8_t>());
+void kernel(Eigen::Index size, N n, F f, US us, U u, D d, sweep_row& out) {
+  out.client_server_seconds.resize(size);
+  out.p2p_seconds.resize(size);
+  out.client_server_binding.resize(size);
+  out.p2p_binding.resize(size);
+  double* cs = out.client_server_seconds.data();
+  double* p2p = out.p2p_seconds.data();
+  std::uint8_t* cs_bind = out.client_server_binding.data();
+  std::uint8_t* p2p_bind = out.p2p_binding.data();
+  for (Eigen::Index i = 0; i < size; ++i) {
+    const double server_p2p = f[i] / us[i];                // F/u_s
+    const double server_cs = n[i] * server_p2p;            // N·F/u_s
+    const double download = f[i] / d[i];                   // F/d_min
+    const double aggregate = n[i] * f[i] / (us[i] + n[i] * u[i]);  // N·F/(u_s + N·u)
+    // Codes follow binding_term; ties go to the earlier term, as in bounds.cpp.
+    const bool download_cs = download > server_cs;
+    cs[i] = download_cs ? download : server_cs;
+    cs_bind[i] = static_cast<std::uint8_t>(download_cs);
+    const bool download_p2p = download > server_p2p;
+    const double first = download_p2p ? download : server_p2p;
+    const bool aggregate_binds = aggregate > first;
+    p2p[i] = aggregate_binds ? aggregate : first;
+    p2p_bind[i] = static_cast<std::uint8_t>(aggregate_binds ? 2 : static_cast<int>(download_p2p));
+  }
 }
 
 }  // namespace
 
-void sweep_bounds(sweep_param varying, const Eigen::ArrayXd& x, const sweep_base& b,
+void sweep_bounds(sweep_param which, const Eigen::ArrayXd& x, const sweep_base& b,
                   sweep_row& out) {
   const auto size = x.size();
-  const auto c = [size](double v) { return Eigen::ArrayXd::Constant(size, v); };
-  switch (varying) {
+  const varying v{x.data()};
+  const auto c = [](double value) { return constant{value}; };
+  switch (which) {
     case sweep_param::n:
-      kernel(x, c(b.file_bits), c(b.server_up_bps), c(b.peer_up_bps), c(b.d_min_bps), out);
+      kernel(size, v, c(b.file_bits), c(b.server_up_bps), c(b.peer_up_bps), c(b.d_min_bps), out);
       break;
     case sweep_param::file_bits:
-      kernel(c(b.n), x, c(b.server_up_bps), c(b.peer_up_bps), c(b.d_min_bps), out);
+      kernel(size, c(b.n), v, c(b.server_up_bps), c(b.peer_up_bps), c(b.d_min_bps), out);
       break;
     case sweep_param::server_up_bps:
-      kernel(c(b.n), c(b.file_bits), x, c(b.peer_up_bps), c(b.d_min_bps), out);
+      kernel(size, c(b.n), c(b.file_bits), v, c(b.peer_up_bps), c(b.d_min_bps), out);
       break;
     case sweep_param::peer_up_bps:
-      kernel(c(b.n), c(b.file_bits), c(b.server_up_bps), x, c(b.d_min_bps), out);
+      kernel(size, c(b.n), c(b.file_bits), c(b.server_up_bps), v, c(b.d_min_bps), out);
       break;
     case sweep_param::d_min_bps:
-      kernel(c(b.n), c(b.file_bits), c(b.server_up_bps), c(b.peer_up_bps), x, out);
+      kernel(size, c(b.n), c(b.file_bits), c(b.server_up_bps), c(b.peer_up_bps), v, out);
       break;
   }
 }

@@ -87,9 +87,9 @@ Eigen::ArrayXd axis_values(const sweep_axis& axis);
 /// u ≥ 0, d_min > 0).
 sweep_result run_sweep(const sweep_spec& spec);
 
-/// The kernel: both bounds over `n.size()` points where one parameter varies and the
-/// others are fixed; `varying` names which one `x` holds. Outputs must be sized already.
-void sweep_bounds(sweep_param varying, const Eigen::ArrayXd& x, const sweep_base& fixed,
+/// The kernel: both bounds over `x.size()` points where one parameter varies and the
+/// others are fixed; `which` names the one `x` holds. Outputs are resized as needed.
+void sweep_bounds(sweep_param which, const Eigen::ArrayXd& x, const sweep_base& fixed,
                   sweep_row& out);
 
 }  // namespace p2pdist::model
