@@ -84,6 +84,15 @@ struct bvalue {
   const bvalue* find(std::string_view key) const;
 };
 
+/// Equal when both hold the same data (kind, integer, bytes, elements, keys); the byte
+/// spans `begin`/`end` are ignored. Recurses once per nesting level.
+bool operator==(const bvalue& a, const bvalue& b);
+
+/// The deepest nesting the decoder accepts whatever bencode_limits::max_depth says: a
+/// decoded tree is destroyed (and compared) recursively, one call per level, so its depth
+/// must stay far below what a thread's stack holds.
+inline constexpr int bencode_depth_ceiling = 1000;
+
 /// Decodes exactly one value spanning the whole input. On error, the offset is that of
 /// the offending byte (or input.size() when the input ended too early).
 result<bvalue, bencode_error> bdecode(std::span<const std::byte> input,

@@ -35,7 +35,10 @@ class [[nodiscard]] result {
   using value_type = T;
   using error_type = E;
 
-  result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  // Two constructors rather than one by value: GCC 12 warns (falsely, -Wmaybe-uninitialized)
+  // when a by-value T holding a std::variant is moved in.
+  result(T&& value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  result(const T& value) : v_(std::in_place_index<0>, value) {}        // NOLINT
   template <class G>
   result(unexpected<G> e) : v_(std::in_place_index<1>, E(std::move(e.error))) {}  // NOLINT
 
