@@ -1,3 +1,44 @@
+// Fuzzes parse_announce_response with arbitrary bodies. Beyond "never crashes": whatever
+// parses must survive encode -> parse unchanged (the list form keeps everything; the
+// compact form keeps everything but peer ids), and a failure must keep its reason.
+
 #include <cstddef>
 #include <cstdint>
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t*, std::size_t) { return 0; }
+#include <cstdlib>
+#include <string_view>
+
+#include "loopback/tracker_codec.hpp"
+
+namespace {
+void check(bool ok) {
+  if (!ok) std::abort();
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace p2pdist::bt;
+  const std::string_view body(reinterpret_cast<const char*>(data), size);
+  const auto parsed = parse_announce_response(body);
+  if (!parsed) {
+    check(parsed.error().offset <= size);
+    check(!to_string(parsed.error().code).empty());
+    return 0;
+  }
+  const announce_response& r = *parsed;
+  if (r.failure_reason) {
+    const auto again = parse_announce_response(encode_failure(*r.failure_reason));
+    check(again.has_value() && again->failure_reason == r.failure_reason);
+    return 0;
+  }
+  check(r.interval.count() >= 1 && r.interval <= max_announce_interval);
+
+  const auto list = parse_announce_response(encode_announce_response(r, peer_form::dictionaries));
+  check(list.has_value() && *list == r);
+
+  const auto compact = parse_announce_response(encode_announce_response(r, peer_form::compact));
+  check(compact.has_value());
+  announce_response without_ids = r;
+  for (auto& p : without_ids.peers) p.id.reset();
+  check(*compact == without_ids);
+  return 0;
+}
