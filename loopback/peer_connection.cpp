@@ -1,0 +1,1 @@
+// peer_connection: to be written

@@ -1,0 +1,1 @@
+// tracker_server: to be written
