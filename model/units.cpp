@@ -116,6 +116,20 @@ double parse_rate_or_unlimited_bps(std::string_view text) {
   return parse_rate_bps(text);
 }
 
+double parse_duration_seconds(std::string_view text) {
+  const auto [number, unit] = split_number(text);
+  double factor = 0;
+  if (unit.empty() || unit == "s") factor = 1;
+  else if (unit == "ms") factor = 1e-3;
+  else if (unit == "us") factor = 1e-6;
+  else if (unit == "min" || unit == "m") factor = 60;
+  else if (unit == "h") factor = 3600;
+  else
+    throw unit_error("'" + std::string(text) + "' has an unknown unit '" + std::string(unit) +
+                     "' (use e.g. 5s, 500ms, 2min, 1h)");
+  return number * factor;
+}
+
 std::vector<double> parse_list(std::string_view text, double (*parse_one)(std::string_view)) {
   std::vector<double> out;
   std::size_t item = 1;

@@ -30,6 +30,10 @@ double parse_rate_bps(std::string_view text);
 /// Like parse_rate_bps, but also accepts "unlimited" or "inf", returned as +infinity.
 double parse_rate_or_unlimited_bps(std::string_view text);
 
+/// Parses a duration into seconds: "5s", "500ms", "2min", "1h", "1.5" (bare numbers are
+/// seconds). Throws unit_error like parse_size_bits. Zero is allowed.
+double parse_duration_seconds(std::string_view text);
+
 /// Splits a comma-separated list ("300kbps,700kbps, 2Mbps") and parses each item with
 /// `parse`. Throws unit_error naming the 1-based item that failed, or for an empty item.
 std::vector<double> parse_list(std::string_view text, double (*parse)(std::string_view));

@@ -73,3 +73,13 @@ TEST_CASE("printing round-trips through parsing", "[units]") {
   CHECK(format_seconds(90) == "90.0 s (1 min 30 s)");
   CHECK(format_seconds(0.5) == "500 ms");
 }
+
+TEST_CASE("durations", "[units]") {
+  CHECK(parse_duration_seconds("5s") == 5);
+  CHECK(parse_duration_seconds("500ms") == Approx(0.5));
+  CHECK(parse_duration_seconds("2min") == 120);
+  CHECK(parse_duration_seconds("1h") == 3600);
+  CHECK(parse_duration_seconds("1.5") == 1.5);
+  CHECK_THROWS_WITH(parse_duration_seconds("5 parsecs"), Catch::Contains("unknown unit"));
+  CHECK_THROWS_AS(parse_duration_seconds("-1s"), unit_error);
+}
