@@ -1,1 +1,148 @@
-// cmd_bound
+// `p2pdist bound` and `p2pdist demo`: the bounds for one swarm, or the textbook's table.
+
+#include <cstdio>
+#include <iostream>
+#include <stdexcept>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "model/bounds.hpp"
+#include "model/chunked.hpp"
+#include "model/export_json.hpp"
+#include "model/schedule.hpp"
+#include "model/units.hpp"
+
+namespace p2pdist::cli {
+
+namespace {
+
+using model::format_bps;
+using model::format_seconds;
+
+// One value for every peer, or exactly N values.
+std::vector<double> per_peer(const std::vector<double>& v, std::size_t n, const char* flag) {
+  if (v.size() == 1) return std::vector<double>(n, v.front());
+  if (v.size() != n) {
+    throw usage_error(std::string(flag) + ": " + std::to_string(v.size()) +
+                      " values given, but N is " + std::to_string(n) +
+                      " (give one value for all peers or N values)");
+  }
+  return v;
+}
+
+std::string term_cell(double seconds) { return seconds > 0 ? format_seconds(seconds) : "-"; }
+
+void print_bound_table(const model::swarm_params& p) {
+  const auto cs = model::client_server_bound(p);
+  const auto pp = model::p2p_bound(p);
+  std::printf("N = %zu peers, F = %s, u_s = %s, d_min = %s, sum of u_i = %s\n\n", p.n,
+              model::format_bits(p.file_bits).c_str(), format_bps(p.server_up_bps).c_str(),
+              format_bps(p.d_min_bps()).c_str(), format_bps(p.sum_peer_up_bps()).c_str());
+  std::printf("%-14s %-24s %-18s %-24s %-24s %s\n", "architecture", "lower bound", "binding term",
+              "server upload term", "slowest download term", "aggregate upload term");
+  std::printf("%-14s %-24s %-18s %-24s %-24s %s\n", "client-server", format_seconds(cs.seconds).c_str(),
+              std::string(to_string(cs.binding)).c_str(), term_cell(cs.server_upload_seconds).c_str(),
+              term_cell(cs.slowest_download_seconds).c_str(), "-");
+  std::printf("%-14s %-24s %-18s %-24s %-24s %s\n", "p2p", format_seconds(pp.seconds).c_str(),
+              std::string(to_string(pp.binding)).c_str(), term_cell(pp.server_upload_seconds).c_str(),
+              term_cell(pp.slowest_download_seconds).c_str(), term_cell(pp.aggregate_upload_seconds).c_str());
+}
+
+void print_schedule(const char* title, const model::schedule& s) {
+  constexpr std::size_t shown = 20;
+  std::printf("\n%s schedule (%s): every peer completes at %s; the server sends %s in all\n", title,
+              std::string(to_string(s.kind)).c_str(), format_seconds(s.seconds).c_str(),
+              format_bps(s.server_send_bps()).c_str());
+  std::printf("  %-6s %-14s %-14s %-14s %s\n", "peer", "from server", "from peers", "receives", "uploads");
+  for (std::size_t i = 0; i < s.n() && i < shown; ++i) {
+    const double in = s.peer_receive_bps(i);
+    std::printf("  %-6zu %-14s %-14s %-14s %s\n", i + 1, format_bps(s.server_to_peer[i]).c_str(),
+                format_bps(in - s.server_to_peer[i]).c_str(), format_bps(in).c_str(),
+                format_bps(s.peer_send_bps(i)).c_str());
+  }
+  if (s.n() > shown) std::printf("  ... %zu more peers (--json FILE lists them all)\n", s.n() - shown);
+}
+
+}  // namespace
+
+int run_bound(const bound_options& o) {
+  if (o.n < 1) throw usage_error("-N: must be at least 1");
+  model::swarm_params p{.n = o.n,
+                        .file_bits = o.file_bits,
+                        .server_up_bps = o.server_up_bps,
+                        .peer_up_bps = per_peer(o.peer_up_bps, o.n, "--peer-up"),
+                        .peer_down_bps = per_peer(o.peer_down_bps, o.n, "--peer-down")};
+  try {
+    model::validate(p);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
+
+  auto doc = model::bound_document(p);
+  const bool to_stdout = o.json_path == "-";
+  if (!to_stdout) print_bound_table(p);
+
+  if (!o.chunks.empty()) {
+    auto chunked = nlohmann::json::array();
+    for (auto m : o.chunks) {
+      if (m < 1) throw usage_error("--chunks: must be at least 1");
+      const auto c = model::chunked_bound(p, m);
+      chunked.push_back(model::to_json(c, m));
+      if (to_stdout) continue;
+      if (c.closed_form) {
+        std::printf("\nchunked, M = %llu: %llu rounds of F/(M*u): %s (fluid %s)\n",
+                    static_cast<unsigned long long>(m), static_cast<unsigned long long>(*c.rounds),
+                    format_seconds(c.seconds).c_str(), format_seconds(c.fluid_seconds).c_str());
+      } else {
+        std::printf("\nchunked, M = %llu: %s: %s\n", static_cast<unsigned long long>(m), c.note.c_str(),
+                    format_seconds(c.seconds).c_str());
+      }
+    }
+    doc["chunked"] = chunked;
+  }
+  if (o.schedule) {
+    const auto cs = model::client_server_schedule(p);
+    const auto pp = model::p2p_schedule(p);
+    doc["client_server"]["schedule"] = model::to_json(cs);
+    doc["p2p"]["schedule"] = model::to_json(pp);
+    if (!to_stdout) {
+      print_schedule("client-server", cs);
+      print_schedule("p2p", pp);
+    }
+  }
+  if (!o.json_path.empty()) write_json(o.json_path, doc);
+  return 0;
+}
+
+int run_demo(const demo_options& o) {
+  // Kurose & Ross, chapter 2, problem "P2P vs client-server": F = 15 Gbit, u_s = 30 Mbps,
+  // d_i = 2 Mbps, N in {10, 100, 1000}, u in {300 kbps, 700 kbps, 2 Mbps}.
+  const double file_bits = 15e9, server_up = 30e6, down = 2e6;
+  const std::size_t ns[] = {10, 100, 1000};
+  const double ups[] = {300e3, 700e3, 2e6};
+  const bool to_stdout = o.json_path == "-";
+  if (!to_stdout) {
+    std::printf("Minimum distribution time of a %s file, server upload %s, peer download %s\n\n",
+                model::format_bits(file_bits).c_str(), format_bps(server_up).c_str(), format_bps(down).c_str());
+    std::printf("%-6s %-10s %-22s %-18s %-22s %s\n", "N", "peer up", "client-server", "binding", "p2p",
+                "binding");
+  }
+  auto rows = nlohmann::json::array();
+  for (auto n : ns) {
+    for (double u : ups) {
+      const auto p = model::swarm_params::homogeneous(n, file_bits, server_up, u, down);
+      const auto cs = model::client_server_bound(p);
+      const auto pp = model::p2p_bound(p);
+      if (!to_stdout) {
+        std::printf("%-6zu %-10s %-22s %-18s %-22s %s\n", n, format_bps(u).c_str(),
+                    format_seconds(cs.seconds).c_str(), std::string(to_string(cs.binding)).c_str(),
+                    format_seconds(pp.seconds).c_str(), std::string(to_string(pp.binding)).c_str());
+      }
+      rows.push_back(model::bound_document(p));
+    }
+  }
+  if (!o.json_path.empty()) write_json(o.json_path, {{"bounds", rows}});
+  return 0;
+}
+
+}  // namespace p2pdist::cli

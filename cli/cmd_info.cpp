@@ -1,1 +1,204 @@
-// cmd_info
+// `p2pdist info` and `p2pdist make-torrent`: read or write a single-file .torrent.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "loopback/bencode.hpp"
+#include "loopback/metainfo.hpp"
+
+namespace p2pdist::cli {
+namespace {
+
+struct file_closer {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+
+/// Reads at most `max_bytes` + 1 bytes of `path` (one more than a valid input may hold,
+/// so that an oversized file is still refused by the parser with an offset). Throws
+/// std::system_error on an I/O failure.
+std::string read_bounded(const std::string& path, std::size_t max_bytes) {
+  errno = 0;
+  std::unique_ptr<std::FILE, file_closer> file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw std::system_error(errno != 0 ? errno : EIO, std::generic_category());
+  std::string out;
+  std::vector<char> buffer(64 * 1024);
+  while (out.size() <= max_bytes) {
+    errno = 0;
+    const auto want = std::min(buffer.size(), max_bytes + 1 - out.size());
+    const auto n = std::fread(buffer.data(), 1, want, file.get());
+    out.append(buffer.data(), n);
+    if (n < want) {
+      if (std::ferror(file.get())) {
+        throw std::system_error(errno != 0 ? errno : EIO, std::generic_category());
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+/// `s` with control bytes shown as \xNN, so that a torrent's name cannot drive the
+/// terminal; other bytes (UTF-8 included) are kept.
+std::string printable(std::string_view s) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '\\') {
+      out += "\\x";
+      out += digits[u >> 4];
+      out += digits[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// `s` as valid UTF-8 (invalid sequences become U+FFFD), as JSON requires.
+std::string valid_utf8(const std::string& s) {
+  const auto quoted =
+      nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return nlohmann::json::parse(quoted).get<std::string>();
+}
+
+/// "100000 bytes (97.66 KiB)"; just "N bytes" below 1 KiB.
+std::string human_bytes(std::uint64_t bytes) {
+  std::string out = std::to_string(bytes) + " bytes";
+  static constexpr const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  double v = static_cast<double>(bytes);
+  int unit = -1;
+  while (v >= 1024 && unit < 4) {
+    v /= 1024;
+    ++unit;
+  }
+  if (unit < 0) return out;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  std::string num = buf;
+  while (num.back() == '0') num.pop_back();
+  if (num.back() == '.') num.pop_back();
+  return out + " (" + num + " " + units[unit] + ")";
+}
+
+nlohmann::json to_json(const bt::metainfo& m) {
+  return {{"name", valid_utf8(m.name)},
+          {"total_bytes", m.total_bytes},
+          {"piece_bytes", m.piece_bytes},
+          {"pieces", m.piece_count()},
+          {"info_hash", bt::to_hex(m.info_hash)},
+          {"announce", valid_utf8(m.announce)}};
+}
+
+void print_table(const bt::metainfo& m) {
+  std::cout << "name:         " << printable(m.name) << '\n'
+            << "size:         " << human_bytes(m.total_bytes) << '\n'
+            << "piece length: " << human_bytes(m.piece_bytes) << '\n'
+            << "pieces:       " << m.piece_count() << '\n'
+            << "info-hash:    " << bt::to_hex(m.info_hash) << '\n'
+            << "announce:     " << (m.announce.empty() ? "(none)" : printable(m.announce)) << '\n';
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory, renamed into
+/// place. Throws std::system_error on failure (the temporary file removed).
+void write_atomically(const std::string& path, const std::string& bytes) {
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  auto fail = [&](int err) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    throw std::system_error(err != 0 ? err : EIO, std::generic_category());
+  };
+  errno = 0;
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) fail(errno);
+  errno = 0;
+  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() &&
+                       std::fflush(f) == 0;
+  const int write_errno = errno;
+  if (std::fclose(f) != 0 || !written) fail(written ? errno : write_errno);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
+}
+
+}  // namespace
+
+int run_info(const info_options& opts) {
+  std::string bytes;
+  try {
+    bytes = read_bounded(opts.torrent_path, bt::bencode_limits{}.max_bytes);
+  } catch (const std::system_error& e) {
+    std::cerr << "p2pdist: " << opts.torrent_path << ": cannot read: " << e.code().message()
+              << '\n';
+    return 1;
+  }
+  const auto parsed = bt::parse_metainfo(bytes);
+  if (!parsed) {
+    std::cerr << "p2pdist: " << opts.torrent_path << ": " << bt::describe(parsed.error()) << '\n';
+    return 1;
+  }
+  if (opts.json_path != "-") print_table(*parsed);
+  if (!opts.json_path.empty()) write_json(opts.json_path, to_json(*parsed));
+  return 0;
+}
+
+int run_make_torrent(const make_torrent_options& opts) {
+  if (!bt::is_valid_piece_bytes(opts.piece_bytes)) {
+    throw usage_error("--piece-size: " + std::to_string(opts.piece_bytes) +
+                      " bytes is not a multiple of 16KiB from 16KiB to 64MiB");
+  }
+  if (opts.announce.empty()) throw usage_error("--announce: a tracker URL is required");
+  if (opts.output_path.empty()) throw usage_error("-o: an output file is required");
+  const std::string name =
+      opts.name.empty() ? std::filesystem::path(opts.file_path).filename().string() : opts.name;
+  if (!bt::is_safe_name(name)) {
+    throw usage_error((opts.name.empty() ? "FILE: its name '" : "--name: '") + printable(name) +
+                      "' cannot name a torrent (empty, '.', '..', or holding '/', '\\' or NUL)" +
+                      (opts.name.empty() ? "; give --name NAME" : ""));
+  }
+
+  std::string torrent;
+  try {
+    torrent = bt::create_torrent_from_file(
+        opts.file_path,
+        {.announce = opts.announce, .name = name, .piece_bytes = opts.piece_bytes});
+  } catch (const std::system_error& e) {
+    std::cerr << "p2pdist: " << opts.file_path << ": cannot read: " << e.code().message() << '\n';
+    return 1;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "p2pdist: " << opts.file_path << ": " << e.what() << '\n';
+    return 1;
+  }
+  const auto parsed = bt::parse_metainfo(torrent);
+  if (!parsed) {  // a bug: what we create must parse
+    std::cerr << "p2pdist: internal error: created torrent does not parse: "
+              << bt::describe(parsed.error()) << '\n';
+    return 1;
+  }
+  try {
+    write_atomically(opts.output_path, torrent);
+  } catch (const std::system_error& e) {
+    std::cerr << "p2pdist: " << opts.output_path << ": cannot write: " << e.code().message()
+              << '\n';
+    return 1;
+  }
+  std::cout << "wrote " << printable(opts.output_path) << '\n';
+  print_table(*parsed);
+  return 0;
+}
+
+}  // namespace p2pdist::cli

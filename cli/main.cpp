@@ -1,1 +1,225 @@
-int main() { return 0; }
+// p2pdist: the one executable. This file alone includes CLI11: it parses the command line
+// into the option structs of cli/commands.hpp, validates units once (naming the flag), and
+// maps errors to exit codes: 0 success, 1 runtime failure, 2 usage error.
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "model/units.hpp"
+
+namespace {
+
+using namespace p2pdist;
+using cli::usage_error;
+
+// Parses a flag's text with `parse`, turning a unit error into a usage error naming the flag.
+double parse_flag(const std::string& flag, const std::string& text, double (*parse)(std::string_view)) {
+  try {
+    return parse(text);
+  } catch (const model::unit_error& e) {
+    throw usage_error(flag + ": " + e.what());
+  }
+}
+
+std::vector<double> parse_flag_list(const std::string& flag, const std::string& text,
+                                    double (*parse)(std::string_view)) {
+  try {
+    return model::parse_list(text, parse);
+  } catch (const model::unit_error& e) {
+    throw usage_error(flag + ": " + e.what());
+  }
+}
+
+std::size_t parse_count(const std::string& flag, const std::string& text) {
+  std::size_t v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
+    throw usage_error(flag + ": '" + text + "' is not a whole number");
+  return v;
+}
+
+std::size_t parse_peer_count(const std::string& flag, const std::string& text) {
+  const auto v = parse_count(flag, text);
+  if (v < 1) throw usage_error(flag + ": must be at least 1 (got " + text + ")");
+  return v;
+}
+
+double positive(const std::string& flag, double v) {
+  if (!(v > 0)) throw usage_error(flag + ": must be above zero");
+  return v;
+}
+
+// The swarm flags `bound` and `sweep` share, as text until parsed.
+struct swarm_flags {
+  std::string n = "10";
+  std::string file_size = "15Gbit";
+  std::string server_up = "30Mbps";
+  std::string peer_up = "300kbps";
+  std::string peer_down = "2Mbps";
+
+  void add_to(CLI::App& app, bool lists) {
+    app.add_option("-N,--peers", n, "number of peers (leechers) N")->capture_default_str();
+    app.add_option("--file-size", file_size, "file size F, e.g. 15Gbit, 2GB, 32MiB")->capture_default_str();
+    app.add_option("--server-up", server_up, "server upload u_s, e.g. 30Mbps, 2MB/s")->capture_default_str();
+    app.add_option("--peer-up", peer_up,
+                   lists ? "peer upload u_i: one rate, or N comma-separated rates" : "peer upload u")
+        ->capture_default_str();
+    app.add_option("--peer-down", peer_down,
+                   lists ? "peer download d_i: one rate, or N comma-separated rates; 'unlimited' allowed"
+                         : "peer download d_min; 'unlimited' allowed")
+        ->capture_default_str();
+  }
+};
+
+std::string one_line(std::string s) {
+  for (auto& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"p2pdist: how long does it take to hand one file to N peers, client-server versus P2P?\n"
+               "Sizes: 15Gbit, 2GB, 32MiB, 16KiB (bare numbers are bits). Rates: 30Mbps, 300kbps, 2MB/s,\n"
+               "4MiB/s (bare numbers are bits/s). G, M, k are powers of ten; Gi, Mi, Ki powers of two.",
+               "p2pdist"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "p2pdist 0.1.0");
+
+  // demo
+  cli::demo_options demo;
+  auto* demo_cmd = app.add_subcommand("demo", "the main job: the textbook's example as a table");
+  demo_cmd->add_option("--json", demo.json_path, "write JSON to FILE ('-' for stdout)");
+
+  // bound
+  cli::bound_options bound;
+  swarm_flags bound_flags;
+  std::vector<std::string> chunk_texts;
+  auto* bound_cmd = app.add_subcommand("bound", "both lower bounds for one swarm, with the binding term");
+  bound_flags.add_to(*bound_cmd, true);
+  bound_cmd->add_flag("--schedule", bound.schedule, "also print the schedules that reach the bounds");
+  bound_cmd->add_option("--chunks", chunk_texts, "chunk counts M for the chunked bound (repeatable)");
+  bound_cmd->add_option("--json", bound.json_path, "write JSON to FILE ('-' for stdout)");
+
+  // sweep
+  cli::sweep_options sweep;
+  swarm_flags sweep_flags;
+  std::string x_points = "50", y_points = "20";
+  auto* sweep_cmd = app.add_subcommand("sweep", "the bounds over one or two swept parameters");
+  sweep_flags.add_to(*sweep_cmd, false);
+  sweep_cmd->add_option("--x", sweep.x_param, "swept parameter: N, file-size, server-up, peer-up, peer-down")
+      ->capture_default_str();
+  sweep_cmd->add_option("--from", sweep.x_from, "first value, in the parameter's unit")->required();
+  sweep_cmd->add_option("--to", sweep.x_to, "last value");
+  sweep_cmd->add_option("--points", x_points, "number of points")->capture_default_str();
+  sweep_cmd->add_flag("--log", sweep.x_log, "logarithmic steps");
+  sweep_cmd->add_option("--y", sweep.y_param, "second swept parameter (a grid)");
+  sweep_cmd->add_option("--y-from", sweep.y_from, "first y value");
+  sweep_cmd->add_option("--y-to", sweep.y_to, "last y value");
+  sweep_cmd->add_option("--y-points", y_points, "number of y points")->capture_default_str();
+  sweep_cmd->add_flag("--y-log", sweep.y_log, "logarithmic y steps");
+  sweep_cmd->add_option("--series", sweep.series, "series: PARAM=V1,V2,... e.g. peer-up=300kbps,700kbps,2Mbps");
+  sweep_cmd->add_option("--json", sweep.json_path, "write JSON to FILE ('-' for stdout)");
+
+  // info
+  cli::info_options info;
+  auto* info_cmd = app.add_subcommand("info", "name, size, piece length, pieces and info-hash of a .torrent");
+  info_cmd->add_option("torrent", info.torrent_path, "the .torrent file")->required();
+  info_cmd->add_option("--json", info.json_path, "write JSON to FILE ('-' for stdout)");
+
+  // make-torrent
+  cli::make_torrent_options make;
+  std::string piece_size = "256KiB";
+  auto* make_cmd = app.add_subcommand("make-torrent", "create a single-file .torrent");
+  make_cmd->add_option("file", make.file_path, "the file to share")->required();
+  make_cmd->add_option("--announce", make.announce, "tracker URL, e.g. http://127.0.0.1:6969/announce")->required();
+  make_cmd->add_option("-o,--output", make.output_path, "the .torrent to write")->required();
+  make_cmd->add_option("--piece-size", piece_size, "piece length, e.g. 256KiB")->capture_default_str();
+  make_cmd->add_option("--name", make.name, "name in the torrent (default: the file's name)");
+
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string first = argv[1];
+    bool known = false;
+    std::string names;
+    for (const auto* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == first;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) throw usage_error("unknown command '" + first + "' (commands: " + names + ")");
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << (app.get_subcommands().empty() ? app.help() : app.get_subcommands().front()->help());
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "p2pdist 0.1.0\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "p2pdist: " << one_line(e.what()) << " (see p2pdist --help)\n";
+    return 2;
+  }
+
+  if (demo_cmd->parsed()) return cli::run_demo(demo);
+  if (bound_cmd->parsed()) {
+    bound.n = parse_peer_count("-N", bound_flags.n);
+    bound.file_bits = positive("--file-size", parse_flag("--file-size", bound_flags.file_size, model::parse_size_bits));
+    bound.server_up_bps = positive("--server-up", parse_flag("--server-up", bound_flags.server_up, model::parse_rate_bps));
+    bound.peer_up_bps = parse_flag_list("--peer-up", bound_flags.peer_up, model::parse_rate_bps);
+    bound.peer_down_bps = parse_flag_list("--peer-down", bound_flags.peer_down, model::parse_rate_or_unlimited_bps);
+    for (double d : bound.peer_down_bps) positive("--peer-down", d);
+    for (const auto& c : chunk_texts) {
+      const auto m = parse_count("--chunks", c);
+      if (m < 1) throw usage_error("--chunks: must be at least 1");
+      bound.chunks.push_back(m);
+    }
+    return cli::run_bound(bound);
+  }
+  if (sweep_cmd->parsed()) {
+    sweep.n = parse_peer_count("-N", sweep_flags.n);
+    sweep.file_bits = positive("--file-size", parse_flag("--file-size", sweep_flags.file_size, model::parse_size_bits));
+    sweep.server_up_bps = positive("--server-up", parse_flag("--server-up", sweep_flags.server_up, model::parse_rate_bps));
+    sweep.peer_up_bps = parse_flag("--peer-up", sweep_flags.peer_up, model::parse_rate_bps);
+    sweep.peer_down_bps = positive("--peer-down", parse_flag("--peer-down", sweep_flags.peer_down,
+                                                            model::parse_rate_or_unlimited_bps));
+    sweep.x_points = parse_count("--points", x_points);
+    sweep.y_points = parse_count("--y-points", y_points);
+    return cli::run_sweep(sweep);
+  }
+  if (info_cmd->parsed()) return cli::run_info(info);
+  if (make_cmd->parsed()) {
+    const double bits = parse_flag("--piece-size", piece_size, model::parse_size_bits);
+    const double bytes = bits / 8;
+    if (bytes != std::floor(bytes) || bytes < 1 || bytes > 1u << 30)
+      throw usage_error("--piece-size: '" + piece_size + "' is not a whole number of bytes up to 1GiB");
+    make.piece_bytes = static_cast<std::uint32_t>(bytes);
+    return cli::run_make_torrent(make);
+  }
+  return 2;  // unreachable: require_subcommand(1)
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const usage_error& e) {
+    std::cerr << "p2pdist: " << one_line(e.what()) << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "p2pdist: error: " << one_line(e.what()) << '\n';
+    return 1;
+  } catch (...) {
+    std::cerr << "p2pdist: error: unknown failure\n";
+    return 1;
+  }
+}

@@ -1,1 +1,152 @@
+// The CLI as a user runs it: exit codes (0 ok, 1 runtime, 2 usage), one line on stderr for
+// an error, and the JSON contract of DESIGN.md.
 #include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
+
+using p2pdist::test::run_p2pdist;
+using nlohmann::json;
+
+namespace {
+std::size_t lines(const std::string& s) {
+  std::size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+}  // namespace
+
+TEST_CASE("bound --json - follows the contract", "[cli]") {
+  const auto r = run_p2pdist({"bound", "-N", "10", "--file-size", "15Gbit", "--server-up", "30Mbps",
+                              "--peer-up", "300kbps", "--peer-down", "2Mbps", "--json", "-"});
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.err.empty());
+  const auto j = json::parse(r.out);
+  CHECK(j["N"] == 10);
+  CHECK(j["file_bits"].get<double>() == Approx(1.5e10));
+  CHECK(j["server_up_bps"].get<double>() == Approx(3e7));
+  CHECK(j["d_min_bps"].get<double>() == Approx(2e6));
+  CHECK(j["sum_peer_up_bps"].get<double>() == Approx(3e6));
+  // Hand calculation: CS max(5000, 7500) = 7500; P2P max(500, 7500, 4545) = 7500.
+  CHECK(j["client_server"]["seconds"].get<double>() == Approx(7500.0));
+  CHECK(j["client_server"]["binding"] == "slowest_download");
+  CHECK(j["p2p"]["seconds"].get<double>() == Approx(7500.0));
+  CHECK(j["p2p"]["binding"] == "slowest_download");
+}
+
+TEST_CASE("bound prints a table, heterogeneous lists, schedule and chunks", "[cli]") {
+  auto r = run_p2pdist({"bound", "-N", "3", "--file-size", "120", "--server-up", "10",
+                        "--peer-up", "0,10,20", "--peer-down", "unlimited"});
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("client-server") && Catch::Contains("server_upload"));
+  // P2P: max(120/10 = 12, 360/40 = 9) = 12 s.
+  r = run_p2pdist({"bound", "-N", "3", "--file-size", "120", "--server-up", "10", "--peer-up", "0,10,20",
+                   "--peer-down", "unlimited", "--schedule", "--chunks", "4", "--json", "-"});
+  REQUIRE(r.exit_code == 0);
+  const auto j = json::parse(r.out);
+  CHECK(j["p2p"]["seconds"].get<double>() == Approx(12.0));
+  CHECK(j["d_min_bps"].is_null());  // unlimited
+  REQUIRE(j["p2p"]["schedule"]["peers"].size() == 3);
+  CHECK(j["p2p"]["schedule"]["seconds"].get<double>() == Approx(12.0));
+  CHECK(j["chunked"][0]["closed_form"] == false);  // unequal uploads
+}
+
+TEST_CASE("sweep --json - is columnar", "[cli]") {
+  // Textbook case: F/u = 1 h (u = 1 bit/s, F = 3600 bit), u_s = 10u, downloads unlimited.
+  const auto r = run_p2pdist({"sweep", "--x", "N", "--from", "1", "--to", "30", "--points", "30",
+                              "--file-size", "3600", "--server-up", "10", "--peer-up", "1",
+                              "--peer-down", "unlimited", "--series", "peer-up=1,2", "--json", "-"});
+  REQUIRE(r.exit_code == 0);
+  const auto j = json::parse(r.out);
+  CHECK(j["x"]["param"] == "N");
+  REQUIRE(j["x"]["values"].size() == 30);
+  REQUIRE(j["series"].size() == 2);
+  // N = 10 (index 9), u = 1: CS 3600 s, P2P 1800 s; u = 2: P2P max(360, 36000/30 = 1200).
+  CHECK(j["series"][0]["client_server_seconds"][9].get<double>() == Approx(3600.0));
+  CHECK(j["series"][0]["p2p_seconds"][9].get<double>() == Approx(1800.0));
+  CHECK(j["series"][1]["p2p_seconds"][9].get<double>() == Approx(1200.0));
+  CHECK(j["binding_terms"][2] == "aggregate_upload");
+}
+
+TEST_CASE("sweep grid writes one row per y value", "[cli]") {
+  const auto r = run_p2pdist({"sweep", "--x", "N", "--from", "1", "--to", "100", "--points", "10", "--log",
+                              "--y", "peer-up", "--y-from", "100kbps", "--y-to", "2Mbps", "--y-points", "5",
+                              "--json", "-"});
+  REQUIRE(r.exit_code == 0);
+  const auto j = json::parse(r.out);
+  REQUIRE(j["y"]["values"].size() == 5);
+  REQUIRE(j["series"][0]["p2p_binding"].size() == 5);
+  CHECK(j["series"][0]["p2p_binding"][0].size() == j["x"]["values"].size());
+}
+
+TEST_CASE("demo prints the textbook table", "[cli]") {
+  const auto r = run_p2pdist({"demo"});
+  REQUIRE(r.exit_code == 0);
+  // N = 1000, u = 300 kbps: CS 500000 s, P2P 45455 s (hand calculation in test_bounds.cpp).
+  CHECK_THAT(r.out, Catch::Contains("500000 s") && Catch::Contains("45455 s"));
+}
+
+TEST_CASE("usage errors exit 2 with one line naming the problem", "[cli]") {
+  struct bad {
+    std::vector<std::string> args;
+    std::string mentions;
+  };
+  const std::vector<bad> cases = {
+      {{"bound", "-N", "0"}, "-N"},
+      {{"bound", "-N", "-3"}, "-N"},
+      {{"bound", "-N", "ten"}, "-N"},
+      {{"bound", "--server-up", "0"}, "--server-up"},
+      {{"bound", "--server-up", "-30Mbps"}, "--server-up"},
+      {{"bound", "--server-up", "30Mbpz"}, "unknown unit"},
+      {{"bound", "--file-size", "2GBs"}, "--file-size"},
+      {{"bound", "--file-size", "0"}, "--file-size"},
+      {{"bound", "-N", "3", "--peer-up", "1Mbps,2Mbps"}, "--peer-up"},
+      {{"bound", "--peer-down", "0"}, "--peer-down"},
+      {{"bound", "--peer-up", "-1kbps"}, "--peer-up"},
+      {{"bound", "--chunks", "0"}, "--chunks"},
+      {{"bound", "--no-such-flag"}, "no-such-flag"},
+      {{"sweep", "--from", "10", "--to", "1"}, "empty"},
+      {{"sweep", "--from", "1", "--to", "10", "--points", "0"}, "no points"},
+      {{"sweep", "--x", "bogus", "--from", "1", "--to", "2"}, "--x"},
+      {{"sweep", "--x", "peer-up", "--from", "1Mbps", "--to", "2GB"}, "--to"},
+      {{"sweep", "--from", "1", "--to", "10", "--series", "peer-up"}, "--series"},
+      {{"sweep", "--from", "1", "--to", "10", "--series", "N=1,2"}, "also swept"},
+      {{"sweep", "--to", "10"}, "--from"},
+      {{}, "subcommand"},
+      {{"nonsense"}, "nonsense"},
+  };
+  for (const auto& c : cases) {
+    const auto r = run_p2pdist(c.args);
+    INFO("args: " << nlohmann::json(c.args).dump() << "\nstderr: " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::Contains(c.mentions));
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("--help exits 0 and lists the subcommands", "[cli]") {
+  const auto r = run_p2pdist({"--help"});
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("bound") && Catch::Contains("sweep"));
+  const auto b = run_p2pdist({"bound", "--help"});
+  CHECK(b.exit_code == 0);
+  CHECK_THAT(b.out, Catch::Contains("--peer-up"));
+}
+
+TEST_CASE("--json FILE writes the file, an unwritable path is a runtime error", "[cli]") {
+  const auto path = std::filesystem::temp_directory_path() / ("p2pdist-test-" + std::to_string(::getpid()) + ".json");
+  auto r = run_p2pdist({"bound", "--json", path.string()});
+  REQUIRE(r.exit_code == 0);
+  {
+    std::ifstream in(path);
+    const auto j = json::parse(in);
+    CHECK(j["p2p"]["binding"] == "slowest_download");
+  }
+  std::filesystem::remove(path);
+  r = run_p2pdist({"bound", "--json", "/nonexistent-dir/x.json"});
+  CHECK(r.exit_code == 1);
+  CHECK(lines(r.err) == 1);
+  CHECK_THAT(r.err, Catch::Contains("/nonexistent-dir/x.json"));
+}
