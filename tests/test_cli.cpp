@@ -126,7 +126,7 @@ TEST_CASE("usage errors exit 2 with one line naming the problem", "[cli]") {
   }
 }
 
-TEST_CASE("--help exits 0 and lists the subcommands", "[cli]") {
+TEST_CASE("help exits 0 and lists the subcommands", "[cli]") {
   const auto r = run_p2pdist({"--help"});
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("bound") && Catch::Contains("sweep"));
@@ -135,7 +135,7 @@ TEST_CASE("--help exits 0 and lists the subcommands", "[cli]") {
   CHECK_THAT(b.out, Catch::Contains("--peer-up"));
 }
 
-TEST_CASE("--json FILE writes the file, an unwritable path is a runtime error", "[cli]") {
+TEST_CASE("json to a FILE writes the file, an unwritable path is a runtime error", "[cli]") {
   const auto path = std::filesystem::temp_directory_path() / ("p2pdist-test-" + std::to_string(::getpid()) + ".json");
   auto r = run_p2pdist({"bound", "--json", path.string()});
   REQUIRE(r.exit_code == 0);
