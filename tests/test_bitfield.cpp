@@ -9,16 +9,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "bytes.hpp"
+
 namespace bt = p2pdist::bt;
 using bytes = std::vector<std::byte>;
 
 namespace {
 
-bytes hex_bytes(std::initializer_list<unsigned> values) {
-  bytes out;
-  for (unsigned v : values) out.push_back(static_cast<std::byte>(v));
-  return out;
-}
+using p2pdist::test::hex_bytes;
 
 bytes wire(const bt::bitfield& b) { return bytes(b.bytes().begin(), b.bytes().end()); }
 

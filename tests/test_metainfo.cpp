@@ -17,6 +17,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "bytes.hpp"
+
 #include "loopback/bencode.hpp"
 #include "loopback/sha1.hpp"
 
@@ -41,9 +43,7 @@ std::string slurp(const fs::path& p) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span<const char>(s.data(), s.size()));
-}
+using p2pdist::test::bytes_of;
 
 std::string raw(const bt::sha1_digest& d) {
   return std::string(reinterpret_cast<const char*>(d.data()), d.size());

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "bytes.hpp"
+
 using p2pdist::bt::parse_hex_digest;
 using p2pdist::bt::sha1;
 using p2pdist::bt::sha1_digest;
@@ -17,9 +19,7 @@ using p2pdist::bt::to_hex;
 
 namespace {
 
-std::span<const std::byte> bytes_of(std::string_view s) {
-  return std::as_bytes(std::span<const char>(s.data(), s.size()));
-}
+using p2pdist::test::bytes_of;
 
 // Test vectors from FIPS 180-2 (appendix A) / RFC 3174, plus a widely published one.
 struct vector {

@@ -15,17 +15,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "bytes.hpp"
+
 namespace bt = p2pdist::bt;
 namespace msg = p2pdist::bt::msg;
 using bytes = std::vector<std::byte>;
 
 namespace {
 
-bytes hex_bytes(std::initializer_list<unsigned> values) {
-  bytes out;
-  for (unsigned v : values) out.push_back(static_cast<std::byte>(v));
-  return out;
-}
+using p2pdist::test::hex_bytes;
 
 bytes text_bytes(std::string_view text) {
   bytes out;
