@@ -24,7 +24,8 @@ enum class bencode_errc {
   truncated = 1,     ///< input ended inside a value
   missing_end,       ///< a list or dictionary is not closed by 'e' (input ended)
   bad_length,        ///< a string length holds a non-digit, or is empty
-  length_past_end,   ///< a string length reaches past the end of the input
+  length_past_end,   ///< a string length no input within the size limit could hold (or overflows);
+                     ///< a length that merely runs past this input is `truncated`
   leading_zero,      ///< an integer or a length with a leading zero ("i03e", "03:abc")
   negative_zero,     ///< "i-0e"
   int_overflow,      ///< an integer outside the signed 64-bit range
