@@ -84,6 +84,10 @@ nlohmann::json to_json(const sweep_result& r) {
                {"server_up_bps", spec.base.server_up_bps},
                {"peer_up_bps", spec.base.peer_up_bps},
                {"d_min_bps", rate(spec.base.d_min_bps)}};
+  // A swept or series parameter has no single base value.
+  j["base"][std::string(to_string(spec.x.param))] = nullptr;
+  if (spec.y) j["base"][std::string(to_string(spec.y->param))] = nullptr;
+  if (spec.series_param) j["base"][std::string(to_string(*spec.series_param))] = nullptr;
   j["x"] = axis(spec.x, r.x_values);
   if (spec.y) j["y"] = axis(*spec.y, r.y_values);
   j["series_param"] = spec.series_param ? nlohmann::json(to_string(*spec.series_param)) : nlohmann::json(nullptr);

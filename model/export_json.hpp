@@ -21,7 +21,8 @@ nlohmann::json bound_document(const swarm_params& p);
 nlohmann::json to_json(const schedule& s);
 /// {"chunks", "closed_form", "rounds", "seconds", "fluid_seconds", "note"}
 nlohmann::json to_json(const chunked_result& c, std::uint64_t chunks);
-/// Columnar sweep output a notebook plots directly: "x": {"param", "values", "log"},
+/// Columnar sweep output a notebook plots directly: "base" (the fixed parameters; null for
+/// the swept and series ones), "x": {"param", "values", "log"},
 /// optional "y", "series_param", "binding_terms" (the code legend), and "series": per
 /// series its "value" and "client_server_seconds", "p2p_seconds", "client_server_binding",
 /// "p2p_binding": arrays over x for a 1-D sweep, arrays of rows (one per y) for a grid.

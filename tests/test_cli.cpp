@@ -67,6 +67,10 @@ TEST_CASE("sweep --json - is columnar", "[cli]") {
   CHECK(j["series"][0]["p2p_seconds"][9].get<double>() == Approx(1800.0));
   CHECK(j["series"][1]["p2p_seconds"][9].get<double>() == Approx(1200.0));
   CHECK(j["binding_terms"][2] == "aggregate_upload");
+  // Swept and series parameters have no base value; the fixed ones keep theirs.
+  CHECK(j["base"]["N"].is_null());
+  CHECK(j["base"]["peer_up_bps"].is_null());
+  CHECK(j["base"]["server_up_bps"].get<double>() == 10.0);
 }
 
 TEST_CASE("sweep grid writes one row per y value", "[cli]") {
