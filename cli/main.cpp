@@ -143,6 +143,14 @@ int run(int argc, char** argv) {
   make_cmd->add_option("--piece-size", piece_size, "piece length, e.g. 256KiB")->capture_default_str();
   make_cmd->add_option("--name", make.name, "name in the torrent (default: the file's name)");
 
+  // tracker
+  cli::tracker_options tracker;
+  std::string tracker_interval = "5s";
+  auto* tracker_cmd = app.add_subcommand("tracker", "run an HTTP BitTorrent tracker on loopback until stopped");
+  tracker_cmd->add_option("--listen", tracker.listen, "ADDR:PORT, ADDR in 127.0.0.0/8")->capture_default_str();
+  tracker_cmd->add_option("--interval", tracker_interval, "announce interval told to clients, e.g. 5s")
+      ->capture_default_str();
+
   if (argc > 1 && argv[1][0] != '-') {
     const std::string first = argv[1];
     bool known = false;
@@ -196,6 +204,10 @@ int run(int argc, char** argv) {
     return cli::run_sweep(sweep);
   }
   if (info_cmd->parsed()) return cli::run_info(info);
+  if (tracker_cmd->parsed()) {
+    tracker.interval_seconds = parse_flag("--interval", tracker_interval, model::parse_duration_seconds);
+    return cli::run_tracker(tracker);
+  }
   if (make_cmd->parsed()) {
     const double bits = parse_flag("--piece-size", piece_size, model::parse_size_bits);
     const double bytes = bits / 8;

@@ -1,0 +1,79 @@
+// `p2pdist tracker`: the HTTP tracker on a loopback address, until SIGINT or SIGTERM.
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <system_error>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include "cli/commands.hpp"
+#include "loopback/endpoint.hpp"
+#include "loopback/tracker_codec.hpp"
+#include "loopback/tracker_server.hpp"
+
+namespace p2pdist::cli {
+namespace {
+
+/// The --listen flag as an endpoint in 127.0.0.0/8; throws usage_error otherwise.
+bt::endpoint_v4 listen_endpoint(const std::string& text) {
+  const auto endpoint = bt::parse_endpoint(text);
+  if (!endpoint) {
+    throw usage_error("--listen: expected ADDR:PORT with a dotted IPv4 address, e.g. 127.0.0.1:6969 (got '" +
+                      text + "')");
+  }
+  if (!bt::is_loopback(endpoint->ip)) {
+    throw usage_error("--listen: the tracker only listens on 127.0.0.0/8 (got '" + text + "')");
+  }
+  return *endpoint;
+}
+
+/// The --interval flag: whole seconds, since the protocol carries an integer of seconds.
+std::chrono::seconds announce_interval(double seconds) {
+  const double most = static_cast<double>(bt::max_announce_interval.count());
+  if (!(seconds >= 1 && seconds <= most) || std::floor(seconds) != seconds) {
+    std::ostringstream got;
+    got << seconds;
+    throw usage_error("--interval: must be a whole number of seconds from 1s to 1 week (got " + got.str() +
+                      "s)");
+  }
+  return std::chrono::seconds{static_cast<std::chrono::seconds::rep>(seconds)};
+}
+
+}  // namespace
+
+int run_tracker(const tracker_options& opts) {
+  const bt::endpoint_v4 listen = listen_endpoint(opts.listen);
+  const std::chrono::seconds interval = announce_interval(opts.interval_seconds);
+
+  asio::io_context io;
+  // Before anything is printed, so that a signal sent as soon as the line appears is caught.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  bt::tracker_server server(io, bt::tracker_config{
+                                    .listen = listen,
+                                    .interval = interval,
+                                    .rng_seed = std::random_device{}(),
+                                });
+  try {
+    server.start();
+  } catch (const std::system_error& e) {
+    std::cerr << "p2pdist: tracker: cannot listen on " << bt::to_string(listen) << ": " << e.code().message()
+              << '\n';
+    return 1;
+  }
+  std::cout << "tracker listening on http://" << bt::format_ipv4(listen.ip) << ':' << server.port()
+            << "/announce" << std::endl;
+
+  signals.async_wait([&server](const std::error_code& ec, int) {
+    if (!ec) server.stop();
+  });
+  io.run();
+  return 0;
+}
+
+}  // namespace p2pdist::cli
