@@ -31,7 +31,9 @@
 namespace p2pdist::bt {
 
 /// A peer as the caller names it (any value, unique among the peers added).
-enum class peer_key : std::uint32_t {};
+/// Declared opaque (no enumerators), identically in choker.hpp and piece_picker.hpp, so
+/// that both headers can be included in one translation unit.
+enum class peer_key : std::uint32_t;
 
 /// A block to request, with BEP 3's field names (as in msg::request): `begin` is an
 /// offset in the piece and `length` a block length, both in bytes. begin is a multiple of
