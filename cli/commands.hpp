@@ -65,6 +65,7 @@ int run_sweep(const sweep_options& opts);
 /// `p2pdist demo` (the main job): the textbook's example as a table.
 struct demo_options {
   std::string json_path;
+  bool swarm = true;  ///< also run a short loopback swarm beside the bounds
 };
 int run_demo(const demo_options& opts);
 
@@ -75,6 +76,60 @@ struct tracker_options {
   double interval_seconds = 5;            ///< the announce interval told to clients
 };
 int run_tracker(const tracker_options& opts);
+
+/// `p2pdist swarm`: a real swarm on loopback, measured against the bound. Rates in bits/s
+/// as parsed (0 = unlimited); the command converts them to the harness's bytes/s.
+struct swarm_options {
+  std::size_t leechers = 8;
+  std::size_t seeds = 1;
+  double file_bits = 32.0 * 1024 * 1024 * 8;
+  std::string file;                            ///< share this file instead of random bytes
+  std::uint64_t data_seed = 1;
+  std::uint32_t piece_bytes = 256 * 1024;
+  double server_up_bps = 32e6;                 ///< 4 MB/s
+  std::vector<double> peer_up_bps{16e6};       ///< 2 MB/s; one value or N
+  std::vector<double> peer_down_bps{0};        ///< unlimited; one value or N
+  std::string mode = "p2p";                    ///< p2p | cs
+  std::string after_complete = "stay";         ///< stay | leave
+  int slots = 4;
+  double rechoke_seconds = 10;
+  double optimistic_seconds = 30;
+  double time_scale = 1;
+  double timeout_seconds = 600;
+  std::size_t repeat = 1;
+  std::string json_path;
+};
+int run_swarm(const swarm_options& opts);
+
+/// `p2pdist seed FILE.torrent FILE [--listen ADDR:PORT] [--up RATE]`: checks FILE against the
+/// torrent (exit 1 naming the first bad piece), listens, prints a line with `seeding` and
+/// the address, announces to the torrent's tracker, and uploads until SIGINT or SIGTERM
+/// (announcing `stopped`, exit 0).
+struct seed_options {
+  std::string torrent_path;
+  std::string file_path;
+  std::string listen = "127.0.0.1:0";  ///< ADDR:PORT, ADDR in 127.0.0.0/8; port 0: any free port
+  double up_bytes_per_s = 0;           ///< upload limit, bytes/s on the wire; 0 = unlimited
+  bool verbose = false;                ///< log peers connecting and leaving on stderr
+};
+int run_seed(const seed_options& opts);
+
+/// `p2pdist get FILE.torrent -o OUT [--listen ADDR:PORT] [--up RATE] [--down RATE]
+/// [--keep-seeding]`: downloads into OUT.part (resuming an existing one after re-checking it),
+/// renames it to OUT once every piece is verified and prints a line with `complete`; then
+/// exits 0, or with keep_seeding seeds until SIGINT or SIGTERM. A signal stops cleanly
+/// (announces `stopped`, keeps OUT.part, exit 0). An existing OUT is never overwritten: if it
+/// is this torrent's file the command says `complete` and exits 0, otherwise exit 1.
+struct get_options {
+  std::string torrent_path;
+  std::string output_path;
+  std::string listen = "127.0.0.1:0";  ///< as for seed
+  double up_bytes_per_s = 0;           ///< bytes/s on the wire; 0 = unlimited
+  double down_bytes_per_s = 0;         ///< bytes/s on the wire; 0 = unlimited
+  bool keep_seeding = false;
+  bool verbose = false;                ///< as for seed
+};
+int run_get(const get_options& opts);
 
 /// Thrown by commands for a usage error (exit code 2); what() is the one-line message.
 struct usage_error : std::runtime_error {

@@ -55,6 +55,15 @@ double positive(const std::string& flag, double v) {
   return v;
 }
 
+// A peer's rate limit flag (`2MB/s`, `30Mbps`, `unlimited`) in bytes/s, 0 for unlimited.
+// Zero and rates under one byte per second are usage errors.
+double limit_bytes_per_s(const std::string& flag, const std::string& text) {
+  const double bps = parse_flag(flag, text, model::parse_rate_or_unlimited_bps);
+  if (std::isinf(bps)) return 0;
+  if (!(bps >= 8)) throw usage_error(flag + ": '" + text + "' is below one byte per second; give a rate such as 2MB/s, or 'unlimited'");
+  return bps / 8;
+}
+
 // The swarm flags `bound` and `sweep` share, as text until parsed.
 struct swarm_flags {
   std::string n = "10";
@@ -96,6 +105,8 @@ int run(int argc, char** argv) {
   cli::demo_options demo;
   auto* demo_cmd = app.add_subcommand("demo", "the main job: the textbook's example as a table");
   demo_cmd->add_option("--json", demo.json_path, "write JSON to FILE ('-' for stdout)");
+  bool demo_no_swarm = false;
+  demo_cmd->add_flag("--no-swarm", demo_no_swarm, "only the bounds, no loopback swarm");
 
   // bound
   cli::bound_options bound;
@@ -143,6 +154,34 @@ int run(int argc, char** argv) {
   make_cmd->add_option("--piece-size", piece_size, "piece length, e.g. 256KiB")->capture_default_str();
   make_cmd->add_option("--name", make.name, "name in the torrent (default: the file's name)");
 
+  // swarm
+  cli::swarm_options swarm;
+  struct {
+    std::string leechers = "8", seeds = "1", file_size = "32MiB", piece_size = "256KiB";
+    std::string server_up = "4MB/s", peer_up = "2MB/s", peer_down = "unlimited";
+    std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1";
+  } sw;
+  auto* swarm_cmd = app.add_subcommand("swarm", "run a swarm on loopback and hold its time against the bound");
+  swarm_cmd->add_option("--leechers,-N", sw.leechers, "number of leechers N")->capture_default_str();
+  swarm_cmd->add_option("--seeds", sw.seeds, "number of seeds (each uploads at --server-up)")->capture_default_str();
+  swarm_cmd->add_option("--file-size", sw.file_size, "size of the random file")->capture_default_str();
+  swarm_cmd->add_option("--file", swarm.file, "share this file instead of random bytes");
+  swarm_cmd->add_option("--data-seed", swarm.data_seed, "seed of the random file")->capture_default_str();
+  swarm_cmd->add_option("--piece-size", sw.piece_size, "piece length")->capture_default_str();
+  swarm_cmd->add_option("--server-up", sw.server_up, "the seed's upload u_s ('unlimited' allowed)")->capture_default_str();
+  swarm_cmd->add_option("--peer-up", sw.peer_up, "leechers' upload u_i: one rate or N rates")->capture_default_str();
+  swarm_cmd->add_option("--peer-down", sw.peer_down, "leechers' download d_i: one rate or N rates")->capture_default_str();
+  swarm_cmd->add_option("--mode", swarm.mode, "p2p (BitTorrent) or cs (client-server)")->capture_default_str();
+  swarm_cmd->add_option("--after-complete", swarm.after_complete, "stay (seed until all are done) or leave")
+      ->capture_default_str();
+  swarm_cmd->add_option("--slots", swarm.slots, "regular unchoke slots")->capture_default_str();
+  swarm_cmd->add_option("--rechoke", sw.rechoke, "rechoke interval")->capture_default_str();
+  swarm_cmd->add_option("--optimistic", sw.optimistic, "optimistic unchoke interval")->capture_default_str();
+  swarm_cmd->add_option("--time-scale", swarm.time_scale, "multiplies every choker interval")->capture_default_str();
+  swarm_cmd->add_option("--timeout", sw.timeout, "give up after this long, with partial results")->capture_default_str();
+  swarm_cmd->add_option("--repeat", sw.repeat, "runs; figures are the median run's")->capture_default_str();
+  swarm_cmd->add_option("--json", swarm.json_path, "write JSON to FILE ('-' for stdout)");
+
   // tracker
   cli::tracker_options tracker;
   std::string tracker_interval = "5s";
@@ -150,6 +189,31 @@ int run(int argc, char** argv) {
   tracker_cmd->add_option("--listen", tracker.listen, "ADDR:PORT, ADDR in 127.0.0.0/8")->capture_default_str();
   tracker_cmd->add_option("--interval", tracker_interval, "announce interval told to clients, e.g. 5s")
       ->capture_default_str();
+
+  // seed and get
+  auto add_peer_flags = [](CLI::App& cmd, std::string& listen, bool& verbose) {
+    cmd.add_option("--listen", listen, "ADDR:PORT to listen on, ADDR in 127.0.0.0/8; port 0 picks a free port")
+        ->capture_default_str();
+    cmd.add_flag("-v,--verbose", verbose, "log peers connecting and leaving (with the reason) on stderr");
+  };
+  cli::seed_options seed;
+  std::string seed_up = "unlimited";
+  auto* seed_cmd = app.add_subcommand("seed", "check a file against its .torrent and share it until stopped");
+  seed_cmd->add_option("torrent", seed.torrent_path, "the .torrent file")->required();
+  seed_cmd->add_option("file", seed.file_path, "the complete file it describes")->required();
+  add_peer_flags(*seed_cmd, seed.listen, seed.verbose);
+  seed_cmd->add_option("--up", seed_up, "upload limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
+
+  cli::get_options get;
+  std::string get_up = "unlimited", get_down = "unlimited";
+  auto* get_cmd = app.add_subcommand("get", "download a .torrent's file into OUT (via OUT.part), resuming if stopped");
+  get_cmd->add_option("torrent", get.torrent_path, "the .torrent file")->required();
+  get_cmd->add_option("-o,--output", get.output_path, "where the file goes once complete and verified")->required();
+  add_peer_flags(*get_cmd, get.listen, get.verbose);
+  get_cmd->add_option("--up", get_up, "upload limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
+  get_cmd->add_option("--down", get_down, "download limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")
+      ->capture_default_str();
+  get_cmd->add_flag("--keep-seeding", get.keep_seeding, "once complete, go on seeding until SIGINT or SIGTERM");
 
   if (argc > 1 && argv[1][0] != '-') {
     const std::string first = argv[1];
@@ -177,7 +241,32 @@ int run(int argc, char** argv) {
     return 2;
   }
 
-  if (demo_cmd->parsed()) return cli::run_demo(demo);
+  if (demo_cmd->parsed()) {
+    demo.swarm = !demo_no_swarm;
+    return cli::run_demo(demo);
+  }
+  if (swarm_cmd->parsed()) {
+    swarm.leechers = parse_peer_count("--leechers", sw.leechers);
+    swarm.seeds = parse_peer_count("--seeds", sw.seeds);
+    swarm.file_bits = parse_flag("--file-size", sw.file_size, model::parse_size_bits);
+    const double piece_bits = parse_flag("--piece-size", sw.piece_size, model::parse_size_bits);
+    if (piece_bits / 8 != std::floor(piece_bits / 8) || piece_bits / 8 > (1u << 30))
+      throw usage_error("--piece-size: '" + sw.piece_size + "' is not a whole number of bytes up to 1GiB");
+    swarm.piece_bytes = static_cast<std::uint32_t>(piece_bits / 8);
+    swarm.server_up_bps = parse_flag("--server-up", sw.server_up, model::parse_rate_or_unlimited_bps);
+    swarm.peer_up_bps = parse_flag_list("--peer-up", sw.peer_up, model::parse_rate_or_unlimited_bps);
+    swarm.peer_down_bps = parse_flag_list("--peer-down", sw.peer_down, model::parse_rate_or_unlimited_bps);
+    for (double r : swarm.peer_up_bps)
+      if (r == 0) throw usage_error("--peer-up: a rate of zero; use --mode cs for leechers that upload nothing");
+    for (double r : swarm.peer_down_bps)
+      if (r == 0) throw usage_error("--peer-down: a leecher cannot download at zero");
+    if (swarm.server_up_bps == 0) throw usage_error("--server-up: the seed cannot upload at zero");
+    swarm.rechoke_seconds = parse_flag("--rechoke", sw.rechoke, model::parse_duration_seconds);
+    swarm.optimistic_seconds = parse_flag("--optimistic", sw.optimistic, model::parse_duration_seconds);
+    swarm.timeout_seconds = parse_flag("--timeout", sw.timeout, model::parse_duration_seconds);
+    swarm.repeat = parse_count("--repeat", sw.repeat);
+    return cli::run_swarm(swarm);
+  }
   if (bound_cmd->parsed()) {
     bound.n = parse_peer_count("-N", bound_flags.n);
     bound.file_bits = positive("--file-size", parse_flag("--file-size", bound_flags.file_size, model::parse_size_bits));
@@ -207,6 +296,15 @@ int run(int argc, char** argv) {
   if (tracker_cmd->parsed()) {
     tracker.interval_seconds = parse_flag("--interval", tracker_interval, model::parse_duration_seconds);
     return cli::run_tracker(tracker);
+  }
+  if (seed_cmd->parsed()) {
+    seed.up_bytes_per_s = limit_bytes_per_s("--up", seed_up);
+    return cli::run_seed(seed);
+  }
+  if (get_cmd->parsed()) {
+    get.up_bytes_per_s = limit_bytes_per_s("--up", get_up);
+    get.down_bytes_per_s = limit_bytes_per_s("--down", get_down);
+    return cli::run_get(get);
   }
   if (make_cmd->parsed()) {
     const double bits = parse_flag("--piece-size", piece_size, model::parse_size_bits);

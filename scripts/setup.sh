@@ -13,6 +13,8 @@ packages=(
   clang libclang-rt-14-dev
   # real BitTorrent clients and tools for interop tests
   python3-libtorrent aria2 mktorrent
+  # peak memory of the scale benchmark
+  time
   # notebooks
   python3-matplotlib python3-numpy jupyter-nbconvert python3-nbclient python3-ipykernel
 )

@@ -1,0 +1,286 @@
+#include "loopback/harness.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+
+#include "loopback/metainfo.hpp"
+#include "loopback/storage.hpp"
+#include "loopback/tracker_server.hpp"
+
+namespace p2pdist::loopback {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double per_leecher(const std::vector<double>& values, std::size_t i) {
+  return values.size() == 1 ? values.front() : values[i];
+}
+
+std::vector<std::byte> random_bytes(std::uint64_t size, std::uint64_t seed) {
+  std::vector<std::byte> data(size);
+  std::mt19937_64 rng(seed);
+  std::size_t i = 0;
+  for (; i + 8 <= data.size(); i += 8) {
+    const std::uint64_t v = rng();
+    std::memcpy(data.data() + i, &v, 8);
+  }
+  const std::uint64_t v = rng();
+  std::memcpy(data.data() + i, &v, data.size() - i);
+  return data;
+}
+
+std::vector<std::byte> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::system_error(errno, std::generic_category(), path.string());
+  std::vector<std::byte> data(std::filesystem::file_size(path));
+  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  if (!in) throw std::system_error(EIO, std::generic_category(), path.string() + ": short read");
+  return data;
+}
+
+double seconds_between(bt::time_point from, bt::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+// Runs an io_context on `count` threads until stopped; joins on destruction.
+class io_runner {
+ public:
+  explicit io_runner(std::size_t count) : guard_(asio::make_work_guard(io_)) {
+    for (std::size_t i = 0; i < count; ++i) threads_.emplace_back([this] { io_.run(); });
+  }
+  ~io_runner() { shutdown(); }
+  io_runner(const io_runner&) = delete;
+  io_runner& operator=(const io_runner&) = delete;
+  asio::io_context& io() { return io_; }
+  void shutdown() {
+    guard_.reset();
+    io_.stop();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::vector<std::thread> threads_;
+};
+
+// Stops every client and waits (bounded) until each reports it has stopped.
+void stop_all(std::vector<std::unique_ptr<bt::client>>& clients, std::chrono::seconds limit) {
+  std::vector<std::future<void>> done;
+  for (auto& c : clients) {
+    auto promise = std::make_shared<std::promise<void>>();
+    done.push_back(promise->get_future());
+    c->stop([promise] { promise->set_value(); });
+  }
+  const auto deadline = clock::now() + limit;
+  for (auto& f : done) f.wait_until(deadline);
+}
+
+}  // namespace
+
+std::array<std::uint8_t, 4> seed_address(std::size_t s) {
+  return {127, 0, 0, static_cast<std::uint8_t>(2 + s)};
+}
+
+std::array<std::uint8_t, 4> leecher_address(std::size_t i) {
+  const std::size_t k = 10 + i;
+  return {127, static_cast<std::uint8_t>(k >> 16), static_cast<std::uint8_t>(k >> 8),
+          static_cast<std::uint8_t>(k)};
+}
+
+std::string to_string(const std::array<std::uint8_t, 4>& ip) {
+  return std::to_string(ip[0]) + "." + std::to_string(ip[1]) + "." + std::to_string(ip[2]) + "." +
+         std::to_string(ip[3]);
+}
+
+void validate(const swarm_config& c) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
+  if (c.leechers < 1) fail("the swarm needs at least one leecher");
+  if (c.leechers > max_leechers) fail("at most " + std::to_string(max_leechers) + " leechers");
+  if (c.seeds < 1 || c.seeds > max_seeds) fail("the number of seeds must be 1 to " + std::to_string(max_seeds));
+  if (!c.file && c.file_bytes == 0) fail("the file size must be above zero");
+  if (!bt::is_valid_piece_bytes(c.piece_bytes))
+    fail("the piece size must be a multiple of 16 KiB from 16 KiB to 64 MiB");
+  auto check_rate = [&](double r, const std::string& what) {
+    if (!(r >= 0) || !std::isfinite(r)) fail(what + " must be zero (unlimited) or positive");
+  };
+  check_rate(c.server_up_bytes_per_s, "the server's upload rate");
+  auto check_list = [&](const std::vector<double>& v, const std::string& what) {
+    if (v.size() != 1 && v.size() != c.leechers)
+      fail(what + ": " + std::to_string(v.size()) + " values given, but there are " +
+           std::to_string(c.leechers) + " leechers (give one value or one per leecher)");
+    for (double r : v) check_rate(r, what);
+  };
+  check_list(c.peer_up_bytes_per_s, "the peers' upload rates");
+  check_list(c.peer_down_bytes_per_s, "the peers' download rates");
+  if (!(c.time_scale > 0) || !std::isfinite(c.time_scale)) fail("the time scale must be above zero");
+  if (c.timeout.count() <= 0) fail("the timeout must be above zero");
+  if (c.sample_interval.count() <= 0) fail("the sample interval must be above zero");
+  if (c.io_threads < 1) fail("at least one I/O thread");
+}
+
+swarm_result run_swarm(const swarm_config& config,
+                       const std::function<void(const swarm_progress&)>& on_progress) {
+  validate(config);
+  const std::vector<std::byte> data =
+      config.file ? read_file(*config.file) : random_bytes(config.file_bytes, config.data_seed);
+  if (data.empty()) throw std::invalid_argument("the file to share is empty");
+  const std::size_t n = config.leechers;
+
+  io_runner runner(config.io_threads);
+  auto& io = runner.io();
+
+  // The tracker, then the torrent that names it.
+  bt::tracker_server tracker(io, bt::tracker_config{.listen = {.ip = {127, 0, 0, 1}, .port = 0},
+                                                    .interval = std::chrono::seconds(1)});
+  tracker.start();
+  const std::string announce = "http://127.0.0.1:" + std::to_string(tracker.port()) + "/announce";
+  const std::string torrent_bytes =
+      bt::create_torrent(data, {.announce = announce, .name = "swarm.bin", .piece_bytes = config.piece_bytes});
+  auto parsed = bt::parse_metainfo(torrent_bytes);
+  if (!parsed) throw std::logic_error("harness: the torrent it made does not parse");
+  const auto torrent = std::make_shared<const bt::metainfo>(std::move(*parsed));
+
+  bt::choker_config choker = bt::scaled(config.choker, config.time_scale);
+  bt::choker_config seed_choker = choker;
+  // Client-server: the server streams to every client at once (r = min(u_s/N, d_min)).
+  if (config.mode == swarm_mode::cs) seed_choker.regular_slots = std::max<int>(choker.regular_slots, static_cast<int>(n));
+
+  std::uint64_t rng_seed = config.rng_seed;
+  std::vector<std::unique_ptr<bt::client>> seeds;
+  for (std::size_t s = 0; s < config.seeds; ++s) {
+    seeds.push_back(std::make_unique<bt::client>(
+        io, bt::client_config{.torrent = torrent,
+                              .store = bt::make_memory_storage(data),
+                              .address = seed_address(s),
+                              .initial = bt::initial_data::assume_complete,
+                              .upload_bytes_per_s = config.server_up_bytes_per_s,
+                              .choker = seed_choker,
+                              .picker = config.picker,
+                              .max_peers = n + config.seeds + 8,
+                              .rng_seed = rng_seed++}));
+    seeds.back()->start();
+  }
+
+  std::vector<std::shared_ptr<bt::memory_storage>> stores;
+  std::vector<std::unique_ptr<bt::client>> leechers;
+  for (std::size_t i = 0; i < n; ++i) {
+    stores.push_back(bt::make_memory_storage(data.size()));
+    const bool p2p = config.mode == swarm_mode::p2p;
+    leechers.push_back(std::make_unique<bt::client>(
+        io, bt::client_config{.torrent = torrent,
+                              .store = stores.back(),
+                              .address = leecher_address(i),
+                              .initial = bt::initial_data::assume_empty,
+                              .upload_bytes_per_s = per_leecher(config.peer_up_bytes_per_s, i),
+                              .download_bytes_per_s = per_leecher(config.peer_down_bytes_per_s, i),
+                              .upload = p2p,
+                              .connect_to_leechers = p2p,
+                              .seed_when_complete = config.after == after_complete::stay,
+                              .choker = choker,
+                              .picker = config.picker,
+                              .max_peers = n + config.seeds + 8,
+                              .rng_seed = rng_seed++}));
+  }
+
+  // t0: every seed listens and holds the file; release the leechers together.
+  const bt::time_point t0 = clock::now();
+  for (auto& l : leechers) l->start();
+
+  swarm_result result;
+  result.file_bytes = data.size();
+  result.piece_bytes = config.piece_bytes;
+  result.timeline_bytes.assign(n, {});
+  const auto deadline = t0 + config.timeout;
+  auto next_sample = t0;
+  while (true) {
+    next_sample += config.sample_interval;
+    std::this_thread::sleep_until(next_sample);
+    const auto now = clock::now();
+    swarm_progress progress{.elapsed_seconds = seconds_between(t0, now), .leechers = n,
+                            .bytes_total = data.size() * n};
+    result.timeline_seconds.push_back(progress.elapsed_seconds);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto st = leechers[i]->stats();
+      const std::uint64_t held = st.complete ? data.size()
+                                             : std::min<std::uint64_t>(std::uint64_t{st.pieces_held} * config.piece_bytes,
+                                                                       data.size());
+      result.timeline_bytes[i].push_back(held);
+      progress.bytes_held += held;
+      progress.leechers_complete += st.complete ? 1 : 0;
+    }
+    if (on_progress) on_progress(progress);
+    if (progress.leechers_complete == n) break;
+    if (now >= deadline) {
+      result.timed_out = true;
+      break;
+    }
+  }
+
+  // Results, then the data check, then a clean stop.
+  std::vector<std::unique_ptr<bt::client>> all;
+  double last = 0;
+  bool all_done = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto st = leechers[i]->stats();
+    leecher_result r;
+    r.address = to_string(leecher_address(i));
+    if (st.complete && st.completed_at) {
+      r.completion_seconds = seconds_between(t0, *st.completed_at);
+      last = std::max(last, *r.completion_seconds);
+      const auto got = stores[i]->bytes();
+      r.data_matches = got.size() == data.size() && std::equal(got.begin(), got.end(), data.begin());
+    } else {
+      all_done = false;
+    }
+    r.bytes_up = st.payload_up_bytes;
+    r.bytes_down = st.payload_down_bytes;
+    r.wire_bytes_up = st.wire_up_bytes;
+    r.wire_bytes_down = st.wire_down_bytes;
+    r.hash_failures = st.hash_failures;
+    result.leechers.push_back(std::move(r));
+  }
+  for (auto& s : seeds) result.seed_bytes_up += s->stats().payload_up_bytes;
+  if (all_done) result.distribution_seconds = last;
+  result.data_ok = std::all_of(result.leechers.begin(), result.leechers.end(), [](const leecher_result& r) {
+    return !r.completion_seconds || r.data_matches;
+  });
+  if (result.timed_out) {
+    const auto done = std::count_if(result.leechers.begin(), result.leechers.end(),
+                                    [](const leecher_result& r) { return r.completion_seconds.has_value(); });
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%.1f", std::chrono::duration<double>(config.timeout).count());
+    result.failure = "timed out after " + std::string(limit) + " s with " +
+                     std::to_string(done) + " of " + std::to_string(n) + " leechers complete";
+  }
+  if (!result.data_ok) {
+    std::string who;
+    for (const auto& r : result.leechers)
+      if (r.completion_seconds && !r.data_matches) who += (who.empty() ? "" : ", ") + r.address;
+    result.failure += (result.failure.empty() ? "" : "; ") + std::string("data differs from the seed's at ") + who;
+  }
+
+  for (auto& l : leechers) all.push_back(std::move(l));
+  for (auto& s : seeds) all.push_back(std::move(s));
+  stop_all(all, std::chrono::seconds(5));
+  tracker.stop();
+  runner.shutdown();
+  all.clear();
+  return result;
+}
+
+}  // namespace p2pdist::loopback

@@ -1,0 +1,431 @@
+// `p2pdist seed` and `p2pdist get` run as a user runs them: flags, exit codes, and real
+// transfers through `p2pdist tracker`, each command its own process on its own 127.0.0.x.
+// Every wait has a deadline; every process started here is ended here, by its PID.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "cli_runner.hpp"
+
+namespace fs = std::filesystem;
+using p2pdist::test::run_p2pdist;
+using namespace std::chrono_literals;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// A scratch directory, removed with everything in it when the test ends.
+class scratch_dir {
+ public:
+  explicit scratch_dir(const std::string& tag) {
+    static int counter = 0;
+    path_ = fs::temp_directory_path() /
+            ("p2pdist-peer-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+std::vector<char> random_bytes(std::size_t n, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<char> out(n);
+  for (auto& c : out) c = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+void write_file(const fs::path& p, const std::vector<char>& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+std::vector<char> read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// Pieces of `file` that equal the same bytes of `original`, counted by the test itself.
+std::size_t pieces_equal(const std::vector<char>& file, const std::vector<char>& original, std::size_t piece_bytes) {
+  if (file.size() != original.size()) return 0;
+  std::size_t n = 0;
+  for (std::size_t off = 0; off < original.size(); off += piece_bytes) {
+    const std::size_t len = std::min(piece_bytes, original.size() - off);
+    n += std::memcmp(file.data() + off, original.data() + off, len) == 0;
+  }
+  return n;
+}
+
+std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+/// One p2pdist process with its stdout and stderr read through pipes. The destructor ends
+/// it (SIGTERM, then SIGKILL after a bound) if it is still running, and reaps it.
+class child_process {
+ public:
+  explicit child_process(const std::vector<std::string>& args) {
+    int out_pipe[2];
+    int err_pipe[2];
+    REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
+    std::vector<std::string> argv_store{P2PDIST_EXE};
+    argv_store.insert(argv_store.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_store) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      const int devnull = ::open("/dev/null", O_RDONLY);
+      ::dup2(devnull, 0);
+      ::dup2(out_pipe[1], 1);
+      ::dup2(err_pipe[1], 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out_pipe[1]);
+    ::close(err_pipe[1]);
+    out_fd_ = out_pipe[0];
+    err_fd_ = err_pipe[0];
+    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    REQUIRE(pidfd_ >= 0);
+  }
+
+  ~child_process() {
+    if (!exit_code_) {
+      ::kill(pid_, SIGTERM);
+      if (!wait_exit(5s)) {
+        ::kill(pid_, SIGKILL);
+        (void)wait_exit(5s);
+      }
+    }
+    for (int fd : {out_fd_, err_fd_, pidfd_})
+      if (fd >= 0) ::close(fd);
+  }
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  /// Waits until a line of stdout contains `needle` (or the process exits, or the deadline
+  /// passes); returns that line.
+  std::optional<std::string> wait_line(const std::string& needle, clock_type::duration timeout) {
+    const auto deadline = clock_type::now() + timeout;
+    for (;;) {
+      std::size_t start = 0;
+      for (std::size_t nl; (nl = out_.find('\n', start)) != std::string::npos; start = nl + 1) {
+        if (start < scanned_) continue;
+        const std::string line = out_.substr(start, nl - start);
+        scanned_ = nl + 1;
+        if (line.find(needle) != std::string::npos) return line;
+      }
+      if (exit_code_ || !pump(deadline)) return std::nullopt;
+    }
+  }
+
+  /// Waits for the process to exit, reading its output meanwhile; its exit code, or nullopt
+  /// at the deadline.
+  std::optional<int> wait_exit(clock_type::duration timeout) {
+    const auto deadline = clock_type::now() + timeout;
+    while (!exit_code_)
+      if (!pump(deadline)) return std::nullopt;
+    while (out_fd_ >= 0 || err_fd_ >= 0)  // the rest of its output
+      if (!pump(deadline)) break;
+    return exit_code_;
+  }
+
+  /// Reads what is there, for up to `slice` (a bounded wait for the next event).
+  void poll_for(clock_type::duration slice) { (void)pump(clock_type::now() + slice); }
+
+  void send(int signo) const { REQUIRE(::kill(pid_, signo) == 0); }
+  [[nodiscard]] const std::string& out() const { return out_; }
+  [[nodiscard]] const std::string& err() const { return err_; }
+
+ private:
+  // One poll() until the deadline; false when the deadline passed with nothing new.
+  bool pump(clock_type::time_point deadline) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now());
+    if (left.count() <= 0) return false;
+    pollfd fds[3] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}, {exit_code_ ? -1 : pidfd_, POLLIN, 0}};
+    const int n = ::poll(fds, 3, static_cast<int>(left.count()));
+    if (n <= 0) return n < 0 && errno == EINTR;
+    read_into(fds[0], out_fd_, out_);
+    read_into(fds[1], err_fd_, err_);
+    if (fds[2].revents != 0) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_)
+        exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return true;
+  }
+
+  static void read_into(const pollfd& p, int& fd, std::string& sink) {
+    if (fd < 0 || p.revents == 0) return;
+    char buf[4096];
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      sink.append(buf, static_cast<std::size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      ::close(fd);
+      fd = -1;
+    }
+  }
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  int pidfd_ = -1;
+  std::string out_;
+  std::string err_;
+  std::size_t scanned_ = 0;
+  std::optional<int> exit_code_;
+};
+
+/// A running `p2pdist tracker` on 127.0.0.1 (any port) and its announce URL.
+struct tracker_process {
+  child_process proc{{"tracker", "--listen", "127.0.0.1:0", "--interval", "1s"}};
+  std::string announce;
+
+  tracker_process() {
+    const auto line = proc.wait_line("tracker listening on", 10s);
+    REQUIRE(line);
+    std::smatch m;
+    REQUIRE(std::regex_search(*line, m, std::regex(R"(http://127\.0\.0\.1:\d+/announce)")));
+    announce = m.str();
+  }
+};
+
+/// The file, its torrent (made by `p2pdist make-torrent`) and the piece size.
+struct shared_file {
+  std::vector<char> bytes;
+  fs::path data;
+  fs::path torrent;
+  std::size_t piece_bytes = 64 * 1024;
+};
+
+shared_file make_shared_file(const scratch_dir& dir, const std::string& announce, std::size_t size_bytes,
+                             std::uint64_t seed) {
+  shared_file f{.bytes = random_bytes(size_bytes, seed), .data = dir / "data.bin", .torrent = dir / "data.torrent"};
+  write_file(f.data, f.bytes);
+  const auto r = run_p2pdist({"make-torrent", f.data.string(), "--announce", announce, "-o", f.torrent.string(),
+                              "--piece-size", "64KiB"});
+  REQUIRE(r.exit_code == 0);
+  return f;
+}
+
+/// The number in "kept K of N pieces" (or "keeps K of N"), checking N.
+std::optional<std::size_t> kept_count(const std::string& line, std::size_t pieces) {
+  std::smatch m;
+  if (!std::regex_search(line, m, std::regex(R"((?:kept|keeps) (\d+) of (\d+) pieces)"))) return std::nullopt;
+  if (std::stoul(m.str(2)) != pieces) return std::nullopt;
+  return std::stoul(m.str(1));
+}
+
+}  // namespace
+
+TEST_CASE("seed and get: usage errors exit 2 with one line naming the flag", "[cli]") {
+  struct usage_case {
+    std::vector<std::string> args;
+    std::string flag;
+  };
+  const std::vector<usage_case> cases{
+      {{"seed", "x.torrent", "x.bin", "--listen", "localhost:6881"}, "--listen"},
+      {{"seed", "x.torrent", "x.bin", "--listen", "127.0.0.1"}, "--listen"},
+      {{"seed", "x.torrent", "x.bin", "--listen", "127.0.0.1:70000"}, "--listen"},
+      {{"get", "x.torrent", "-o", "out", "--listen", "10.0.0.1:0"}, "--listen"},
+      {{"get", "x.torrent", "-o", "out", "--listen", "0.0.0.0:6881"}, "--listen"},
+      {{"seed", "x.torrent", "x.bin", "--up", "fast"}, "--up"},
+      {{"get", "x.torrent", "-o", "out", "--down", "2 parsecs"}, "--down"},
+      {{"get", "x.torrent", "-o", "out", "--up", "0"}, "--up"},
+      {{"get", "x.torrent", "-o", "out", "--down", "-1MB/s"}, "--down"},
+      {{"get", "x.torrent"}, "--output"},
+      {{"seed", "x.torrent"}, "file"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.args);
+    const auto r = run_p2pdist(c.args);
+    CHECK(r.exit_code == 2);
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.err, Catch::Contains(c.flag));
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("seed and get: bad inputs exit 1 with one line", "[cli]") {
+  scratch_dir dir("inputs");
+  const std::string announce = "http://127.0.0.1:9/announce";  // never reached
+  const auto f = make_shared_file(dir, announce, 300 * 1024 + 17, 11);
+
+  SECTION("a missing .torrent") {
+    const auto r = run_p2pdist({"get", (dir / "missing.torrent").string(), "-o", (dir / "out").string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("missing.torrent"));
+    CHECK(count_lines(r.err) == 1);
+    CHECK_FALSE(fs::exists(dir / "out.part"));
+  }
+  SECTION("a malformed .torrent") {
+    write_file(dir / "bad.torrent", {'d', '3', ':', 'a', 'b'});
+    const auto r = run_p2pdist({"seed", (dir / "bad.torrent").string(), f.data.string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("bad.torrent"));
+    CHECK(count_lines(r.err) == 1);
+  }
+  SECTION("a missing file to seed") {
+    const auto r = run_p2pdist({"seed", f.torrent.string(), (dir / "nothing.bin").string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("nothing.bin"));
+    CHECK(count_lines(r.err) == 1);
+  }
+  SECTION("a file of the wrong size") {
+    auto longer = f.bytes;
+    longer.push_back('x');
+    write_file(dir / "longer.bin", longer);
+    const auto r = run_p2pdist({"seed", f.torrent.string(), (dir / "longer.bin").string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains(std::to_string(longer.size())) &&
+                          Catch::Contains(std::to_string(f.bytes.size())));
+    CHECK(count_lines(r.err) == 1);
+  }
+  SECTION("a file that differs from the torrent names the first bad piece") {
+    auto changed = f.bytes;
+    changed[3 * f.piece_bytes + 5] ^= 0x01;  // piece 3 of 5
+    changed[4 * f.piece_bytes + 1] ^= 0x01;  // and piece 4
+    write_file(dir / "changed.bin", changed);
+    const auto r = run_p2pdist({"seed", f.torrent.string(), (dir / "changed.bin").string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("piece 3 ") && Catch::Contains("2 of 5"));
+    CHECK(count_lines(r.err) == 1);
+    CHECK_THAT(r.out, !Catch::Contains("seeding"));
+  }
+  SECTION("an existing OUT with other bytes is refused and left alone") {
+    auto other = f.bytes;
+    other[0] ^= 0x01;
+    write_file(dir / "out.bin", other);
+    const auto r = run_p2pdist({"get", f.torrent.string(), "-o", (dir / "out.bin").string()});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("out.bin") && Catch::Contains("piece 0 "));
+    CHECK(read_file(dir / "out.bin") == other);
+    CHECK_FALSE(fs::exists(dir / "out.bin.part"));
+  }
+  SECTION("an existing OUT that is already the file: complete, exit 0, nothing written") {
+    write_file(dir / "out.bin", f.bytes);
+    const auto r = run_p2pdist({"get", f.torrent.string(), "-o", (dir / "out.bin").string()});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("complete"));
+    CHECK(read_file(dir / "out.bin") == f.bytes);
+    CHECK_FALSE(fs::exists(dir / "out.bin.part"));
+  }
+}
+
+TEST_CASE("seed: a port in use exits 1", "[cli]") {
+  scratch_dir dir("port");
+  const auto f = make_shared_file(dir, "http://127.0.0.1:9/announce", 100 * 1024, 12);
+  child_process first({"seed", f.torrent.string(), f.data.string(), "--listen", "127.0.0.4:0"});
+  const auto line = first.wait_line("seeding", 20s);
+  REQUIRE(line);
+  std::smatch m;
+  REQUIRE(std::regex_search(*line, m, std::regex(R"(on 127\.0\.0\.4:(\d+))")));
+  const auto r = run_p2pdist({"seed", f.torrent.string(), f.data.string(), "--listen", "127.0.0.4:" + m.str(1)});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("127.0.0.4:" + m.str(1)));
+  CHECK(count_lines(r.err) == 1);
+}
+
+TEST_CASE("seed to get through p2pdist tracker: an identical file, then clean stops", "[cli]") {
+  scratch_dir dir("transfer");
+  tracker_process tracker;
+  const auto f = make_shared_file(dir, tracker.announce, 3 * 1024 * 1024 + 4321, 13);
+  const std::size_t pieces = (f.bytes.size() + f.piece_bytes - 1) / f.piece_bytes;
+
+  child_process seed({"seed", f.torrent.string(), f.data.string(), "--listen", "127.0.0.2:0"});
+  const auto seeding = seed.wait_line("seeding", 20s);
+  REQUIRE(seeding);
+  CHECK_THAT(*seeding, Catch::Contains("127.0.0.2:"));
+  REQUIRE(seed.wait_line("announced", 20s));
+
+  const fs::path out = dir / "copy.bin";
+  child_process get({"get", f.torrent.string(), "-o", out.string(), "--listen", "127.0.0.3:0"});
+  const auto complete = get.wait_line("complete", 60s);
+  REQUIRE(complete);
+  CHECK_THAT(*complete, Catch::Contains(std::to_string(pieces) + " pieces"));
+  // The file is there under its name the moment `complete` is printed.
+  CHECK(read_file(out) == f.bytes);
+  CHECK_FALSE(fs::exists(dir / "copy.bin.part"));
+  CHECK(get.wait_exit(20s) == 0);
+  CHECK(get.err().empty());
+
+  seed.send(SIGTERM);
+  CHECK(seed.wait_exit(20s) == 0);
+  CHECK_THAT(seed.out(), Catch::Contains("stopped"));
+  CHECK(read_file(f.data) == f.bytes);  // a seed never writes
+}
+
+TEST_CASE("get stopped by SIGINT keeps OUT.part; a second get resumes and completes", "[cli]") {
+  scratch_dir dir("resume");
+  tracker_process tracker;
+  const auto f = make_shared_file(dir, tracker.announce, 3 * 1024 * 1024 + 99, 14);
+  const std::size_t pieces = (f.bytes.size() + f.piece_bytes - 1) / f.piece_bytes;
+
+  child_process seed({"seed", f.torrent.string(), f.data.string(), "--listen", "127.0.0.2:0"});
+  REQUIRE(seed.wait_line("seeding", 20s));
+  REQUIRE(seed.wait_line("announced", 20s));
+
+  const fs::path out = dir / "copy.bin";
+  const fs::path part = dir / "copy.bin.part";
+  std::size_t good_before_stop = 0;
+  {
+    // 400 kB/s: the 3 MiB take about 8 s, so the stop lands mid-way.
+    child_process get({"get", f.torrent.string(), "-o", out.string(), "--listen", "127.0.0.3:0", "--down",
+                       "400kB/s"});
+    REQUIRE(get.wait_line("listening on 127.0.0.3:", 20s));
+    // Wait (bounded) until the test itself sees a few whole pieces in OUT.part.
+    const auto deadline = clock_type::now() + 30s;
+    while (pieces_equal(read_file(part), f.bytes, f.piece_bytes) < 3 && clock_type::now() < deadline)
+      get.poll_for(50ms);
+    get.send(SIGINT);
+    REQUIRE(get.wait_exit(20s) == 0);
+    const auto stopped = get.wait_line("stopped:", 1s);
+    REQUIRE(stopped);
+    CHECK_FALSE(fs::exists(out));
+    REQUIRE(fs::exists(part));
+    good_before_stop = pieces_equal(read_file(part), f.bytes, f.piece_bytes);
+    CHECK(good_before_stop >= 3);
+    CHECK(good_before_stop < pieces);
+    // What the first run says it keeps is what the test finds in the file.
+    CHECK(kept_count(*stopped, pieces) == good_before_stop);
+  }
+
+  child_process again({"get", f.torrent.string(), "-o", out.string(), "--listen", "127.0.0.3:0"});
+  const auto resumed = again.wait_line("resuming", 20s);
+  REQUIRE(resumed);
+  CHECK(kept_count(*resumed, pieces) == good_before_stop);
+  REQUIRE(again.wait_line("complete", 60s));
+  CHECK(again.wait_exit(20s) == 0);
+  CHECK(read_file(out) == f.bytes);
+  CHECK_FALSE(fs::exists(part));
+}
