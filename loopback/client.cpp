@@ -1105,7 +1105,6 @@ void client_impl::begin_stop() {
 }
 
 void client_impl::check_stopped() {
-  if (std::getenv("P2PDBG") && stopping_) std::fprintf(stderr, "DBG check_stopped %s tasks=%zu conns=%zu\n", format_ipv4(config_.address).c_str(), tasks_, conns_.size());
   if (!stopping_ || stopped_ || tasks_ != 0 || !conns_.empty()) return;
   stopped_ = true;
   update_stats([&](client_stats& s) {

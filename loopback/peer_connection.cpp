@@ -1,8 +1,6 @@
 #include "loopback/peer_connection.hpp"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <utility>
 
@@ -50,7 +48,6 @@ void peer_connection::start_incoming(asio::ip::tcp::socket socket) {
   socket_ = std::move(socket);
   std::error_code ec;
   remote_ = socket_.remote_endpoint(ec);
-  if (std::getenv("P2PDBG")) std::fprintf(stderr, "DBG incoming key=%u fd=%d\n", static_cast<unsigned>(params_.key), static_cast<int>(socket_.native_handle()));
   outgoing_ = false;
   connected_at = last_received = last_sent = waiting_since = host_.now();
   host_.spawn(run(shared_from_this(), std::nullopt));
@@ -67,7 +64,6 @@ void peer_connection::close(std::string reason) {
   if (closed_) return;
   closed_ = true;
   close_reason_ = std::move(reason);
-  if (std::getenv("P2PDBG")) std::fprintf(stderr, "DBG close key=%u fd=%d reason=%s\n", static_cast<unsigned>(params_.key), socket_.is_open() ? static_cast<int>(socket_.native_handle()) : -1, close_reason_.c_str());
   std::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
@@ -155,7 +151,6 @@ asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self
     close(std::string("error: ") + e.what());
   }
   close("closed");
-  if (std::getenv("P2PDBG")) std::fprintf(stderr, "DBG run end key=%u\n", static_cast<unsigned>(params_.key));
   host_.on_closed(*this);
 }
 

@@ -1,11 +1,19 @@
 // The client instance on loopback sockets: seeds and leechers on their own 127.0.0.x,
 // port 0, every wait bounded by a deadline (no fixed sleeps: waits are woken by the
 // instances' events). Data comes from a seeded generator.
+// Clang 14 implements C++20 coroutines, but Asio 1.22 only recognises them in GCC and
+// MSVC (for Clang it looks for the Coroutines TS); enable Asio's awaitable support here
+// before any Asio header (the macro affects Asio's coroutine headers only).
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(ASIO_HAS_CO_AWAIT)
+#define ASIO_HAS_CO_AWAIT 1
+#endif
+
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -21,8 +29,6 @@
 #include <vector>
 
 #include <unistd.h>
-#include <cstdio>
-#include <cstdlib>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -115,6 +121,12 @@ struct swarm {
   io_runner runner;
   std::vector<std::unique_ptr<client>> clients;
 
+  /// Two threads by default, as the harness may run them. Tests with hand-written raw
+  /// peers use one: with two threads on one io_context, a raw peer's pending operation on
+  /// a socket reset by the client was seen, rarely, never to complete (Asio 1.22.1's
+  /// epoll reactor; the client side had closed correctly), which would hang such a test.
+  explicit swarm(int threads = 2) : runner(threads) {}
+
   std::chrono::steady_clock::time_point deadline() const { return std::chrono::steady_clock::now() + deadline_span; }
 
   client& add(client_config cfg) {
@@ -203,7 +215,6 @@ asio::awaitable<void> run_raw_peer(tcp::socket socket, tcp::endpoint target, std
     co_return;
   }
   st->connected = true;
-  if (std::getenv("P2PDBG")) std::fprintf(stderr, "DBG raw fd=%d local=%s\n", static_cast<int>(socket.native_handle()), socket.local_endpoint().address().to_string().c_str());
   note->notify();
   std::vector<std::byte> out;
   handshake hs{.info_hash = t->info_hash};
@@ -232,7 +243,6 @@ asio::awaitable<void> run_raw_peer(tcp::socket socket, tcp::endpoint target, std
     const std::size_t n = co_await socket.async_read_some(asio::buffer(area.data(), area.size()),
                                                           asio::redirect_error(asio::use_awaitable, ec));
     dec.commit(n);
-    if (std::getenv("P2PDBG") && ec) std::fprintf(stderr, "DBG raw read n=%zu ec=%s\n", n, ec.message().c_str());
     out.clear();
     for (;;) {
       auto next = dec.next();
@@ -442,7 +452,7 @@ TEST_CASE("file storage: OUT.part renamed at the end; a stopped download resumes
 TEST_CASE("a peer sending corrupt pieces is banned; the piece comes again from the seed", "[loopback]") {
   const auto data = random_bytes(2 * 1024 * 1024, 15);
   const auto t = make_torrent(data, k64);
-  swarm s;
+  swarm s{1};
   auto store = make_memory_storage(data.size());
   auto& seed = s.add({.torrent = t, .store = make_memory_storage(data), .address = addr(2),
                       .initial = initial_data::assume_complete});
@@ -454,7 +464,7 @@ TEST_CASE("a peer sending corrupt pieces is banned; the piece comes again from t
   // The bad peer alone first: every piece it sends fails, and it alone sent them.
   auto bad = spawn_raw_peer(s, 66, leech, t, raw_behaviour::corrupt_pieces);
   REQUIRE(s.wait([&] { return leech.stats().peers_banned == 1; }));
-  INFO("raw peer phase " << bad->phase.load() << ", leecher peers " << leech.stats().peers_connected);
+  INFO("raw peer phase " << bad->phase.load());
   REQUIRE(s.wait([&] { return bad->closed_by_remote.load(); }));
   CHECK(leech.stats().hash_failures >= 2);
   CHECK(bad->requests.load() > 0);
@@ -474,7 +484,7 @@ TEST_CASE("a peer sending corrupt pieces is banned; the piece comes again from t
 TEST_CASE("a corrupting peer beside an honest seed: only the culprit is banned", "[loopback]") {
   const auto data = random_bytes(4 * 1024 * 1024, 16);
   const auto t = make_torrent(data, k64);
-  swarm s;
+  swarm s{1};
   auto store = make_memory_storage(data.size());
   // A slow seed, so the fast bad peer contributes blocks to many pieces, mixed with honest ones.
   auto& seed = s.add({.torrent = t, .store = make_memory_storage(data), .address = addr(2),
@@ -489,7 +499,7 @@ TEST_CASE("a corrupting peer beside an honest seed: only the culprit is banned",
   const auto st = leech.stats();
   CHECK(st.hash_failures >= 1);
   CHECK(st.peers_banned == 1);  // the bad peer, never the seed
-  INFO("raw peer phase " << bad->phase.load() << ", leecher peers " << leech.stats().peers_connected);
+  INFO("raw peer phase " << bad->phase.load());
   REQUIRE(s.wait([&] { return bad->closed_by_remote.load(); }));
 }
 
@@ -498,14 +508,14 @@ TEST_CASE("a peer that breaks the protocol is dropped and the instance keeps ser
                                   raw_behaviour::wrong_info_hash);
   const auto data = random_bytes(1024 * 1024, 17);
   const auto t = make_torrent(data, k64);
-  swarm s;
+  swarm s{1};
   auto& seed = s.add({.torrent = t, .store = make_memory_storage(data), .address = addr(2),
                       .initial = initial_data::assume_complete});
   seed.start();
   auto rogue = spawn_raw_peer(s, 70, seed, t, behaviour);
   REQUIRE(s.wait([&] { return rogue->closed_by_remote.load(); }));
   CHECK(rogue->connected.load());
-  CHECK(seed.stats().peers_connected == 0);
+  REQUIRE(s.wait([&] { return seed.stats().peers_connected == 0; }));
 
   auto store = make_memory_storage(data.size());
   auto& leech = s.add({.torrent = t, .store = store, .address = addr(10), .initial = initial_data::assume_empty});
@@ -662,4 +672,38 @@ TEST_CASE("with the tracker server: a seed and two leechers find each other", "[
   REQUIRE(s.stop(seed));
   REQUIRE(s.wait([&] { return tracker.stats().peers_held == 0; }));
   tracker.stop();
+}
+
+// Hidden (run with "[.bench]"): figures for the lead's benchmarks, not a timed test. An
+// unthrottled transfer of 128 MiB from memory to memory, and a throttled one against its
+// setting, both measured from the leecher's connect to its last verified piece.
+TEST_CASE("bench: one seed to one leecher, unthrottled and throttled", "[.bench]") {
+  struct run {
+    std::size_t bytes;
+    double rate;
+  };
+  for (const run r : {run{128u << 20, 0}, run{16u << 20, 2e6}, run{32u << 20, 8e6}}) {
+    const auto data = random_bytes(r.bytes, 30);
+    const auto t = make_torrent(data, 256 * 1024);
+    swarm s{1};
+    auto store = make_memory_storage(data.size());
+    auto& seed = s.add({.torrent = t, .store = make_memory_storage(data), .address = addr(2),
+                        .initial = initial_data::assume_complete, .upload_bytes_per_s = r.rate});
+    auto& leech = s.add({.torrent = t, .store = store, .address = addr(10), .initial = initial_data::assume_empty});
+    seed.start();
+    leech.start();
+    const auto t0 = std::chrono::steady_clock::now();
+    leech.connect_to(where(seed));
+    REQUIRE(s.wait([&] { return leech.is_complete(); }));
+    const double took = seconds(*leech.stats().completed_at - time_point(t0.time_since_epoch()));
+    CHECK(same_bytes(*store, data));
+    const auto st = leech.stats();
+    std::printf("%s %zu MiB: %.3f s, payload %.1f MB/s, wire %.1f MB/s", r.rate > 0 ? "throttled" : "unthrottled",
+                r.bytes >> 20, took, static_cast<double>(st.payload_down_bytes) / took / 1e6,
+                static_cast<double>(st.wire_down_bytes) / took / 1e6);
+    if (r.rate > 0)
+      std::printf(" (setting %.1f MB/s: wire rate / setting = %.4f)", r.rate / 1e6,
+                  static_cast<double>(st.wire_down_bytes) / took / r.rate);
+    std::printf("\n");
+  }
 }
