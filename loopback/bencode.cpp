@@ -38,13 +38,6 @@ const bvalue* bvalue::find(std::string_view key) const {
 
 bool operator==(const bvalue& a, const bvalue& b) { return a.data == b.data; }
 
-// GCC 12 reports a false -Wmaybe-uninitialized when a bvalue is moved into a result
-// (through result's by-value constructor and std::variant's move); clang does not.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 namespace detail {
 namespace {
 
@@ -309,9 +302,6 @@ result<bvalue, bencode_error> bdecode(std::string_view input, const bencode_limi
   return bdecode(std::as_bytes(std::span<const char>(input.data(), input.size())), limits);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 void bencode_append(const bvalue& value, std::string& out) {
   // Iterative, like the decoder: one frame per open list or dict.
