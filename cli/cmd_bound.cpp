@@ -124,7 +124,7 @@ int run_demo(const demo_options& o) {
   if (!to_stdout) {
     std::printf("Minimum distribution time of a %s file, server upload %s, peer download %s\n\n",
                 model::format_bits(file_bits).c_str(), format_bps(server_up).c_str(), format_bps(down).c_str());
-    std::printf("%-6s %-10s %-22s %-18s %-22s %s\n", "N", "peer up", "client-server", "binding", "p2p",
+    std::printf("%-6s %-10s %-25s %-18s %-25s %s\n", "N", "peer up", "client-server", "binding", "p2p",
                 "binding");
   }
   auto rows = nlohmann::json::array();
@@ -134,7 +134,7 @@ int run_demo(const demo_options& o) {
       const auto cs = model::client_server_bound(p);
       const auto pp = model::p2p_bound(p);
       if (!to_stdout) {
-        std::printf("%-6zu %-10s %-22s %-18s %-22s %s\n", n, format_bps(u).c_str(),
+        std::printf("%-6zu %-10s %-25s %-18s %-25s %s\n", n, format_bps(u).c_str(),
                     format_seconds(cs.seconds).c_str(), std::string(to_string(cs.binding)).c_str(),
                     format_seconds(pp.seconds).c_str(), std::string(to_string(pp.binding)).c_str());
       }
