@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -140,6 +138,11 @@ class client_impl final : public connection_host, public std::enable_shared_from
   std::span<std::byte> piece_area(std::uint32_t piece, partial_piece& pp);
   void update_peer_count();
 
+  // ----- super seeding (initial_seeding::each_piece_once_first) -----
+  bool offer_live(const peer_connection& c, std::uint32_t piece) const;
+  void top_up_offers(peer_connection& c);
+  void end_super_seeding();
+
   // ----- choking -----
   std::vector<peer_stats> snapshot(time_point t);
   void apply_choke(peer_connection& c, bool choke, time_point t);
@@ -196,6 +199,9 @@ class client_impl final : public connection_host, public std::enable_shared_from
   std::unordered_map<std::uint32_t, partial_piece> partial_;
   std::unordered_map<std::uint32_t, failed_copy> failed_;
   std::vector<std::byte> upload_scratch_;
+  bool super_seeding_ = false;
+  std::vector<std::uint32_t> sent_count_;     // super seeding: whole uploads of each piece
+  std::vector<std::uint32_t> offered_count_;  // super seeding: peers each piece was offered to
 
   bool started_ = false;
   bool start_incomplete_ = false;  // we began as a leecher (so we announce `completed`)
@@ -301,6 +307,12 @@ void client_impl::start() {
   (void)picker_.set_have(have);
   complete_ = picker_.is_complete();
   start_incomplete_ = !complete_;
+  if (complete_ && config_.upload && config_.picker.seeding == initial_seeding::each_piece_once_first &&
+      t.piece_count() > 1) {
+    super_seeding_ = true;
+    sent_count_.assign(t.piece_count(), 0);
+    offered_count_.assign(t.piece_count(), 0);
+  }
   if (complete_) config_.store->finalize();
 
   const auto listen_at = make_endpoint(config_.address, config_.port);
@@ -396,6 +408,61 @@ void client_impl::update_peer_count() {
   update_stats([&](client_stats& s) { s.peers_connected = n; });
 }
 
+// Super seeding: a piece offered to a peer is live while the peer lacks it and it has not
+// left us whole yet (or is on its way to this very peer).
+bool client_impl::offer_live(const peer_connection& c, std::uint32_t piece) const {
+  if (c.peer_has.size() > piece && c.peer_has.test(piece)) return false;
+  return sent_count_[piece] == 0 || c.sent_by_piece.count(piece) != 0;
+}
+
+void client_impl::top_up_offers(peer_connection& c) {
+  if (!super_seeding_ || !c.is_open() || !c.handshake_done || peer_is_seed(c)) return;
+  std::erase_if(c.offered, [&](std::uint32_t p) { return c.peer_has.size() > p && c.peer_has.test(p); });
+  std::size_t live = 0;
+  for (const auto p : c.offered) live += offer_live(c, p) ? 1 : 0;
+  // A choked peer gets one piece (so that it is interested and can be unchoked), and the
+  // rest once unchoked: what it holds on offer is kept from the others meanwhile.
+  const std::size_t want = c.am_choking ? 1 : std::max<std::uint32_t>(config_.picker.offers_per_peer, 1);
+  if (live >= want) return;
+  const auto count = static_cast<std::uint32_t>(sent_count_.size());
+  // Excluded: what the peer holds or was offered, and pieces an unchoked peer may be
+  // fetching from us now (offering one to a second peer would upload it twice).
+  std::vector<std::uint8_t> excluded(count, 0);
+  std::vector<std::uint32_t> spread(count, 0);
+  for (std::uint32_t p = 0; p < count; ++p) {
+    excluded[p] = c.peer_has.test(p) ? 1 : 0;
+    spread[p] = sent_count_[p] + picker_.availability(p);
+  }
+  for (const auto p : c.offered) excluded[p] = 1;
+  for (const auto& [k, other] : conns_) {
+    if (other.get() == &c || other->am_choking || !other->is_open()) continue;
+    for (const auto p : other->offered)
+      if (offer_live(*other, p)) excluded[p] = 1;
+  }
+  while (live < want) {
+    const auto best = pick_offer({.spread = spread, .offered = offered_count_, .excluded = excluded}, rng_);
+    if (!best) break;
+    c.offered.push_back(*best);
+    ++offered_count_[*best];
+    excluded[*best] = 1;
+    c.send(msg::have{*best});
+    ++live;
+  }
+}
+
+void client_impl::end_super_seeding() {
+  super_seeding_ = false;
+  for (auto& [k, c] : conns_) {
+    if (!c->is_open() || !c->handshake_done) continue;
+    for (std::uint32_t p = 0; p < picker_.piece_count(); ++p) {
+      if (c->peer_has.test(p) || std::find(c->offered.begin(), c->offered.end(), p) != c->offered.end()) continue;
+      c->send(msg::have{p});
+    }
+    c->offered.clear();
+    c->sent_by_piece.clear();
+  }
+}
+
 bool client_impl::on_handshake(peer_connection& c, const handshake& hs) {
   if (stopping_) return false;
   if (hs.info_hash != config_.torrent->info_hash) return false;
@@ -420,7 +487,8 @@ bool client_impl::on_handshake(peer_connection& c, const handshake& hs) {
   c.id = hs.id;
   c.peer_has = bitfield(config_.torrent->piece_count());
   c.last_received = now();
-  if (picker_.have().count() > 0) c.send(msg::bitfield{picker_.have()});
+  if (picker_.have().count() > 0 && !super_seeding_) c.send(msg::bitfield{picker_.have()});
+  top_up_offers(c);
   update_peer_count();
   emit(client_event_kind::peer_connected, {}, {}, &c);
   return true;
@@ -500,6 +568,7 @@ bool client_impl::on_message(peer_connection& c, const wire_event& event) {
       return true;
     }
     update_interest(c);
+    top_up_offers(c);
   }
 
   return std::visit(
@@ -542,6 +611,7 @@ bool client_impl::on_message(peer_connection& c, const wire_event& event) {
             }
             update_interest(c);
             fill_pipeline(c);
+            top_up_offers(c);
           }
         } else if constexpr (std::is_same_v<T, msg::request>) {
           if (c.am_choking || !config_.upload) return true;  // BEP 3: ignored while choked
@@ -744,9 +814,19 @@ std::span<const std::byte> client_impl::block_data(const msg::request& r, std::v
 }
 
 void client_impl::on_block_sent(peer_connection& c, const msg::request& r) {
-  (void)c;
   uploaded_bytes_ += r.length;
   update_stats([&](client_stats& s) { s.payload_up_bytes += r.length; });
+  if (!super_seeding_ || r.index >= sent_count_.size()) return;
+  auto& sent = c.sent_by_piece[r.index];
+  sent += r.length;
+  if (sent < config_.torrent->piece_size(r.index)) return;
+  c.sent_by_piece.erase(r.index);
+  ++sent_count_[r.index];
+  if (std::all_of(sent_count_.begin(), sent_count_.end(), [](std::uint32_t n) { return n > 0; })) {
+    end_super_seeding();
+    return;
+  }
+  for (auto& [k, other] : conns_) top_up_offers(*other);
 }
 
 void client_impl::on_wire_bytes(peer_connection& c, direction d, std::uint64_t bytes) {
@@ -850,6 +930,7 @@ void client_impl::apply_choke(peer_connection& c, bool choke, time_point t) {
     c.clear_uploads();
     c.send(msg::choke{});
   } else {
+    top_up_offers(c);
     c.send(msg::unchoke{});
   }
 }

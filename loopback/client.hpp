@@ -14,6 +14,13 @@
 // running begins stop() without waiting; what is left ends when the io_context runs or
 // is destroyed.
 
+// Clang 14 implements C++20 coroutines, but Asio 1.22 only recognises them in GCC and
+// MSVC (for Clang it looks for the Coroutines TS); enable Asio's awaitable support here
+// (the macro affects Asio's coroutine headers only).
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(ASIO_HAS_CO_AWAIT)
+#define ASIO_HAS_CO_AWAIT 1
+#endif
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -70,11 +77,26 @@ enum class initial_data {
   assume_empty,     ///< trust the storage to hold nothing (harness leechers)
 };
 
+/// How a client that starts complete (an initial seed) announces its pieces.
+enum class initial_seeding {
+  /// A full bitfield to every peer (BEP 3): leechers pick freely, so the seed may upload a
+  /// piece to several leechers before every piece has left it once.
+  standard,
+  /// Super seeding in the manner of BEP 16: no bitfield, then `have` messages for a few
+  /// pieces per peer (offers_per_peer), each time the pieces sent (or offered) least so far,
+  /// so every piece leaves the seed once before any leaves it twice. Once every piece has
+  /// been uploaded whole at least once, the seed announces the rest and acts as standard.
+  /// Only the seed's announcements differ; the protocol stays BEP 3.
+  each_piece_once_first,
+};
+
 /// Piece picker policy knobs (the torrent's geometry comes from the metainfo).
 struct picker_knobs {
   std::uint32_t random_first_pieces = 4;   ///< random picks until this many pieces held
   std::uint32_t pipeline_depth = 16;       ///< requests in flight per peer, >= 1
   std::uint32_t end_game_free_blocks = 0;  ///< end game when at most this many blocks unrequested
+  initial_seeding seeding = initial_seeding::standard;  ///< used only if we start complete
+  std::uint32_t offers_per_peer = 1;  ///< each_piece_once_first: unsent pieces offered to a peer, >= 1
 };
 
 /// Settings of a client instance; build it with designated initializers.

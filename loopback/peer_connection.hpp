@@ -16,6 +16,13 @@
 // Lifetime: the object is held by shared_ptr (its coroutines hold one); the host must
 // outlive its coroutines, which it ensures by spawning them through host.spawn().
 
+// Clang 14 implements C++20 coroutines, but Asio 1.22 only recognises them in GCC and
+// MSVC (for Clang it looks for the Coroutines TS); enable Asio's awaitable support here
+// (the macro affects Asio's coroutine headers only).
+#if defined(__clang__) && defined(__cpp_impl_coroutine) && !defined(ASIO_HAS_CO_AWAIT)
+#define ASIO_HAS_CO_AWAIT 1
+#endif
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +31,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <asio/awaitable.hpp>
@@ -153,6 +161,8 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   std::optional<time_point> last_unchoked;      ///< when we last choked it after an unchoke
   std::uint64_t payload_down_bytes = 0;         ///< block bytes received from it
   std::uint64_t payload_up_bytes = 0;           ///< block bytes sent to it
+  std::vector<std::uint32_t> offered;           ///< super seeding: pieces announced to it
+  std::unordered_map<std::uint32_t, std::uint32_t> sent_by_piece;  ///< super seeding: bytes sent, by piece
   /// Choker rate samples: payload totals at the last two rechokes.
   struct sample {
     time_point at{};

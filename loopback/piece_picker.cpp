@@ -597,4 +597,24 @@ bool piece_picker::check_invariants() const {
   return partial == partial_.size() && free_total == free_blocks_;
 }
 
+std::optional<std::uint32_t> pick_offer(const offer_inputs& in, std::mt19937_64& rng) {
+  const std::size_t count = in.spread.size();
+  if (count == 0 || in.offered.size() != count || in.excluded.size() != count ||
+      count > std::numeric_limits<std::uint32_t>::max())
+    return std::nullopt;
+  const std::size_t start = detail::uniform_index(rng, count);
+  std::optional<std::uint32_t> best;
+  std::uint64_t best_key = 0;
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::size_t p = (start + k) % count;
+    if (in.excluded[p] != 0) continue;
+    const std::uint64_t key = std::uint64_t{in.spread[p]} << 32 | in.offered[p];
+    if (!best || key < best_key) {
+      best = static_cast<std::uint32_t>(p);
+      best_key = key;
+    }
+  }
+  return best;
+}
+
 }  // namespace p2pdist::bt

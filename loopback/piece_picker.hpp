@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <optional>
 #include <random>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -204,5 +205,23 @@ class piece_picker {
   std::vector<std::uint32_t> partial_;  ///< begun pieces, oldest first
   std::unordered_map<peer_key, peer_state> peers_;
 };
+
+/// What an initial seed that super-seeds (BEP 16 style) knows of each piece, for
+/// pick_offer(); the three spans are indexed by piece and of equal length.
+struct offer_inputs {
+  /// Copies of the piece out there: whole uploads of it by us plus peers known to hold it.
+  std::span<const std::uint32_t> spread;
+  /// Peers the piece was already announced (offered) to.
+  std::span<const std::uint32_t> offered;
+  /// Nonzero: not to be offered now (the peer holds it or was offered it, or another
+  /// peer may be fetching it from us at this moment).
+  std::span<const std::uint8_t> excluded;
+};
+
+/// The piece to announce next to a peer: the least spread, then the least offered, among
+/// those not excluded; ties are resolved from a random starting piece (so that peers asking
+/// in turn get different pieces). nullopt when every piece is excluded or the spans'
+/// lengths differ. O(pieces).
+[[nodiscard]] std::optional<std::uint32_t> pick_offer(const offer_inputs& in, std::mt19937_64& rng);
 
 }  // namespace p2pdist::bt

@@ -644,3 +644,86 @@ TEST_CASE("the random swarms reach end game and hand out duplicates there", "[pi
   for (std::uint64_t seed = 1; seed <= 10; ++seed) duplicates += run_swarm({.disturb = false}, seed).duplicate_requests;
   CHECK(duplicates > 0);
 }
+
+// ----- pick_offer (super seeding) -----
+
+namespace {
+
+TEST_CASE("pick_offer takes the least spread piece before a less offered one", "[piece_picker][offer]") {
+  std::mt19937_64 rng(7);
+  const std::vector<std::uint32_t> spread{2, 1, 0, 1};
+  const std::vector<std::uint32_t> offered{0, 0, 5, 0};
+  const std::vector<std::uint8_t> excluded(4, 0);
+  for (int k = 0; k < 20; ++k) {
+    const auto got = pick_offer({.spread = spread, .offered = offered, .excluded = excluded}, rng);
+    REQUIRE(got == std::optional<std::uint32_t>{2});
+  }
+}
+
+TEST_CASE("pick_offer breaks equal spread by fewer offers", "[piece_picker][offer]") {
+  std::mt19937_64 rng(8);
+  const std::vector<std::uint32_t> spread{0, 0, 0, 1};
+  const std::vector<std::uint32_t> offered{2, 1, 3, 0};
+  const std::vector<std::uint8_t> excluded(4, 0);
+  for (int k = 0; k < 20; ++k)
+    REQUIRE(pick_offer({.spread = spread, .offered = offered, .excluded = excluded}, rng) ==
+            std::optional<std::uint32_t>{1});
+}
+
+TEST_CASE("pick_offer never returns an excluded piece", "[piece_picker][offer]") {
+  std::mt19937_64 rng(9);
+  const std::vector<std::uint32_t> spread{0, 3, 0, 2};
+  const std::vector<std::uint32_t> offered{0, 0, 0, 0};
+  const std::vector<std::uint8_t> excluded{1, 0, 1, 0};
+  for (int k = 0; k < 20; ++k)
+    REQUIRE(pick_offer({.spread = spread, .offered = offered, .excluded = excluded}, rng) ==
+            std::optional<std::uint32_t>{3});
+  const std::vector<std::uint8_t> all(4, 1);
+  REQUIRE_FALSE(pick_offer({.spread = spread, .offered = offered, .excluded = all}, rng).has_value());
+}
+
+TEST_CASE("pick_offer refuses spans of different lengths and empty input", "[piece_picker][offer]") {
+  std::mt19937_64 rng(10);
+  const std::vector<std::uint32_t> three{0, 0, 0};
+  const std::vector<std::uint32_t> two{0, 0};
+  const std::vector<std::uint8_t> ex3(3, 0);
+  REQUIRE_FALSE(pick_offer({.spread = three, .offered = two, .excluded = ex3}, rng).has_value());
+  REQUIRE_FALSE(pick_offer({.spread = {}, .offered = {}, .excluded = {}}, rng).has_value());
+}
+
+TEST_CASE("pick_offer spreads ties over every tied piece", "[piece_picker][offer]") {
+  // Pieces 0, 2, 4 and 5 tie at the minimum; 1 and 3 are spread more. Over many draws
+  // each tied piece must come up (a fixed scan order would always give 0) and no other.
+  std::mt19937_64 rng(11);
+  const std::vector<std::uint32_t> spread{0, 1, 0, 1, 0, 0};
+  const std::vector<std::uint32_t> offered(6, 0);
+  const std::vector<std::uint8_t> excluded(6, 0);
+  std::set<std::uint32_t> seen;
+  for (int k = 0; k < 400; ++k) {
+    const auto got = pick_offer({.spread = spread, .offered = offered, .excluded = excluded}, rng);
+    REQUIRE(got.has_value());
+    seen.insert(*got);
+  }
+  REQUIRE(seen == std::set<std::uint32_t>{0, 2, 4, 5});
+}
+
+TEST_CASE("offering in turn announces every piece once before any twice", "[piece_picker][offer]") {
+  // A seed offering to peers in turn (counting each offer) must cover all P pieces in the
+  // first P offers and then start a second round.
+  std::mt19937_64 rng(12);
+  constexpr std::uint32_t pieces = 37;
+  const std::vector<std::uint32_t> spread(pieces, 0);
+  std::vector<std::uint32_t> offered(pieces, 0);
+  const std::vector<std::uint8_t> excluded(pieces, 0);
+  std::set<std::uint32_t> first_round;
+  for (std::uint32_t k = 0; k < pieces; ++k) {
+    const auto got = pick_offer({.spread = spread, .offered = offered, .excluded = excluded}, rng);
+    REQUIRE(got.has_value());
+    ++offered[*got];
+    first_round.insert(*got);
+  }
+  REQUIRE(first_round.size() == pieces);
+  REQUIRE(std::all_of(offered.begin(), offered.end(), [](std::uint32_t n) { return n == 1; }));
+}
+
+}  // namespace
