@@ -110,6 +110,9 @@ int run_swarm(const swarm_options& o) {
   if (o.after_complete == "stay") c.after = loopback::after_complete::stay;
   else if (o.after_complete == "leave") c.after = loopback::after_complete::leave;
   else throw usage_error("--after-complete: '" + o.after_complete + "' (use stay or leave)");
+  if (o.seed_policy == "once-first") c.seed_policy = bt::initial_seeding::each_piece_once_first;
+  else if (o.seed_policy == "standard") c.seed_policy = bt::initial_seeding::standard;
+  else throw usage_error("--seed-policy: '" + o.seed_policy + "' (use once-first or standard)");
   if (o.slots < 0) throw usage_error("--slots: must be zero or more");
   if (!(o.rechoke_seconds > 0)) throw usage_error("--rechoke: must be above zero");
   if (!(o.optimistic_seconds > 0)) throw usage_error("--optimistic: must be above zero");

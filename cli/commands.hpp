@@ -91,6 +91,7 @@ struct swarm_options {
   std::vector<double> peer_down_bps{0};        ///< unlimited; one value or N
   std::string mode = "p2p";                    ///< p2p | cs
   std::string after_complete = "stay";         ///< stay | leave
+  std::string seed_policy = "once-first";      ///< once-first (super-seeding) | standard
   int slots = 4;
   double rechoke_seconds = 10;
   double optimistic_seconds = 30;

@@ -174,6 +174,9 @@ int run(int argc, char** argv) {
   swarm_cmd->add_option("--mode", swarm.mode, "p2p (BitTorrent) or cs (client-server)")->capture_default_str();
   swarm_cmd->add_option("--after-complete", swarm.after_complete, "stay (seed until all are done) or leave")
       ->capture_default_str();
+  swarm_cmd->add_option("--seed-policy", swarm.seed_policy,
+                        "once-first (seeds send each piece once before any twice) or standard")
+      ->capture_default_str();
   swarm_cmd->add_option("--slots", swarm.slots, "regular unchoke slots")->capture_default_str();
   swarm_cmd->add_option("--rechoke", sw.rechoke, "rechoke interval")->capture_default_str();
   swarm_cmd->add_option("--optimistic", sw.optimistic, "optimistic unchoke interval")->capture_default_str();

@@ -160,6 +160,14 @@ swarm_result run_swarm(const swarm_config& config,
   // Client-server: the server streams to every client at once (r = min(u_s/N, d_min)).
   if (config.mode == swarm_mode::cs) seed_choker.regular_slots = std::max<int>(choker.regular_slots, static_cast<int>(n));
 
+  // Policy (config.seed_policy, by default): in p2p mode with several leechers the seeds super-seed (each piece leaves a
+  // seed once before any leaves it twice, see bt::initial_seeding): the bound's schedule
+  // has the server send every bit once, and with a full bitfield the leechers' random and
+  // rarest-first picks fetch some pieces from the seed twice (about a third of the seed's
+  // upload at N = 8). Client-server mode keeps the standard bitfield.
+  bt::picker_knobs seed_picker = config.picker;
+  if (config.mode == swarm_mode::p2p && n > 1) seed_picker.seeding = config.seed_policy;
+
   std::uint64_t rng_seed = config.rng_seed;
   std::vector<std::unique_ptr<bt::client>> seeds;
   for (std::size_t s = 0; s < config.seeds; ++s) {
@@ -170,7 +178,7 @@ swarm_result run_swarm(const swarm_config& config,
                               .initial = bt::initial_data::assume_complete,
                               .upload_bytes_per_s = config.server_up_bytes_per_s,
                               .choker = seed_choker,
-                              .picker = config.picker,
+                              .picker = seed_picker,
                               .max_peers = n + config.seeds + 8,
                               .rng_seed = rng_seed++}));
     seeds.back()->start();

@@ -48,6 +48,10 @@ struct swarm_config {
   bt::choker_config choker{};                     ///< before time_scale is applied
   double time_scale = 1.0;                        ///< multiplies every choker interval
   bt::picker_knobs picker{};
+  /// How seeds hand out pieces in p2p mode with N > 1: each_piece_once_first (the default:
+  /// super-seeding, each piece leaves a seed once before any leaves it twice, as the bound's
+  /// schedule has it) or standard (a full bitfield). Client-server mode always uses standard.
+  bt::initial_seeding seed_policy = bt::initial_seeding::each_piece_once_first;
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds sample_interval{100};  ///< timeline resolution
   std::size_t io_threads = 2;                      ///< threads running the instances
