@@ -32,6 +32,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/listen.hpp"
 #include "cli/output.hpp"
 #include "loopback/bencode.hpp"
 #include "loopback/client.hpp"
@@ -48,18 +49,7 @@ using steady = std::chrono::steady_clock;
 
 constexpr auto progress_period = std::chrono::milliseconds(500);
 
-/// The --listen flag as an endpoint in 127.0.0.0/8; throws usage_error otherwise.
-bt::endpoint_v4 peer_listen_endpoint(const std::string& text) {
-  const auto endpoint = bt::parse_endpoint(text);
-  if (!endpoint) {
-    throw usage_error("--listen: expected ADDR:PORT with a dotted IPv4 address, e.g. 127.0.0.2:0 (got '" +
-                      text + "')");
-  }
-  if (!bt::is_loopback(endpoint->ip)) {
-    throw usage_error("--listen: peers only listen on 127.0.0.0/8 (got '" + text + "')");
-  }
-  return *endpoint;
-}
+bt::endpoint_v4 peer_listen_endpoint(const std::string& text) { return parse_listen_flag(text, "peers", "127.0.0.2:0"); }
 
 /// A rate flag in bytes/s: finite and above zero, or 0 for unlimited.
 void check_rate(const char* flag, double bytes_per_s) {

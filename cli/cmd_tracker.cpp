@@ -13,6 +13,7 @@
 #include <asio/signal_set.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/listen.hpp"
 #include "loopback/endpoint.hpp"
 #include "loopback/tracker_codec.hpp"
 #include "loopback/tracker_server.hpp"
@@ -20,18 +21,7 @@
 namespace p2pdist::cli {
 namespace {
 
-/// The --listen flag as an endpoint in 127.0.0.0/8; throws usage_error otherwise.
-bt::endpoint_v4 listen_endpoint(const std::string& text) {
-  const auto endpoint = bt::parse_endpoint(text);
-  if (!endpoint) {
-    throw usage_error("--listen: expected ADDR:PORT with a dotted IPv4 address, e.g. 127.0.0.1:6969 (got '" +
-                      text + "')");
-  }
-  if (!bt::is_loopback(endpoint->ip)) {
-    throw usage_error("--listen: the tracker only listens on 127.0.0.0/8 (got '" + text + "')");
-  }
-  return *endpoint;
-}
+bt::endpoint_v4 listen_endpoint(const std::string& text) { return parse_listen_flag(text, "the tracker", "127.0.0.1:6969"); }
 
 /// The --interval flag: whole seconds, since the protocol carries an integer of seconds.
 std::chrono::seconds announce_interval(double seconds) {
