@@ -237,6 +237,18 @@ def start_seed(procs, p2pdist, torrent, data_path, address, name="our seed", ext
     return s
 
 
+def seeded_swarm(procs, args, size_bytes, data_seed, seed_extra=()):
+    """Random data, our tracker, a torrent for it and our seed on 127.0.0.2 seeding it.
+    Returns (data_path, torrent_path, seed_proc)."""
+    data_path = os.path.join(args.workdir, "sample.bin")
+    torrent = os.path.join(args.workdir, "sample.torrent")
+    make_data(data_path, size_bytes, data_seed)
+    _, announce = start_tracker(procs, args.p2pdist)
+    make_torrent(args.p2pdist, data_path, announce, torrent)
+    seed = start_seed(procs, args.p2pdist, torrent, data_path, "127.0.0.2", extra=seed_extra)
+    return data_path, torrent, seed
+
+
 def start_get(procs, p2pdist, torrent, out_path, address, name, extra=()):
     return procs.start(name, [p2pdist, "get", torrent, "-o", out_path, "--listen", f"{address}:0", *extra])
 

@@ -22,12 +22,7 @@ ARIA2_WAIT_S = 50
 
 def body(args, procs):
     aria2 = ic.require_aria2()
-    data_path = os.path.join(args.workdir, "sample.bin")
-    torrent = os.path.join(args.workdir, "sample.torrent")
-    ic.make_data(data_path, FILE_BYTES, 2)
-    _, announce = ic.start_tracker(procs, args.p2pdist)
-    ic.make_torrent(args.p2pdist, data_path, announce, torrent)
-    seed = ic.start_seed(procs, args.p2pdist, torrent, data_path, "127.0.0.2")
+    data_path, torrent, seed = ic.seeded_swarm(procs, args, FILE_BYTES, 2)
 
     save = os.path.join(args.workdir, "aria2")
     os.makedirs(save)

@@ -21,12 +21,7 @@ DOWNLOAD_TIMEOUT_S = 30
 
 def body(args, procs):
     lt = ic.import_libtorrent()
-    data_path = os.path.join(args.workdir, "sample.bin")
-    torrent = os.path.join(args.workdir, "sample.torrent")
-    ic.make_data(data_path, FILE_BYTES, 1)
-    _, announce = ic.start_tracker(procs, args.p2pdist)
-    ic.make_torrent(args.p2pdist, data_path, announce, torrent)
-    seed = ic.start_seed(procs, args.p2pdist, torrent, data_path, "127.0.0.2")
+    data_path, torrent, seed = ic.seeded_swarm(procs, args, FILE_BYTES, 1)
 
     save = os.path.join(args.workdir, "libtorrent")
     os.makedirs(save)
