@@ -120,13 +120,7 @@ void piece_picker::add_availability(std::uint32_t piece) {
   if (state_[piece] != piece_state::open) return;
   ensure_buckets(a + 1);
   // Swap to the last slot of bucket a, then move the edge: it is now first of bucket a+1.
-  const slot last = bucket_start_[a + 1] - 1;
-  const slot at = pool_pos_[piece];
-  const std::uint32_t other = order_[last];
-  order_[at] = other;
-  pool_pos_[other] = at;
-  order_[last] = piece;
-  pool_pos_[piece] = last;
+  move_in_pool(piece, bucket_start_[a + 1] - 1);
   --bucket_start_[a + 1];
 }
 
@@ -135,14 +129,17 @@ void piece_picker::remove_availability(std::uint32_t piece) {
   const std::uint32_t a = availability_[piece]--;
   if (state_[piece] != piece_state::open) return;
   // Swap to the first slot of bucket a, then move the edge: it is now last of bucket a-1.
-  const slot first = bucket_start_[a];
+  move_in_pool(piece, bucket_start_[a]);
+  ++bucket_start_[a];
+}
+
+void piece_picker::move_in_pool(std::uint32_t piece, slot target) {
   const slot at = pool_pos_[piece];
-  const std::uint32_t other = order_[first];
+  const std::uint32_t other = order_[target];
   order_[at] = other;
   pool_pos_[other] = at;
-  order_[first] = piece;
-  pool_pos_[piece] = first;
-  ++bucket_start_[a];
+  order_[target] = piece;
+  pool_pos_[piece] = target;
 }
 
 void piece_picker::count_open(std::uint32_t piece, bool entering_pool) {

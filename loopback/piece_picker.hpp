@@ -165,6 +165,8 @@ class piece_picker {
 
   void add_availability(std::uint32_t piece);
   void remove_availability(std::uint32_t piece);
+  /// Moves `piece` to pool slot `target`, swapping it with the piece held there.
+  void move_in_pool(std::uint32_t piece, slot target);
   void ensure_buckets(std::uint32_t availability);
   void pool_insert(std::uint32_t piece);
   void pool_erase(std::uint32_t piece);
