@@ -67,6 +67,10 @@ void print_schedule(const char* title, const model::schedule& s) {
 
 int run_bound(const bound_options& o) {
   if (o.n < 1) throw usage_error("-N: must be at least 1");
+  // Per-peer lists are N long and a schedule holds N x N rates: bound them before allocating.
+  if (o.n > 10'000'000) throw usage_error("-N: at most 10000000 peers (got " + std::to_string(o.n) + "; sweep takes larger N)");
+  if (o.schedule && o.n > 1000)
+    throw usage_error("--schedule: at most 1000 peers, as a schedule holds N x N rates (got N = " + std::to_string(o.n) + ")");
   model::swarm_params p{.n = o.n,
                         .file_bits = o.file_bits,
                         .server_up_bps = o.server_up_bps,

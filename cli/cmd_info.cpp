@@ -138,6 +138,7 @@ void write_atomically(const std::string& path, const std::string& bytes) {
 }  // namespace
 
 int run_info(const info_options& opts) {
+  if (opts.torrent_path.empty()) throw usage_error("torrent: an empty path (give the .torrent file)");
   std::string bytes;
   try {
     bytes = read_bounded(opts.torrent_path, bt::bencode_limits{}.max_bytes);

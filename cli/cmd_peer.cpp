@@ -371,8 +371,15 @@ int seed_verified(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage>
 int run_seed(const seed_options& opts) {
   const bt::endpoint_v4 listen = peer_listen_endpoint(opts.listen);
   check_rate("--up", opts.up_bytes_per_s);
+  if (opts.torrent_path.empty()) throw usage_error("torrent: an empty path (give the .torrent file)");
+  if (opts.file_path.empty()) throw usage_error("file: an empty path (give the file to seed)");
   const auto torrent = load_torrent(opts.torrent_path);
   if (!torrent) return 1;
+  std::error_code dir_ec;
+  if (fs::is_directory(opts.file_path, dir_ec)) {
+    std::cerr << "p2pdist: " << opts.file_path << ": cannot read: Is a directory\n";
+    return 1;
+  }
 
   std::shared_ptr<bt::file_storage> store;
   try {
@@ -406,6 +413,7 @@ int run_get(const get_options& opts) {
   check_rate("--up", opts.up_bytes_per_s);
   check_rate("--down", opts.down_bytes_per_s);
   if (opts.output_path.empty()) throw usage_error("-o: an output file is required");
+  if (opts.torrent_path.empty()) throw usage_error("torrent: an empty path (give the .torrent file)");
   const auto torrent = load_torrent(opts.torrent_path);
   if (!torrent) return 1;
 
@@ -464,7 +472,10 @@ int run_get(const get_options& opts) {
                        .download_bytes_per_s = opts.down_bytes_per_s,
                        .on_event = watcher.event_handler(),
                    });
-  if (!start_client(c, listen)) return 1;
+  if (!start_client(c, listen)) {
+    if (!resuming) fs::remove(part, ec);  // created just now, holds nothing: leave no trace
+    return 1;
+  }
   const auto held = c.stats().pieces_held;
   std::cout << "get " << torrent->name << " (" << torrent->total_bytes << " bytes, " << torrent->piece_count()
             << " pieces) into " << part.string() << "; listening on " << where(c) << std::endl;

@@ -1,5 +1,6 @@
 // `p2pdist sweep`: the bounds over one or two swept parameters, for several series.
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -129,6 +130,18 @@ int run_sweep(const sweep_options& o) {
       start = comma + 1;
     }
   }
+  // Bounded before any allocation: 10^7 points in all (x values by y values by series).
+  constexpr std::size_t max_points = 10'000'000;
+  if (o.x_points > max_points) throw usage_error("--points: at most 10000000 (got " + std::to_string(o.x_points) + ")");
+  if (spec.y && o.y_points > max_points)
+    throw usage_error("--y-points: at most 10000000 (got " + std::to_string(o.y_points) + ")");
+  const std::size_t series_count = std::max<std::size_t>(1, spec.series_values.size());
+  if (spec.y && o.x_points * o.y_points > max_points / series_count)
+    throw usage_error("--points x --y-points: " + std::to_string(o.x_points) + " x " + std::to_string(o.y_points) +
+                      " x " + std::to_string(series_count) + " series is more than 10000000 points");
+  if (!spec.y && o.x_points > max_points / series_count)
+    throw usage_error("--points: " + std::to_string(o.x_points) + " x " + std::to_string(series_count) +
+                      " series is more than 10000000 points");
   model::sweep_result r;
   try {
     r = model::run_sweep(spec);

@@ -1,8 +1,15 @@
 #pragma once
 // Runs the built p2pdist executable as a user would, capturing exit code, stdout, stderr.
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -50,6 +57,119 @@ inline run_result run_p2pdist(const std::vector<std::string>& args) {
   fs::remove(out_path);
   fs::remove(err_path);
   return r;
+}
+
+/// What run_p2pdist_bounded saw, beyond run_result.
+/// After poll(): appends what `fd` has to `sink`; closes it (fd = -1) at end of file or on error.
+inline void drain_fd(const pollfd& p, int& fd, std::string& sink) {
+  if (fd < 0 || p.revents == 0) return;
+  char buf[4096];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n > 0) {
+    sink.append(buf, static_cast<std::size_t>(n));
+  } else if (n == 0 || errno != EINTR) {
+    ::close(fd);
+    fd = -1;
+  }
+}
+
+struct bounded_run_result : run_result {
+  bool timed_out = false;   ///< the deadline passed: the group was killed (exit_code is then 128 + SIGKILL)
+  bool group_left = false;  ///< a process of the child's group outlived it (then killed)
+  bool spawn_failed = false;
+};
+
+/// Runs `exe` with `args` (stdin /dev/null) as the leader of a new process group, reading
+/// stdout and stderr through pipes. Waits at most `timeout`; at the deadline it kills the
+/// whole group. Once the child is reaped it checks that its group is empty (kill(-pgid, 0)
+/// fails with ESRCH), killing and reporting whatever is left.
+inline bounded_run_result run_bounded(const std::string& exe, const std::vector<std::string>& args,
+                                      std::chrono::milliseconds timeout) {
+  using clock = std::chrono::steady_clock;
+  bounded_run_result r;
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    r.spawn_failed = true;
+    return r;
+  }
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    r.spawn_failed = true;
+    return r;
+  }
+  std::vector<std::string> argv_store{exe};
+  argv_store.insert(argv_store.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_store) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  int out_fd = out_pipe[0];
+  int err_fd = err_pipe[0];
+  if (pid < 0) {
+    ::close(out_fd);
+    ::close(err_fd);
+    r.spawn_failed = true;
+    return r;
+  }
+  ::setpgid(pid, pid);  // also here, so the group exists whichever of the two runs first
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  const auto deadline = clock::now() + timeout;
+  bool reaped = false;
+
+  auto reap = [&](int flags) {
+    int status = 0;
+    if (::waitpid(pid, &status, flags) != pid) return;
+    reaped = true;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (::kill(-pid, 0) == 0 || errno != ESRCH) {  // someone else is still in its group
+      r.group_left = true;
+      ::kill(-pid, SIGKILL);
+    }
+  };
+
+  while (!reaped || out_fd >= 0 || err_fd >= 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+    if (left <= 0) {
+      r.timed_out = true;
+      ::kill(-pid, SIGKILL);
+      if (!reaped) reap(0);  // bounded: SIGKILL cannot be ignored
+      break;
+    }
+    pollfd fds[3] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}, {reaped ? -1 : pidfd, POLLIN, 0}};
+    const int n = ::poll(fds, 3, static_cast<int>(left));
+    if (n < 0 && errno != EINTR) break;
+    if (n <= 0) continue;
+    drain_fd(fds[0], out_fd, r.out);
+    drain_fd(fds[1], err_fd, r.err);
+    if (fds[2].revents != 0) reap(WNOHANG);
+    if (pidfd < 0 && !reaped && out_fd < 0 && err_fd < 0) reap(0);  // no pidfd: its pipes closed, it is ending
+  }
+  if (!reaped) {  // poll failed: end it all the same
+    ::kill(-pid, SIGKILL);
+    reap(0);
+  }
+  for (int fd : {out_fd, err_fd, pidfd})
+    if (fd >= 0) ::close(fd);
+  return r;
+}
+
+/// run_bounded for P2PDIST_EXE.
+inline bounded_run_result run_p2pdist_bounded(const std::vector<std::string>& args,
+                                              std::chrono::milliseconds timeout) {
+  return run_bounded(P2PDIST_EXE, args, timeout);
 }
 
 }  // namespace p2pdist::test

@@ -174,26 +174,14 @@ class child_process {
     pollfd fds[3] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}, {exit_code_ ? -1 : pidfd_, POLLIN, 0}};
     const int n = ::poll(fds, 3, static_cast<int>(left.count()));
     if (n <= 0) return n < 0 && errno == EINTR;
-    read_into(fds[0], out_fd_, out_);
-    read_into(fds[1], err_fd_, err_);
+    p2pdist::test::drain_fd(fds[0], out_fd_, out_);
+    p2pdist::test::drain_fd(fds[1], err_fd_, err_);
     if (fds[2].revents != 0) {
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_)
         exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     return true;
-  }
-
-  static void read_into(const pollfd& p, int& fd, std::string& sink) {
-    if (fd < 0 || p.revents == 0) return;
-    char buf[4096];
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      sink.append(buf, static_cast<std::size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      ::close(fd);
-      fd = -1;
-    }
   }
 
   pid_t pid_ = -1;
