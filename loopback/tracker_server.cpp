@@ -54,12 +54,16 @@ peer_endpoint unpack_key(std::uint64_t key) {
   return out;
 }
 
+/// The address part of a peer_key.
+std::uint32_t address_of(std::uint64_t key) { return static_cast<std::uint32_t>(key >> 16); }
+
 /// One peer of a swarm.
 struct peer_record {
   std::uint64_t key = 0;  ///< peer_key(address, port)
   peer_id id{};
   std::uint64_t left_bytes = 0;
   time_point last_seen{};
+  std::uint64_t touched = 0;      ///< the table's announce counter at its last announce
   bool counted_download = false;  ///< its `completed` was counted in torrent::downloaded
 };
 
@@ -78,24 +82,16 @@ struct torrent {
     peers.pop_back();
   }
 
-  /// Drops peers last seen before `cutoff`; returns how many.
-  std::size_t purge(time_point cutoff) {
-    std::size_t removed = 0;
-    for (std::size_t i = 0; i < peers.size();) {
-      if (peers[i].last_seen < cutoff) {
-        remove_at(i);
-        ++removed;
-      } else {
-        ++i;
-      }
-    }
-    return removed;
-  }
-
   std::int64_t seeds() const {
     return static_cast<std::int64_t>(
         std::count_if(peers.begin(), peers.end(), [](const peer_record& p) { return p.left_bytes == 0; }));
   }
+};
+
+/// Where one peer is held: its torrent and its key there.
+struct peer_place {
+  sha1_digest info_hash{};
+  std::uint64_t key = 0;
 };
 
 /// The swarms: pure state, driven with `now` and a generator by the server.
@@ -120,23 +116,27 @@ class swarm_table {
       it = torrents_.emplace(request.info_hash, torrent{}).first;
     }
     torrent& t = it->second;
-    peers_ -= t.purge(at - expiry_);
+    purge(t, at - expiry_);
 
     const std::uint64_t key = peer_key(ip, request.port);
     const auto found = t.index.find(key);
     if (request.event == announce_event::stopped) {
-      if (found != t.index.end()) {
-        t.remove_at(found->second);
-        --peers_;
-      }
+      if (found != t.index.end()) remove(t, found->second);
     } else {
       std::size_t i = 0;
       if (found != t.index.end()) {
         i = found->second;
+        by_address_[address_of(key)].erase(t.peers[i].touched);
       } else {
         if (t.peers.size() >= config_.max_peers_per_torrent) {
           if (t.peers.empty()) torrents_.erase(it);
           return failure("torrent full: too many peers");
+        }
+        // At its cap, the address trades its least recently announced peer for this one
+        // (never emptying `t` away: it is about to hold the new peer).
+        const auto held = by_address_.find(address_of(key));
+        if (held != by_address_.end() && held->second.size() >= config_.max_peers_per_address) {
+          evict_oldest(held->second, &t);
         }
         i = t.peers.size();
         t.peers.push_back(peer_record{.key = key});
@@ -147,6 +147,8 @@ class swarm_table {
       p.id = request.id;
       p.left_bytes = request.left_bytes;
       p.last_seen = at;
+      p.touched = ++announces_;
+      by_address_[address_of(key)].emplace(p.touched, peer_place{.info_hash = request.info_hash, .key = key});
       if (request.event == announce_event::completed && !p.counted_download) {
         p.counted_download = true;
         ++t.downloaded;
@@ -191,13 +193,14 @@ class swarm_table {
   /// Drops every peer not seen since `at - peer_expiry`, and the swarms left empty.
   void expire(time_point at) {
     for (auto it = torrents_.begin(); it != torrents_.end();) {
-      peers_ -= it->second.purge(at - expiry_);
+      purge(it->second, at - expiry_);
       it = it->second.peers.empty() ? torrents_.erase(it) : std::next(it);
     }
   }
 
   std::size_t torrents() const noexcept { return torrents_.size(); }
   std::size_t peers() const noexcept { return peers_; }
+  std::uint64_t evicted() const noexcept { return evicted_; }
 
  private:
   static announce_response failure(std::string reason) {
@@ -206,30 +209,94 @@ class swarm_table {
     return out;
   }
 
-  /// Up to `wanted` peers of `t` other than the one at `self`, chosen uniformly at random
-  /// when there are more (a partial Fisher-Yates shuffle of the candidates).
+  /// Removes the peer at `i` of `t` from the torrent and from its address's book.
+  void remove(torrent& t, std::size_t i) {
+    const std::uint32_t address = address_of(t.peers[i].key);
+    const auto book = by_address_.find(address);
+    if (book != by_address_.end()) {
+      book->second.erase(t.peers[i].touched);
+      if (book->second.empty()) by_address_.erase(book);
+    }
+    t.remove_at(i);
+    --peers_;
+  }
+
+  /// Drops the peers of `t` last seen before `cutoff`.
+  void purge(torrent& t, time_point cutoff) {
+    for (std::size_t i = 0; i < t.peers.size();) {
+      if (t.peers[i].last_seen < cutoff) {
+        remove(t, i);
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  /// Removes the least recently announced peer of an address's book (not empty), and its
+  /// torrent when that is left empty, unless it is `keep`.
+  void evict_oldest(std::map<std::uint64_t, peer_place>& book, const torrent* keep) {
+    const peer_place place = book.begin()->second;
+    const auto it = torrents_.find(place.info_hash);
+    if (it == torrents_.end()) {  // cannot happen: every book entry is a held peer
+      book.erase(book.begin());
+      return;
+    }
+    const auto at = it->second.index.find(place.key);
+    if (at == it->second.index.end()) {  // cannot happen, as above
+      book.erase(book.begin());
+      return;
+    }
+    remove(it->second, at->second);  // may erase `book` (when it held one peer): not used after
+    ++evicted_;
+    if (it->second.peers.empty() && &it->second != keep) torrents_.erase(it);
+  }
+
+  /// Up to `wanted` peers of `t` other than the one at `self`, spread over addresses: in
+  /// rounds, each address still holding candidates gives one peer chosen at random, the
+  /// addresses taken in a random order. When every peer has its own address this is a
+  /// uniform random choice; when one address holds most peers (a flood of fake ports),
+  /// the others still get their share of the answer.
   static void pick_peers(const torrent& t, std::size_t self, std::size_t wanted, std::mt19937_64& rng,
                          std::vector<peer_endpoint>& out) {
-    std::vector<std::size_t> candidates;
+    if (wanted == 0) return;
+    // Candidates sorted by address; each address's run of them is a group.
+    std::vector<std::pair<std::uint32_t, std::size_t>> candidates;
     candidates.reserve(t.peers.size());
     for (std::size_t i = 0; i < t.peers.size(); ++i) {
-      if (i != self) candidates.push_back(i);
+      if (i != self) candidates.emplace_back(address_of(t.peers[i].key), i);
     }
-    const std::size_t n = std::min(wanted, candidates.size());
-    for (std::size_t k = 0; k < n; ++k) {
-      std::uniform_int_distribution<std::size_t> pick(k, candidates.size() - 1);
-      std::swap(candidates[k], candidates[pick(rng)]);
-      const peer_record& p = t.peers[candidates[k]];
-      peer_endpoint e = unpack_key(p.key);
-      e.id = p.id;
-      out.push_back(e);
+    std::sort(candidates.begin(), candidates.end());
+    struct group {
+      std::size_t begin = 0, end = 0;  ///< candidates not taken yet: [begin, end)
+    };
+    std::vector<group> groups;
+    for (std::size_t k = 0; k < candidates.size(); ++k) {
+      if (k == 0 || candidates[k].first != candidates[k - 1].first) groups.push_back({.begin = k, .end = k});
+      ++groups.back().end;
+    }
+    while (out.size() < wanted && !groups.empty()) {
+      std::shuffle(groups.begin(), groups.end(), rng);
+      for (std::size_t g = 0; g < groups.size() && out.size() < wanted; ++g) {
+        group& range = groups[g];
+        std::uniform_int_distribution<std::size_t> pick(range.begin, range.end - 1);
+        std::swap(candidates[pick(rng)], candidates[range.end - 1]);
+        const peer_record& p = t.peers[candidates[--range.end].second];
+        peer_endpoint e = unpack_key(p.key);
+        e.id = p.id;
+        out.push_back(e);
+      }
+      std::erase_if(groups, [](const group& range) { return range.begin == range.end; });
     }
   }
 
   tracker_config config_;
   duration expiry_;
   std::map<sha1_digest, torrent> torrents_;  // ordered: no hash flooding by chosen info-hashes
+  /// Per address, its peers by `touched` (oldest first). Ordered maps, as above.
+  std::map<std::uint32_t, std::map<std::uint64_t, peer_place>> by_address_;
   std::size_t peers_ = 0;
+  std::uint64_t announces_ = 0;
+  std::uint64_t evicted_ = 0;
 };
 
 /// A whole HTTP/1.1 response that closes the connection.
@@ -299,6 +366,7 @@ class tracker_impl : public std::enable_shared_from_this<tracker_impl> {
   void publish_sizes() {
     torrents_.store(swarms_.torrents(), std::memory_order_relaxed);
     peers_held_.store(swarms_.peers(), std::memory_order_relaxed);
+    peers_evicted_.store(swarms_.evicted(), std::memory_order_relaxed);
   }
   std::string announce(std::string_view target, const ipv4_bytes& remote);
   std::string scrape(std::string_view target);
@@ -316,7 +384,7 @@ class tracker_impl : public std::enable_shared_from_this<tracker_impl> {
   std::atomic<std::uint16_t> port_{0};
   std::atomic<std::uint64_t> announces_{0}, scrapes_{0}, failures_{0}, http_errors_{0},
       accepted_{0}, connections_open_{0}, dropped_{0}, timeouts_{0}, bytes_received_{0},
-      torrents_{0}, peers_held_{0};
+      torrents_{0}, peers_held_{0}, peers_evicted_{0};
 
 };
 
@@ -476,6 +544,7 @@ tracker_stats tracker_impl::stats() const noexcept {
       .bytes_received = bytes_received_.load(relaxed),
       .torrents = torrents_.load(relaxed),
       .peers_held = peers_held_.load(relaxed),
+      .peers_evicted = peers_evicted_.load(relaxed),
   };
 }
 
@@ -592,7 +661,7 @@ tracker_server::tracker_server(asio::io_context& io, const tracker_config& confi
     throw std::invalid_argument("tracker: peer_expiry and idle_timeout must be above zero");
   }
   if (config.max_request_bytes < 16 || config.max_connections == 0 || config.max_torrents == 0 ||
-      config.max_peers_per_torrent == 0) {
+      config.max_peers_per_torrent == 0 || config.max_peers_per_address == 0) {
     throw std::invalid_argument(
         "tracker: max_request_bytes must be at least 16 and the other limits above zero");
   }

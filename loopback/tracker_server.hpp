@@ -6,7 +6,11 @@
 // the one announced. It answers one request per connection and closes it, and it stays
 // up, with bounded memory, under garbage: an oversized request is cut at
 // max_request_bytes, a slow or silent connection is closed at idle_timeout, and at
-// max_connections the oldest connection makes room for the newest.
+// max_connections the oldest connection makes room for the newest. Under a flood of
+// announces from one address (random info-hashes, fake peers for a real torrent) that
+// address holds at most max_peers_per_address entries, and a response spreads its peers
+// over the addresses of the swarm (one per address in turn, in random order), so fake
+// peers behind a few addresses cannot crowd the honest ones out of the answers.
 //
 // Threads: every handler of the server runs on one strand of the io_context, so the
 // context may be run by one thread or several. start(), stop(), port() and stats() may be
@@ -52,6 +56,10 @@ struct tracker_config {
   std::size_t max_torrents = 10'000;
   /// Most peers held per torrent; a new peer beyond it gets a failure reason.
   std::size_t max_peers_per_torrent = 10'000;
+  /// Most peers held for one address (all its ports, all torrents); a new one beyond it
+  /// replaces that address's least recently announced peer. One address flooding
+  /// announces (random info-hashes, fake ports) thus churns only its own entries.
+  std::size_t max_peers_per_address = 1024;
   /// Seed of the generator that picks which peers a response holds.
   std::uint64_t rng_seed = 0x7261636b6572;
 };
@@ -72,6 +80,7 @@ struct tracker_stats {
   std::uint64_t bytes_received = 0;       ///< request bytes read, all connections
   std::uint64_t torrents = 0;             ///< torrents held now
   std::uint64_t peers_held = 0;           ///< peers held now, all torrents
+  std::uint64_t peers_evicted = 0;        ///< peers replaced to stay within max_peers_per_address
 };
 
 namespace detail {

@@ -729,3 +729,89 @@ TEST_CASE("several threads on the context and many clients at once", "[loopback]
   CHECK(tracker.stats().peers_held == clients * each);
   CHECK(tracker.stats().announces == clients * each);
 }
+
+// ---- flood: announces from one address ---------------------------------------------------
+
+TEST_CASE("flood: an address past max_peers_per_address replaces its own oldest peers", "[loopback][tracker]") {
+  tracker_config config = test_config();
+  config.max_peers_per_address = 3;
+  running_tracker tracker(config);
+  const auto port = tracker.port();
+  const ipv4_bytes flooder{127, 0, 0, 66}, honest{127, 0, 0, 2};
+  announce(port, {.peer = 50, .port = 7100, .from = honest});
+  for (int i = 1; i <= 5; ++i) {
+    announce(port, {.peer = i, .port = static_cast<std::uint16_t>(7000 + i), .from = flooder});
+  }
+  // 7001 and 7002 were the flooder's least recently announced when 7004 and 7005 came.
+  CHECK(tracker.stats().peers_held == 4);
+  CHECK(tracker.stats().peers_evicted == 2);
+  const bvalue fresh = announce(port, {.peer = 60, .port = 7200, .from = {127, 0, 0, 3}});
+  CHECK(compact_peers(fresh) == std::set<std::string>{entry(honest, 7100), entry(flooder, 7003),
+                                                      entry(flooder, 7004), entry(flooder, 7005)});
+  // A re-announce refreshes: 7003 is now the flooder's newest, so 7004 goes next.
+  announce(port, {.peer = 3, .port = 7003, .event = announce_event::none, .from = flooder});
+  announce(port, {.peer = 6, .port = 7006, .from = flooder});
+  const bvalue after = announce(port, {.peer = 60, .port = 7200, .event = announce_event::none,
+                                       .from = {127, 0, 0, 3}});
+  CHECK(compact_peers(after) == std::set<std::string>{entry(honest, 7100), entry(flooder, 7003),
+                                                      entry(flooder, 7005), entry(flooder, 7006)});
+  // Other addresses are untouched by the cap.
+  CHECK(tracker.stats().peers_held == 5);
+}
+
+TEST_CASE("flood: announces for random torrents from one address keep the tables bounded",
+          "[loopback][tracker]") {
+  tracker_config config = test_config();
+  config.max_peers_per_address = 4;
+  running_tracker tracker(config);
+  const auto port = tracker.port();
+  const ipv4_bytes flooder{127, 0, 0, 66};
+  announce(port, {.info_hash = hash_of('a'), .peer = 1, .port = 7001, .from = {127, 0, 0, 2}});
+  for (int i = 0; i < 20; ++i) {
+    announce(port, {.info_hash = hash_of(static_cast<char>('A' + i)), .peer = 2 + i, .port = 7002, .from = flooder});
+  }
+  // The honest torrent and the flooder's last four remain; each evicted peer took its
+  // (otherwise empty) torrent with it.
+  CHECK(tracker.stats().torrents == 5);
+  CHECK(tracker.stats().peers_held == 5);
+  CHECK(tracker.stats().peers_evicted == 16);
+  const http_reply reply = get(port, "/scrape?info_hash=" + percent_encode(std::string(20, 'a')) +
+                                         "&info_hash=" + percent_encode(std::string(20, 'A')) +
+                                         "&info_hash=" + percent_encode(std::string(20, 'A' + 19)));
+  REQUIRE(reply.status == 200);
+  auto body = bdecode(reply.body);
+  REQUIRE(body.has_value());
+  const auto& files = *body->find("files")->as_dict();
+  CHECK(int_at(files.at(std::string(20, 'a')), "incomplete") == 1);
+  CHECK(int_at(files.at(std::string(20, 'A')), "incomplete") == 0);
+  CHECK(int_at(files.at(std::string(20, 'A' + 19)), "incomplete") == 1);
+}
+
+TEST_CASE("flood: an answer spreads its peers over addresses, so fake ports cannot crowd others out",
+          "[loopback][tracker]") {
+  running_tracker tracker(test_config());
+  const auto port = tracker.port();
+  const ipv4_bytes flooder{127, 0, 0, 66}, seed{127, 0, 0, 2}, leecher{127, 0, 0, 3};
+  announce(port, {.peer = 1, .port = 7100, .left_bytes = 0, .from = seed});
+  announce(port, {.peer = 2, .port = 7200, .from = leecher});
+  std::set<std::string> fakes;
+  for (int i = 0; i < 200; ++i) {
+    const auto p = static_cast<std::uint16_t>(20000 + i);
+    announce(port, {.peer = 100 + i, .port = p, .from = flooder});
+    fakes.insert(entry(flooder, p));
+  }
+  REQUIRE(tracker.stats().peers_held == 202);
+  // Three addresses besides the asker's: a round gives one peer of each, so five peers are
+  // the seed, the leecher and three fakes (drawn uniformly, one of 202 would hold the
+  // seed and the leecher together with probability 5 * 4 / (202 * 201), about 0.05 %).
+  for (int round = 0; round < 5; ++round) {
+    const bvalue r = announce(port, {.peer = 9, .port = 7300, .numwant = 5, .from = {127, 0, 0, 4}});
+    const auto got = compact_peers(r);
+    CHECK(got.size() == 5);
+    CHECK(got.count(entry(seed, 7100)) == 1);
+    CHECK(got.count(entry(leecher, 7200)) == 1);
+    std::size_t fake = 0;
+    for (const auto& e : got) fake += fakes.count(e);
+    CHECK(fake == 3);
+  }
+}
