@@ -4,12 +4,17 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
+#include "loopback/faults.hpp"
 #include "loopback/harness.hpp"
 #include "loopback/harness_json.hpp"
+#include "loopback/metainfo.hpp"
 #include "model/units.hpp"
 
 namespace p2pdist::cli {
@@ -61,6 +66,52 @@ void draw_progress(const loopback::swarm_progress& p) {
   std::fflush(stderr);
 }
 
+std::string fault_list(const std::vector<loopback::fault_spec>& faults) {
+  std::string out;
+  for (const auto& f : faults)
+    out += (out.empty() ? "" : " ") + std::string(loopback::to_string(f.kind)) + ":" + std::to_string(f.count);
+  return out;
+}
+
+// What the faults did and cost, below the swarm's table.
+void print_faults(const loopback::swarm_result& r) {
+  const auto& f = r.faults;
+  std::printf("\nfaults              %s\n", fault_list(f.faults).c_str());
+  std::printf("hash failures       %llu (%s wasted in all, duplicates included)\n",
+              static_cast<unsigned long long>(f.hash_failures), mib(f.wasted_bytes).c_str());
+  std::printf("bans                %llu\n", static_cast<unsigned long long>(f.bans));
+  std::printf("snubs               %llu (request timeouts)\n", static_cast<unsigned long long>(f.snubs));
+  std::printf("protocol drops      %llu\n", static_cast<unsigned long long>(f.protocol_drops));
+  std::printf("handshake timeouts  %llu (and %llu idle tracker connections cut)\n",
+              static_cast<unsigned long long>(f.handshake_timeouts), static_cast<unsigned long long>(f.tracker_timeouts));
+  if (const auto lost = loopback::time_lost_seconds(r)) {
+    std::printf("time lost           %.3f s (%.3f s without faults)\n", *lost, *f.baseline_seconds);
+  } else if (f.baseline_seconds) {
+    std::printf("time lost           - (this run did not finish)\n");
+  } else {
+    std::printf("time lost           - (no baseline run)\n");
+  }
+  if (!f.peers.empty()) {
+    std::printf("%-16s %-10s %8s %9s %11s %10s %12s\n", "adversary", "kind", "conns", "requests", "sent",
+                "cut by it", "cut by peer");
+    for (const auto& p : f.peers)
+      std::printf("%-16s %-10s %8llu %9llu %11s %10llu %12llu\n", p.address.c_str(),
+                  std::string(loopback::to_string(p.kind)).c_str(), static_cast<unsigned long long>(p.connections),
+                  static_cast<unsigned long long>(p.requests), mib(p.bytes_sent).c_str(),
+                  static_cast<unsigned long long>(p.cut_by_us), static_cast<unsigned long long>(p.cut_by_peer));
+  }
+  for (const auto& ch : f.churn) {
+    if (ch.restarts == 0) {
+      std::printf("churn %-10s planned to leave at %.0f%% of the file; it completed first\n", ch.address.c_str(),
+                  100 * ch.leave_at_fraction);
+    } else {
+      std::printf("churn %-10s left at %.2f s (its moment: %.0f%% of the file held), back at %.2f s keeping %u pieces\n",
+                  ch.address.c_str(), ch.left_seconds.value_or(0), 100 * ch.leave_at_fraction,
+                  ch.back_seconds.value_or(0), ch.pieces_kept);
+    }
+  }
+}
+
 void print_table(const loopback::swarm_config& c, const loopback::swarm_result& r, std::size_t run,
                  std::size_t runs) {
   const auto bound = loopback::swarm_bound(c, r.file_bytes);
@@ -84,6 +135,7 @@ void print_table(const loopback::swarm_config& c, const loopback::swarm_result& 
   } else {
     std::printf("bound               - (the server's upload is unlimited)\n");
   }
+  if (!c.faults.empty()) print_faults(r);
 }
 
 }  // namespace
@@ -96,7 +148,10 @@ int run_swarm(const swarm_options& o) {
     c.file = o.file;
   } else {
     const double bytes = o.file_bits / 8;
-    if (bytes < 1 || bytes != std::floor(bytes)) throw usage_error("--file-size: must be a whole number of bytes, at least 1");
+    // The swarm holds the file in memory (and every leecher a copy): 64 GiB is far beyond any
+    // loopback run, and keeps the cast below defined.
+    if (bytes < 1 || bytes != std::floor(bytes) || bytes > 64.0 * 1024 * 1024 * 1024)
+      throw usage_error("--file-size: must be a whole number of bytes from 1 byte to 64GiB");
     c.file_bytes = static_cast<std::uint64_t>(bytes);
   }
   c.data_seed = o.data_seed;
@@ -114,9 +169,23 @@ int run_swarm(const swarm_options& o) {
   else if (o.seed_policy == "standard") c.seed_policy = bt::initial_seeding::standard;
   else throw usage_error("--seed-policy: '" + o.seed_policy + "' (use once-first or standard)");
   if (o.slots < 0) throw usage_error("--slots: must be zero or more");
-  if (!(o.rechoke_seconds > 0)) throw usage_error("--rechoke: must be above zero");
-  if (!(o.optimistic_seconds > 0)) throw usage_error("--optimistic: must be above zero");
-  if (!(o.timeout_seconds > 0)) throw usage_error("--timeout: must be above zero");
+  // Bounded so that the intervals, scaled by --time-scale, fit bt::duration (nanoseconds).
+  if (!(o.rechoke_seconds > 0 && o.rechoke_seconds <= 86400)) throw usage_error("--rechoke: must be above zero and at most 1 day");
+  if (!(o.optimistic_seconds > 0 && o.optimistic_seconds <= 86400))
+    throw usage_error("--optimistic: must be above zero and at most 1 day");
+  if (!(o.timeout_seconds > 0 && o.timeout_seconds <= 604800)) throw usage_error("--timeout: must be above zero and at most 1 week");
+  if (!(o.time_scale > 0 && o.time_scale <= 1000)) throw usage_error("--time-scale: must be above zero and at most 1000");
+  if (o.leechers > loopback::max_leechers)
+    throw usage_error("--leechers: at most " + std::to_string(loopback::max_leechers) + " (got " + std::to_string(o.leechers) + ")");
+  if (o.seeds > loopback::max_seeds)
+    throw usage_error("--seeds: at most " + std::to_string(loopback::max_seeds) + " (got " + std::to_string(o.seeds) + ")");
+  if (!bt::is_valid_piece_bytes(o.piece_bytes))
+    throw usage_error("--piece-size: " + std::to_string(o.piece_bytes) + " bytes is not a multiple of 16KiB from 16KiB to 64MiB");
+  for (const auto& [flag, rates] : {std::pair{"--peer-up", &o.peer_up_bps}, std::pair{"--peer-down", &o.peer_down_bps}}) {
+    if (rates->size() != 1 && rates->size() != o.leechers)
+      throw usage_error(std::string(flag) + ": " + std::to_string(rates->size()) + " rates given, but --leechers is " +
+                        std::to_string(o.leechers) + " (give one rate for all or one per leecher)");
+  }
   if (o.repeat < 1) throw usage_error("--repeat: must be at least 1");
   c.choker.regular_slots = o.slots;
   c.choker.rechoke_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.rechoke_seconds));
@@ -124,6 +193,13 @@ int run_swarm(const swarm_options& o) {
       std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.optimistic_seconds));
   c.time_scale = o.time_scale;
   c.timeout = millis(o.timeout_seconds);
+  for (const auto& text : o.faults) {
+    try {
+      c.faults.push_back(loopback::parse_fault(text));
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(std::string("--fault: ") + e.what());
+    }
+  }
   try {
     loopback::validate(c);
   } catch (const std::invalid_argument& e) {
@@ -139,11 +215,27 @@ int run_swarm(const swarm_options& o) {
                 rates_text(c.peer_up_bytes_per_s).c_str(), rates_text(c.peer_down_bytes_per_s).c_str());
     std::fflush(stdout);
   }
+  const auto on_progress = progress ? draw_progress : std::function<void(const loopback::swarm_progress&)>{};
+  // Time lost to faults is measured against the same swarm without them, run first.
+  std::optional<loopback::swarm_result> baseline;
+  if (!c.faults.empty() && !o.no_baseline) {
+    auto cfg = c;
+    cfg.faults.clear();
+    if (!to_stdout) std::printf("baseline run, without faults: ");
+    std::fflush(stdout);
+    baseline = loopback::run_swarm(cfg, on_progress);
+    if (progress) std::fprintf(stderr, "\n");
+    if (!to_stdout) {
+      if (baseline->distribution_seconds) std::printf("%.3f s\n", *baseline->distribution_seconds);
+      else std::printf("did not finish (%s)\n", baseline->failure.c_str());
+    }
+  }
   std::vector<loopback::swarm_result> runs;
   for (std::size_t k = 0; k < o.repeat; ++k) {
     auto cfg = c;
     cfg.rng_seed = c.rng_seed + 1000 * k;
-    runs.push_back(loopback::run_swarm(cfg, progress ? draw_progress : std::function<void(const loopback::swarm_progress&)>{}));
+    runs.push_back(loopback::run_swarm(cfg, on_progress));
+    if (baseline) runs.back().faults.baseline_seconds = baseline->distribution_seconds;
     if (progress) std::fprintf(stderr, "\n");
     if (!to_stdout) print_table(cfg, runs.back(), k, o.repeat);
   }
@@ -155,6 +247,10 @@ int run_swarm(const swarm_options& o) {
     write_json(o.json_path, o.repeat == 1 ? loopback::swarm_document(c, runs.front()) : loopback::repeat_document(c, runs));
   }
   int status = 0;
+  if (baseline && !baseline->failure.empty()) {
+    std::cerr << "p2pdist: swarm: the baseline run without faults: " << baseline->failure << '\n';
+    status = 1;
+  }
   for (const auto& r : runs) {
     if (!r.failure.empty()) {
       std::cerr << "p2pdist: swarm: " << r.failure << '\n';

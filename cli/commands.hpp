@@ -99,6 +99,8 @@ struct swarm_options {
   double timeout_seconds = 600;
   std::size_t repeat = 1;
   std::string json_path;
+  std::vector<std::string> faults;             ///< `--fault KIND[:COUNT]` texts, parsed by run_swarm
+  bool no_baseline = false;                    ///< with faults: skip the fault-free baseline run
 };
 int run_swarm(const swarm_options& opts);
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <new>
 #include <string>
 
 #include "cli/commands.hpp"
@@ -184,6 +185,15 @@ int run(int argc, char** argv) {
   swarm_cmd->add_option("--timeout", sw.timeout, "give up after this long, with partial results")->capture_default_str();
   swarm_cmd->add_option("--repeat", sw.repeat, "runs; figures are the median run's")->capture_default_str();
   swarm_cmd->add_option("--json", swarm.json_path, "write JSON to FILE ('-' for stdout)");
+  swarm_cmd->add_option("--fault", swarm.faults,
+                        "add adversaries, KIND[:COUNT] (repeatable): corrupt (wrong data), drop (cuts pieces "
+                        "midway), stall (never answers), garbage (bad bytes, 4 GiB length prefix), slowloris "
+                        "(one byte every few seconds to every peer and the tracker), churn (the first COUNT "
+                        "leechers leave mid-download and come back); the report counts hash failures, bans, "
+                        "snubs, protocol drops, wasted bytes and the time lost: distribution time minus that "
+                        "of the same swarm without faults, run first")
+      ->type_name("KIND[:COUNT]");
+  swarm_cmd->add_flag("--no-baseline", swarm.no_baseline, "with --fault: skip the fault-free run (no time lost)");
 
   // tracker
   cli::tracker_options tracker;
@@ -249,6 +259,7 @@ int run(int argc, char** argv) {
     return cli::run_demo(demo);
   }
   if (swarm_cmd->parsed()) {
+    if (swarm_cmd->count("--file") > 0 && swarm.file.empty()) throw usage_error("--file: an empty path (give the file to share)");
     swarm.leechers = parse_peer_count("--leechers", sw.leechers);
     swarm.seeds = parse_peer_count("--seeds", sw.seeds);
     swarm.file_bits = parse_flag("--file-size", sw.file_size, model::parse_size_bits);
@@ -328,6 +339,9 @@ int main(int argc, char** argv) {
   } catch (const usage_error& e) {
     std::cerr << "p2pdist: " << one_line(e.what()) << '\n';
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "p2pdist: error: out of memory (try smaller sizes or fewer peers)\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "p2pdist: error: " << one_line(e.what()) << '\n';
     return 1;

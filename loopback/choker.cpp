@@ -205,4 +205,27 @@ interest_action on_interested(choker_state& state, std::span<const peer_stats> p
   return interest_action::none;
 }
 
+std::optional<peer_key> on_upload_idle(std::span<const peer_stats> peers, const choker_config& cfg) {
+  const auto cap = static_cast<std::size_t>(std::max(0, cfg.regular_slots)) + 1 +
+                   static_cast<std::size_t>(std::max(0, cfg.idle_extra_slots));
+  std::size_t unchoked = 0;
+  const peer_stats* best = nullptr;
+  for (const auto& p : peers) {
+    if (!p.interested) continue;
+    if (p.unchoked) {
+      ++unchoked;
+      continue;
+    }
+    const auto waited_from = p.last_unchoked.value_or(p.connected_at);
+    if (best == nullptr) {
+      best = &p;
+      continue;
+    }
+    const auto best_from = best->last_unchoked.value_or(best->connected_at);
+    if (waited_from < best_from || (waited_from == best_from && p.id < best->id)) best = &p;
+  }
+  if (best == nullptr || unchoked >= cap) return std::nullopt;
+  return best->id;
+}
+
 }  // namespace p2pdist::bt

@@ -83,6 +83,9 @@ struct choker_config {
   int new_peer_weight = 3;
   /// A peer connected less than this long ago is new.
   duration new_peer_age = std::chrono::seconds(60);
+  /// Unchokes beyond regular_slots + 1 that on_upload_idle may grant while our upload has
+  /// nothing to send (negative counts as 0; 0 is the classic choker).
+  int idle_extra_slots = 4;
 };
 
 /// `cfg` with rechoke_interval, optimistic_interval and new_peer_age multiplied by
@@ -141,6 +144,14 @@ enum class interest_action {
 /// regular_slots other interested peers hold regular slots (or, for the optimistic slot,
 /// when no other interested peer holds it). `peers` is the current snapshot (with `peer`
 /// in it or not); a peer not in it counts as choked.
+/// Called when our upload has nothing to send (no unchoked peer has a request waiting):
+/// the interested, choked peer to unchoke now so that the capacity does not idle until the
+/// next rechoke — the one that has waited longest (last_unchoked, else connected_at; ties
+/// by the smaller id) — provided fewer than regular_slots + 1 + idle_extra_slots interested
+/// peers are unchoked. nullopt when there is none or the cap is reached. The unchoke holds
+/// until the next rechoke re-decides every slot. Leaves no state.
+[[nodiscard]] std::optional<peer_key> on_upload_idle(std::span<const peer_stats> peers, const choker_config& cfg);
+
 [[nodiscard]] interest_action on_interested(choker_state& state, std::span<const peer_stats> peers,
                                             const choker_config& cfg, peer_key peer, time_point now);
 

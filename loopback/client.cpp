@@ -139,14 +139,15 @@ class client_impl final : public connection_host, public std::enable_shared_from
   void update_peer_count();
 
   // ----- super seeding (initial_seeding::each_piece_once_first) -----
-  bool offer_live(const peer_connection& c, std::uint32_t piece) const;
-  void top_up_offers(peer_connection& c);
+  void dispatch_offers();
+  void drop_offers(std::uint32_t key);
   void end_super_seeding();
 
   // ----- choking -----
   std::vector<peer_stats> snapshot(time_point t);
   void apply_choke(peer_connection& c, bool choke, time_point t);
   void fill_free_slots();
+  void unchoke_if_idle();
   asio::awaitable<void> choke_loop();
 
   // ----- timers -----
@@ -194,6 +195,7 @@ class client_impl final : public connection_host, public std::enable_shared_from
   std::unordered_map<std::uint32_t, std::shared_ptr<peer_connection>> conns_;
   std::set<std::string> dialed_;       // endpoints of open outgoing connections
   std::set<std::string> not_useful_;   // endpoints that were us or useless (cs mode)
+  std::unordered_map<std::uint32_t, std::uint32_t> listed_per_ip_;  // address → peers the last announce listed there
   std::set<std::uint32_t> banned_;     // addresses
   std::unordered_map<std::uint32_t, std::uint32_t> strikes_;  // address → failed pieces
   std::unordered_map<std::uint32_t, partial_piece> partial_;
@@ -202,6 +204,17 @@ class client_impl final : public connection_host, public std::enable_shared_from
   bool super_seeding_ = false;
   std::vector<std::uint32_t> sent_count_;     // super seeding: whole uploads of each piece
   std::vector<std::uint32_t> offered_count_;  // super seeding: peers each piece was offered to
+  struct super_seed_peer {
+    std::vector<std::uint32_t> served;  // pieces uploaded whole to it
+    std::uint64_t last_served = 0;      // serve_seq_ at its latest offer; 0 = never
+  };
+  struct offer_in_flight {
+    std::uint32_t key = 0;  // the connection it was offered to
+    time_point at{};
+  };
+  std::unordered_map<std::uint32_t, super_seed_peer> super_peers_;  // super seeding: by connection key
+  std::map<std::uint32_t, offer_in_flight> flying_;  // super seeding: pieces offered, not yet sent whole
+  std::uint64_t serve_seq_ = 0;
 
   bool started_ = false;
   bool start_incomplete_ = false;  // we began as a leecher (so we announce `completed`)
@@ -358,6 +371,35 @@ std::shared_ptr<peer_connection> client_impl::make_connection() {
   return c;
 }
 
+namespace {
+
+/// At max_peers, the incoming connection that gives way to a new one, so that a flood of
+/// connections that say nothing cannot lock honest peers out: the oldest one still
+/// without a handshake, else, when we hold pieces (so that an honest peer has heard of
+/// them and answers with a bitfield or `interested` within a round trip), the oldest one
+/// that has sent nothing since its handshake. Null when every open connection is in use
+/// or ours (outgoing): the new one is refused.
+peer_connection* idle_incoming(const std::unordered_map<std::uint32_t, std::shared_ptr<peer_connection>>& conns,
+                               bool holding_pieces) {
+  peer_connection* silent = nullptr;
+  peer_connection* no_handshake = nullptr;
+  auto older = [](const peer_connection* a, const peer_connection* b) {
+    return b == nullptr || a->connected_at < b->connected_at ||
+           (a->connected_at == b->connected_at && a->key() < b->key());
+  };
+  for (const auto& [k, c] : conns) {
+    if (!c->is_open() || c->outgoing()) continue;
+    if (!c->handshake_done) {
+      if (older(c.get(), no_handshake)) no_handshake = c.get();
+    } else if (holding_pieces && !c->first_message_seen) {
+      if (older(c.get(), silent)) silent = c.get();
+    }
+  }
+  return no_handshake != nullptr ? no_handshake : silent;
+}
+
+}  // namespace
+
 asio::awaitable<void> client_impl::accept_loop() {
   auto self = shared_from_this();
   std::error_code ec;
@@ -377,9 +419,20 @@ asio::awaitable<void> client_impl::accept_loop() {
     if (ec2 || !remote.address().is_v4()) continue;
     const auto b = remote.address().to_v4().to_bytes();
     const std::array<std::uint8_t, 4> ip{b[0], b[1], b[2], b[3]};
-    if (!is_loopback(ip) || banned_.count(ip_key(ip)) || conns_.size() >= config_.max_peers) {
+    if (!is_loopback(ip) || banned_.count(ip_key(ip))) {
       socket.close(ec2);
       continue;
+    }
+    // Connections closed but not yet unwound do not count: they are leaving.
+    const auto open = static_cast<std::size_t>(
+        std::count_if(conns_.begin(), conns_.end(), [](const auto& kc) { return kc.second->is_open(); }));
+    if (open >= config_.max_peers) {
+      auto* idle = idle_incoming(conns_, picker_.have().count() > 0);
+      if (idle == nullptr) {
+        socket.close(ec2);
+        continue;
+      }
+      idle->close("evicted for a new connection (max_peers)");
     }
     make_connection()->start_incoming(std::move(socket));
   }
@@ -397,6 +450,13 @@ void client_impl::try_connect(const peer_endpoint& peer) {
   const auto key = endpoint_key(peer.ip, peer.port);
   if (dialed_.count(key) || not_useful_.count(key)) return;
   if (complete_ && !config_.seed_when_complete) return;
+  // The tracker lists one peer at this address and it has already connected to us: this
+  // dial would only duplicate that connection, and the rule in on_handshake would then
+  // replace a working connection (its unchokes and requests) by a fresh one.
+  if (const auto listed = listed_per_ip_.find(ip_key(peer.ip)); listed != listed_per_ip_.end() && listed->second == 1) {
+    for (const auto& [k, c] : conns_)
+      if (c->is_open() && !c->outgoing() && c->remote_ip() == peer.ip) return;
+  }
   dialed_.insert(key);
   make_connection()->start_outgoing(make_endpoint(config_.address, 0), make_endpoint(peer.ip, peer.port));
 }
@@ -408,46 +468,88 @@ void client_impl::update_peer_count() {
   update_stats([&](client_stats& s) { s.peers_connected = n; });
 }
 
-// Super seeding: a piece offered to a peer is live while the peer lacks it and it has not
-// left us whole yet (or is on its way to this very peer).
-bool client_impl::offer_live(const peer_connection& c, std::uint32_t piece) const {
-  if (c.peer_has.size() > piece && c.peer_has.test(piece)) return false;
-  return sent_count_[piece] == 0 || c.sent_by_piece.count(piece) != 0;
+// Super seeding. The seed keeps a few pieces on their way out (flying_), each offered (a
+// `have`) to one peer, chosen by pick_recipient, the piece by pick_offer. Every peer is
+// unchoked meanwhile, so the upload goes to those few pieces at a high rate, and a piece
+// half sent to a peer is never offered to another (it would leave the seed twice). The next
+// piece is offered before the last one is sent (offer_lookahead_bytes), so that the seed
+// does not idle for the round trip. An offer that draws no block within request_timeout
+// lapses.
+void client_impl::dispatch_offers() {
+  if (!super_seeding_ || stopping_) return;
+  const auto t = now();
+  const auto& torrent = *config_.torrent;
+  // Unsent bytes of the pieces in flight; lapsed offers leave.
+  std::uint64_t unsent = 0;
+  for (auto it = flying_.begin(); it != flying_.end();) {
+    const auto size = std::uint64_t{torrent.piece_size(it->first)};
+    std::uint64_t sent = 0;
+    auto* c = find(peer_key{it->second.key});
+    if (c != nullptr) {
+      const auto s = c->sent_by_piece.find(it->first);
+      if (s != c->sent_by_piece.end()) sent = std::min<std::uint64_t>(s->second, size);
+    }
+    if (c == nullptr || !c->is_open() || (sent == 0 && t - it->second.at > config_.request_timeout)) {
+      it = flying_.erase(it);
+      continue;
+    }
+    unsent += size - sent;
+    ++it;
+  }
+  const std::uint64_t budget = std::uint64_t{std::max<std::uint32_t>(config_.picker.pieces_in_flight, 1)} *
+                                   torrent.piece_bytes + config_.picker.offer_lookahead_bytes;
+  if (unsent + torrent.piece_bytes > budget) return;
+
+  const std::size_t per_peer = std::max<std::uint32_t>(config_.picker.offers_per_peer, 1);
+  std::unordered_map<std::uint32_t, std::size_t> live_of;
+  for (const auto& [p, f] : flying_) ++live_of[f.key];
+  std::vector<offer_candidate> candidates;
+  for (auto& [k, c] : conns_) {
+    if (!c->is_open() || !c->handshake_done || peer_is_seed(*c) || live_of[k] >= per_peer) continue;
+    const auto& sp = super_peers_[k];
+    std::uint32_t unspread = 0;
+    for (const auto p : sp.served)
+      if (picker_.availability(p) <= (c->peer_has.test(p) ? 1u : 0u)) ++unspread;
+    candidates.push_back({.id = c->key(), .unspread = unspread, .last_served = sp.last_served});
+  }
+  if (candidates.empty()) return;
+  const auto count = static_cast<std::uint32_t>(sent_count_.size());
+  std::vector<std::uint32_t> spread(count, 0);
+  for (std::uint32_t p = 0; p < count; ++p) spread[p] = sent_count_[p] + picker_.availability(p);
+  std::vector<std::uint8_t> excluded(count, 0);
+  while (unsent + torrent.piece_bytes <= budget && !candidates.empty()) {
+    const auto who = pick_recipient(candidates);
+    const auto pos = std::find_if(candidates.begin(), candidates.end(),
+                                  [&](const offer_candidate& x) { return x.id == *who; });
+    auto* c = find(*who);
+    const auto key = static_cast<std::uint32_t>(*who);
+    // Excluded: what the peer holds or was ever offered, and what is in flight to anyone.
+    for (std::uint32_t p = 0; p < count; ++p) excluded[p] = c->peer_has.test(p) ? 1 : 0;
+    for (const auto p : c->offered) excluded[p] = 1;
+    for (const auto& [p, f] : flying_) excluded[p] = 1;
+    const auto best = pick_offer({.spread = spread, .offered = offered_count_, .excluded = excluded}, rng_);
+    if (!best) {
+      candidates.erase(pos);
+      continue;
+    }
+    auto& sp = super_peers_[key];
+    c->offered.push_back(*best);
+    ++offered_count_[*best];
+    flying_[*best] = offer_in_flight{.key = key, .at = t};
+    unsent += torrent.piece_size(*best);
+    sp.last_served = ++serve_seq_;
+    if (c->am_choking) apply_choke(*c, false, t);
+    c->send(msg::have{*best});
+    if (++live_of[key] >= per_peer)
+      candidates.erase(pos);
+    else
+      pos->last_served = sp.last_served;
+  }
 }
 
-void client_impl::top_up_offers(peer_connection& c) {
-  if (!super_seeding_ || !c.is_open() || !c.handshake_done || peer_is_seed(c)) return;
-  std::erase_if(c.offered, [&](std::uint32_t p) { return c.peer_has.size() > p && c.peer_has.test(p); });
-  std::size_t live = 0;
-  for (const auto p : c.offered) live += offer_live(c, p) ? 1 : 0;
-  // A choked peer gets one piece (so that it is interested and can be unchoked), and the
-  // rest once unchoked: what it holds on offer is kept from the others meanwhile.
-  const std::size_t want = c.am_choking ? 1 : std::max<std::uint32_t>(config_.picker.offers_per_peer, 1);
-  if (live >= want) return;
-  const auto count = static_cast<std::uint32_t>(sent_count_.size());
-  // Excluded: what the peer holds or was offered, and pieces an unchoked peer may be
-  // fetching from us now (offering one to a second peer would upload it twice).
-  std::vector<std::uint8_t> excluded(count, 0);
-  std::vector<std::uint32_t> spread(count, 0);
-  for (std::uint32_t p = 0; p < count; ++p) {
-    excluded[p] = c.peer_has.test(p) ? 1 : 0;
-    spread[p] = sent_count_[p] + picker_.availability(p);
-  }
-  for (const auto p : c.offered) excluded[p] = 1;
-  for (const auto& [k, other] : conns_) {
-    if (other.get() == &c || other->am_choking || !other->is_open()) continue;
-    for (const auto p : other->offered)
-      if (offer_live(*other, p)) excluded[p] = 1;
-  }
-  while (live < want) {
-    const auto best = pick_offer({.spread = spread, .offered = offered_count_, .excluded = excluded}, rng_);
-    if (!best) break;
-    c.offered.push_back(*best);
-    ++offered_count_[*best];
-    excluded[*best] = 1;
-    c.send(msg::have{*best});
-    ++live;
-  }
+void client_impl::drop_offers(std::uint32_t key) {
+  super_peers_.erase(key);
+  std::erase_if(flying_, [&](const auto& kv) { return kv.second.key == key; });
 }
 
 void client_impl::end_super_seeding() {
@@ -461,6 +563,11 @@ void client_impl::end_super_seeding() {
     c->offered.clear();
     c->sent_by_piece.clear();
   }
+  super_peers_.clear();
+  flying_.clear();
+  // Standard choking from now on: the first rechoke runs at once.
+  choker_state_.last_rechoke.reset();
+  choke_timer_.cancel();
 }
 
 bool client_impl::on_handshake(peer_connection& c, const handshake& hs) {
@@ -488,7 +595,10 @@ bool client_impl::on_handshake(peer_connection& c, const handshake& hs) {
   c.peer_has = bitfield(config_.torrent->piece_count());
   c.last_received = now();
   if (picker_.have().count() > 0 && !super_seeding_) c.send(msg::bitfield{picker_.have()});
-  top_up_offers(c);
+  if (super_seeding_ && !peer_is_seed(c)) {
+    apply_choke(c, false, now());
+    dispatch_offers();
+  }
   update_peer_count();
   emit(client_event_kind::peer_connected, {}, {}, &c);
   return true;
@@ -535,7 +645,12 @@ void client_impl::fill_pipeline(peer_connection& c) {
 }
 
 void client_impl::fill_all_pipelines() {
-  for (auto& [k, c] : conns_) fill_pipeline(*c);
+  // Snubbed peers last: the blocks a snub just put back go to peers that answer, not back
+  // to a peer that stalls (it would hold the one block the others wait for, again).
+  for (auto& [k, c] : conns_)
+    if (!c->snubbed) fill_pipeline(*c);
+  for (auto& [k, c] : conns_)
+    if (c->snubbed) fill_pipeline(*c);
 }
 
 bool client_impl::on_message(peer_connection& c, const wire_event& event) {
@@ -568,7 +683,7 @@ bool client_impl::on_message(peer_connection& c, const wire_event& event) {
       return true;
     }
     update_interest(c);
-    top_up_offers(c);
+    dispatch_offers();
   }
 
   return std::visit(
@@ -586,7 +701,9 @@ bool client_impl::on_message(peer_connection& c, const wire_event& event) {
         } else if constexpr (std::is_same_v<T, msg::interested>) {
           if (!c.peer_interested) {
             c.peer_interested = true;
-            if (config_.upload && !stopping_) {
+            if (super_seeding_ && !stopping_) {
+              if (c.am_choking) apply_choke(c, false, now());  // dispatch_offers gates the upload
+            } else if (config_.upload && !stopping_) {
               const auto t = now();
               const auto peers = snapshot(t);
               const auto action = on_interested(choker_state_, peers, config_.choker, c.key(), t);
@@ -611,7 +728,7 @@ bool client_impl::on_message(peer_connection& c, const wire_event& event) {
             }
             update_interest(c);
             fill_pipeline(c);
-            top_up_offers(c);
+            dispatch_offers();
           }
         } else if constexpr (std::is_same_v<T, msg::request>) {
           if (c.am_choking || !config_.upload) return true;  // BEP 3: ignored while choked
@@ -726,13 +843,29 @@ void client_impl::finish_piece(std::uint32_t piece) {
   }
 
   (void)picker_.piece_failed(piece);
-  update_stats([&](client_stats& s) { ++s.hash_failures; });
+  update_stats([&](client_stats& s) {
+    ++s.hash_failures;
+    s.hash_failed_bytes += area.size();
+  });
   std::set<std::uint32_t> senders(pp.senders.begin(), pp.senders.end());
   senders.erase(0);
   if (senders.size() == 1) {
     strike(*senders.begin());
-  } else if (!senders.empty() && !failed_.count(piece)) {
+  } else if (const auto fit = failed_.find(piece); !senders.empty() && fit == failed_.end()) {
     failed_.emplace(piece, failed_copy{.data = std::vector<std::byte>(area.begin(), area.end()), .senders = pp.senders});
+  } else if (!senders.empty()) {
+    // A second bad copy with several senders: an address that sent two different versions
+    // of one block lied (without this, two liars that share pieces are never struck).
+    std::set<std::uint32_t> guilty;
+    const auto& old = fit->second;
+    for (std::size_t blk = 0; blk < std::min(old.senders.size(), pp.senders.size()); ++blk) {
+      const std::size_t off = blk * block_bytes;
+      const std::size_t n = std::min<std::size_t>(block_bytes, area.size() - off);
+      if (old.senders[blk] != 0 && old.senders[blk] == pp.senders[blk] &&
+          std::memcmp(old.data.data() + off, area.data() + off, n) != 0)
+        guilty.insert(old.senders[blk]);
+    }
+    for (const auto a : guilty) strike(a);
   }
   partial_.erase(pit);
   emit(client_event_kind::hash_failed, {}, piece);
@@ -786,12 +919,15 @@ void client_impl::on_closed(peer_connection& c) {
   c.outstanding.clear();
   up_limiter_.remove_consumer(consumer_id{key});
   down_limiter_.remove_consumer(consumer_id{key});
+  drop_offers(key);
+  if (c.close_reason().starts_with("protocol")) update_stats([&](client_stats& s) { ++s.protocol_drops; });
   if (c.handshake_done) {
     update_peer_count();
     emit(client_event_kind::peer_disconnected, c.close_reason(), {}, &c);
     if (!stopping_) {
       if (!c.am_choking && c.peer_interested) fill_free_slots();
       fill_all_pipelines();  // its requests are back in the pool
+      dispatch_offers();     // and the pieces offered to it go to another peer
     }
   }
   check_stopped();
@@ -816,6 +952,7 @@ std::span<const std::byte> client_impl::block_data(const msg::request& r, std::v
 void client_impl::on_block_sent(peer_connection& c, const msg::request& r) {
   uploaded_bytes_ += r.length;
   update_stats([&](client_stats& s) { s.payload_up_bytes += r.length; });
+  if (!super_seeding_) unchoke_if_idle();
   if (!super_seeding_ || r.index >= sent_count_.size()) return;
   auto& sent = c.sent_by_piece[r.index];
   sent += r.length;
@@ -826,7 +963,9 @@ void client_impl::on_block_sent(peer_connection& c, const msg::request& r) {
     end_super_seeding();
     return;
   }
-  for (auto& [k, other] : conns_) top_up_offers(*other);
+  super_peers_[static_cast<std::uint32_t>(c.key())].served.push_back(r.index);
+  flying_.erase(r.index);
+  dispatch_offers();
 }
 
 void client_impl::on_wire_bytes(peer_connection& c, direction d, std::uint64_t bytes) {
@@ -930,13 +1069,12 @@ void client_impl::apply_choke(peer_connection& c, bool choke, time_point t) {
     c.clear_uploads();
     c.send(msg::choke{});
   } else {
-    top_up_offers(c);
     c.send(msg::unchoke{});
   }
 }
 
 void client_impl::fill_free_slots() {
-  if (!config_.upload || stopping_) return;
+  if (!config_.upload || stopping_ || super_seeding_) return;
   const auto t = now();
   auto peers = snapshot(t);
   // Longest-waiting first, so freed slots go round.
@@ -960,12 +1098,23 @@ void client_impl::fill_free_slots() {
   }
 }
 
+// Our upload is about to have nothing to send: unchoke one more interested peer (within
+// choker_config::idle_extra_slots) rather than leave the capacity idle until the rechoke.
+void client_impl::unchoke_if_idle() {
+  if (!config_.upload || stopping_ || up_limiter_.unlimited()) return;
+  for (const auto& [k, c] : conns_)
+    if (c->is_open() && !c->am_choking && c->queued_uploads() > 0) return;
+  const auto t = now();
+  if (const auto k = on_upload_idle(snapshot(t), config_.choker))
+    if (auto* c = find(*k)) apply_choke(*c, false, t);
+}
+
 asio::awaitable<void> client_impl::choke_loop() {
   auto self = shared_from_this();
   std::error_code ec;
   while (!stopping_) {
     const auto t = now();
-    if (rechoke_due(choker_state_, config_.choker, t)) {
+    if (!super_seeding_ && rechoke_due(choker_state_, config_.choker, t)) {  // super seeding unchokes all
       const auto peers = snapshot(t);
       const auto role = complete_ ? choker_role::seed : choker_role::leecher;
       const auto decision = rechoke(choker_state_, peers, config_.choker, role, t, rng_);
@@ -996,6 +1145,7 @@ asio::awaitable<void> client_impl::tick_loop() {
     co_await tick_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) break;
     housekeeping(now());
+    dispatch_offers();  // offers that lapsed
   }
 }
 
@@ -1007,7 +1157,10 @@ void client_impl::housekeeping(time_point t) {
   for (auto* c : all) {
     if (!c->is_open()) continue;
     if (!c->handshake_done) {
-      if (t - c->connected_at > config_.handshake_timeout) c->close("handshake timeout");
+      if (t - c->connected_at > config_.handshake_timeout) {
+        c->close("handshake timeout");
+        update_stats([&](client_stats& s) { ++s.handshake_timeouts; });
+      }
       continue;
     }
     if (t - c->last_received > config_.idle_timeout) {
@@ -1021,6 +1174,7 @@ void client_impl::housekeeping(time_point t) {
     if (!c->outstanding.empty() && t - c->waiting_since > config_.request_timeout) {
       // Snubbed: its requests go back to the pool for the others; it keeps one at a time.
       c->snubbed = true;
+      update_stats([&](client_stats& s) { ++s.snubs; });
       for (const auto& b : c->outstanding) {
         (void)picker_.request_dropped(c->key(), b);
         c->send(msg::cancel{.index = b.piece, .begin = b.begin, .length = b.length});
@@ -1141,6 +1295,8 @@ asio::awaitable<void> client_impl::tracker_loop() {
       event = announce_event::none;
       backoff = config_.tracker_retry_min;
       wait = std::max<duration>(resp->interval, std::chrono::seconds(1));
+      listed_per_ip_.clear();
+      for (const auto& p : resp->peers) ++listed_per_ip_[ip_key(p.ip)];
       for (const auto& p : resp->peers) try_connect(p);
     } else {
       emit(client_event_kind::tracker_failed, why);

@@ -82,11 +82,15 @@ enum class initial_seeding {
   /// A full bitfield to every peer (BEP 3): leechers pick freely, so the seed may upload a
   /// piece to several leechers before every piece has left it once.
   standard,
-  /// Super seeding in the manner of BEP 16: no bitfield, then `have` messages for a few
-  /// pieces per peer (offers_per_peer), each time the pieces sent (or offered) least so far,
-  /// so every piece leaves the seed once before any leaves it twice. Once every piece has
-  /// been uploaded whole at least once, the seed announces the rest and acts as standard.
-  /// Only the seed's announcements differ; the protocol stays BEP 3.
+  /// Super seeding in the manner of BEP 16: no bitfield, every peer unchoked, and `have`
+  /// messages that keep a few pieces on their way out of the seed (pieces_in_flight), each
+  /// announced to one peer (at most offers_per_peer at a time to a peer): the peer that has
+  /// passed on what it got, served longest ago; the piece sent (or offered) least so far.
+  /// So every piece leaves the seed once before any leaves it twice, whole and at a high
+  /// rate, and a piece that is half sent never goes to a second peer. Once every piece has
+  /// been uploaded whole at least once, the seed announces the rest and acts as standard
+  /// (the choker takes over at once). Only the seed's announcements and unchokes differ;
+  /// the protocol stays BEP 3.
   each_piece_once_first,
 };
 
@@ -97,6 +101,10 @@ struct picker_knobs {
   std::uint32_t end_game_free_blocks = 0;  ///< end game when at most this many blocks unrequested
   initial_seeding seeding = initial_seeding::standard;  ///< used only if we start complete
   std::uint32_t offers_per_peer = 1;  ///< each_piece_once_first: unsent pieces offered to a peer, >= 1
+  /// each_piece_once_first: unsent bytes kept offered are at most this many pieces (>= 1)
+  /// plus offer_lookahead_bytes, so the next piece is offered before the last is sent.
+  std::uint32_t pieces_in_flight = 1;
+  std::uint32_t offer_lookahead_bytes = 128 * 1024;  ///< each_piece_once_first: see pieces_in_flight
 };
 
 /// Settings of a client instance; build it with designated initializers.
@@ -149,6 +157,10 @@ struct client_stats {
   std::size_t peers_connected = 0;            ///< connections past the handshake
   std::uint64_t hash_failures = 0;            ///< pieces that failed their check
   std::uint64_t peers_banned = 0;             ///< addresses banned
+  std::uint64_t hash_failed_bytes = 0;        ///< bytes of the pieces that failed their check
+  std::uint64_t snubs = 0;                    ///< request timeouts: a peer sent no block for request_timeout
+  std::uint64_t protocol_drops = 0;           ///< connections closed because the peer broke the wire protocol
+  std::uint64_t handshake_timeouts = 0;       ///< connections closed before their handshake completed in time
   std::uint64_t announces = 0;                ///< successful tracker announces
   bool stopped = false;                       ///< stop() has finished
 };

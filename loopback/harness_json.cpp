@@ -51,13 +51,15 @@ nlohmann::json leechers(const swarm_result& r) {
 }
 
 nlohmann::json run_figures(const swarm_config& config, const swarm_result& r) {
-  return {{"distribution_seconds", optional_number(r.distribution_seconds)},
-          {"ratio", optional_number(ratio(config, r))},
-          {"timed_out", r.timed_out},
-          {"data_ok", r.data_ok},
-          {"failure", r.failure},
-          {"seed_bytes_up", r.seed_bytes_up},
-          {"leechers", leechers(r)}};
+  nlohmann::json j{{"distribution_seconds", optional_number(r.distribution_seconds)},
+                   {"ratio", optional_number(ratio(config, r))},
+                   {"timed_out", r.timed_out},
+                   {"data_ok", r.data_ok},
+                   {"failure", r.failure},
+                   {"seed_bytes_up", r.seed_bytes_up},
+                   {"leechers", leechers(r)}};
+  if (!config.faults.empty()) j["faults"] = faults_document(config, r);
+  return j;
 }
 
 double sort_key(const swarm_result& r) {
@@ -86,6 +88,46 @@ std::optional<model::bound> swarm_bound(const swarm_config& c, std::uint64_t fil
   const auto p = model_params(c, file_bytes);
   if (!p) return std::nullopt;
   return c.mode == swarm_mode::p2p ? model::p2p_bound(*p) : model::client_server_bound(*p);
+}
+
+nlohmann::json faults_document(const swarm_config& c, const swarm_result& r) {
+  const auto& f = r.faults;
+  auto spec = nlohmann::json::array();
+  for (const auto& s : f.faults) spec.push_back({{"kind", to_string(s.kind)}, {"count", s.count}});
+  auto peers = nlohmann::json::array();
+  for (const auto& p : f.peers)
+    peers.push_back({{"address", p.address},
+                     {"kind", to_string(p.kind)},
+                     {"connections", p.connections},
+                     {"requests", p.requests},
+                     {"bytes_sent", p.bytes_sent},
+                     {"cut_by_us", p.cut_by_us},
+                     {"cut_by_peer", p.cut_by_peer},
+                     {"announces", p.announces}});
+  auto churn = nlohmann::json::array();
+  for (const auto& ch : f.churn)
+    churn.push_back({{"address", ch.address},
+                     {"leave_at_fraction", ch.leave_at_fraction},
+                     {"restarts", ch.restarts},
+                     {"left_seconds", optional_number(ch.left_seconds)},
+                     {"back_seconds", optional_number(ch.back_seconds)},
+                     {"pieces_kept", ch.pieces_kept}});
+  const auto b = swarm_bound(c, r.file_bytes);
+  std::optional<double> over_bound;
+  if (b && r.distribution_seconds) over_bound = *r.distribution_seconds - b->seconds;
+  return {{"spec", spec},
+          {"hash_failures", f.hash_failures},
+          {"bans", f.bans},
+          {"snubs", f.snubs},
+          {"protocol_drops", f.protocol_drops},
+          {"handshake_timeouts", f.handshake_timeouts},
+          {"tracker_timeouts", f.tracker_timeouts},
+          {"wasted_bytes", f.wasted_bytes},
+          {"baseline_seconds", optional_number(f.baseline_seconds)},
+          {"time_lost_seconds", optional_number(time_lost_seconds(r))},
+          {"over_bound_seconds", optional_number(over_bound)},
+          {"peers", peers},
+          {"churn", churn}};
 }
 
 std::size_t median_run(const std::vector<swarm_result>& runs) {

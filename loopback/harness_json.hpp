@@ -26,6 +26,13 @@ std::optional<model::bound> swarm_bound(const swarm_config& config, std::uint64_
 /// bytes_down, ...), timeline (seconds, bytes_held per leecher), timed_out, data_ok.
 nlohmann::json swarm_document(const swarm_config& config, const swarm_result& result);
 
+/// The `faults` object of a run with faults: spec (kind, count), the counters of
+/// fault_report (hash_failures, bans, snubs, protocol_drops, handshake_timeouts,
+/// tracker_timeouts, wasted_bytes), baseline_seconds, time_lost_seconds (measured −
+/// baseline), over_bound_seconds (measured − bound), peers (each adversary's counters) and
+/// churn (each churning leecher). swarm_document adds it when config.faults is not empty.
+nlohmann::json faults_document(const swarm_config& config, const swarm_result& result);
+
 /// The document for K runs: the figures of the median run at the top (distribution_seconds,
 /// ratio, leechers), "spread" (min, max, of the distribution times and ratios) and every
 /// run under "runs" (timelines kept for the median run only).

@@ -226,4 +226,21 @@ struct offer_inputs {
 /// lengths differ. O(pieces).
 [[nodiscard]] std::optional<std::uint32_t> pick_offer(const offer_inputs& in, std::mt19937_64& rng);
 
+/// A peer that an initial seed which super-seeds could announce its next piece to, for
+/// pick_recipient().
+struct offer_candidate {
+  peer_key id{};
+  /// Pieces we uploaded whole to this peer that no other peer is known to hold yet (it
+  /// has not passed them on, as far as the `have` messages tell).
+  std::uint32_t unspread = 0;
+  /// When this peer was last given a piece, as an increasing sequence number; 0 = never.
+  std::uint64_t last_served = 0;
+};
+
+/// The peer to give the seed's next piece: the one with the fewest unspread pieces (BEP 16's
+/// rule, softened: a peer that has not passed its pieces on waits while another has), then
+/// the one served longest ago (never served first), then the smallest id. nullopt when
+/// there is no candidate. Deterministic; O(candidates).
+[[nodiscard]] std::optional<peer_key> pick_recipient(std::span<const offer_candidate> candidates);
+
 }  // namespace p2pdist::bt

@@ -566,3 +566,74 @@ TEST_CASE("decisions depend only on the snapshots, time and the rng", "[choker]"
   for (std::uint64_t seed = 1; seed <= 5; ++seed) any_differs = any_differs || !same(base, run(seed, 1));
   CHECK(any_differs);
 }
+
+// ----- on_upload_idle -----
+
+namespace {
+
+using p2pdist::bt::on_upload_idle;
+
+TEST_CASE("on_upload_idle unchokes the interested choked peer that has waited longest", "[choker][idle]") {
+  std::vector<peer_stats> peers{interested_peer(1), interested_peer(2), interested_peer(3),
+                                peer_stats{.id = key(4), .interested = false, .connected_at = at(0s)}};
+  peers[0].unchoked = true;                   // holds a slot: not a candidate
+  peers[1].last_unchoked = at(5s);            // choked at 5 s
+  peers[2].last_unchoked = at(2s);            // choked at 2 s: has waited longer
+  // peer 4 never unchoked (waits since 0 s) but is not interested: not a candidate
+  REQUIRE(on_upload_idle(peers, choker_config{}) == std::optional<peer_key>{key(3)});
+  peers[2].unchoked = true;
+  REQUIRE(on_upload_idle(peers, choker_config{}) == std::optional<peer_key>{key(2)});
+  peers[1].unchoked = true;
+  REQUIRE_FALSE(on_upload_idle(peers, choker_config{}).has_value());  // nobody left waiting
+}
+
+TEST_CASE("on_upload_idle breaks an equal wait by the smaller id", "[choker][idle]") {
+  const std::vector<peer_stats> peers{interested_peer(8), interested_peer(5), interested_peer(6)};
+  REQUIRE(on_upload_idle(peers, choker_config{}) == std::optional<peer_key>{key(5)});
+}
+
+TEST_CASE("on_upload_idle stops at regular_slots + 1 + idle_extra_slots unchoked interested peers", "[choker][idle]") {
+  // 2 regular + 1 optimistic + 2 extra = 5 unchoked interested peers at most. Uninterested
+  // unchoked peers do not count.
+  const choker_config cfg{.regular_slots = 2, .idle_extra_slots = 2};
+  std::vector<peer_stats> peers;
+  for (std::uint32_t id = 1; id <= 8; ++id) peers.push_back(interested_peer(id));
+  peers.push_back(peer_stats{.id = key(20), .interested = false, .unchoked = true});
+  std::size_t granted = 0;
+  while (const auto k = on_upload_idle(peers, cfg)) {
+    auto it = std::find_if(peers.begin(), peers.end(), [&](const peer_stats& p) { return p.id == *k; });
+    REQUIRE(it != peers.end());
+    REQUIRE(it->interested);
+    REQUIRE_FALSE(it->unchoked);
+    it->unchoked = true;
+    ++granted;
+    REQUIRE(granted <= 8);
+  }
+  CHECK(granted == 5);
+  // The classic choker (no extra slots): 2 + 1.
+  for (auto& p : peers)
+    if (p.interested) p.unchoked = false;
+  granted = 0;
+  const choker_config classic{.regular_slots = 2, .idle_extra_slots = 0};
+  while (const auto k = on_upload_idle(peers, classic)) {
+    for (auto& p : peers)
+      if (p.id == *k) p.unchoked = true;
+    ++granted;
+    REQUIRE(granted <= 8);
+  }
+  CHECK(granted == 3);
+}
+
+TEST_CASE("a rechoke takes back what on_upload_idle granted beyond the slots", "[choker][idle]") {
+  // After idle unchokes, the next rechoke keeps regular_slots + 1 unchoked interested peers.
+  sim s;
+  s.cfg = choker_config{.regular_slots = 2, .idle_extra_slots = 3};
+  for (std::uint32_t id = 1; id <= 7; ++id) s.peers.push_back(interested_peer(id, 100.0 * id));
+  s.apply(rechoke(s.state, s.peers, s.cfg, choker_role::leecher, at(0s), s.rng), at(0s));
+  while (const auto k = on_upload_idle(s.peers, s.cfg)) s.peer(*k).unchoked = true;
+  CHECK(std::count_if(s.peers.begin(), s.peers.end(), [](const peer_stats& p) { return p.unchoked; }) == 6);
+  s.apply(rechoke(s.state, s.peers, s.cfg, choker_role::leecher, at(10s), s.rng), at(10s));
+  CHECK(std::count_if(s.peers.begin(), s.peers.end(), [](const peer_stats& p) { return p.unchoked; }) == 3);
+}
+
+}  // namespace

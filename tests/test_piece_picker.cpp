@@ -726,4 +726,49 @@ TEST_CASE("offering in turn announces every piece once before any twice", "[piec
   REQUIRE(std::all_of(offered.begin(), offered.end(), [](std::uint32_t n) { return n == 1; }));
 }
 
+// ----- pick_recipient (super seeding) -----
+
+TEST_CASE("pick_recipient prefers a peer that has passed on what it got", "[piece_picker][offer]") {
+  // Peer 1 was served long ago but still holds an unspread piece: peer 2, served more
+  // recently with nothing pending, goes first (BEP 16's rule).
+  const std::vector<offer_candidate> c{{.id = peer_key{1}, .unspread = 1, .last_served = 1},
+                                       {.id = peer_key{2}, .unspread = 0, .last_served = 9}};
+  REQUIRE(pick_recipient(c) == std::optional<peer_key>{peer_key{2}});
+}
+
+TEST_CASE("pick_recipient serves in turn among equals, never-served first", "[piece_picker][offer]") {
+  const std::vector<offer_candidate> c{{.id = peer_key{4}, .unspread = 0, .last_served = 7},
+                                       {.id = peer_key{5}, .unspread = 0, .last_served = 0},
+                                       {.id = peer_key{6}, .unspread = 0, .last_served = 3}};
+  REQUIRE(pick_recipient(c) == std::optional<peer_key>{peer_key{5}});
+  const std::vector<offer_candidate> served{c[0], c[2]};
+  REQUIRE(pick_recipient(served) == std::optional<peer_key>{peer_key{6}});
+}
+
+TEST_CASE("pick_recipient breaks a full tie by the smaller id, and has none to give for none", "[piece_picker][offer]") {
+  const std::vector<offer_candidate> c{{.id = peer_key{9}, .unspread = 2, .last_served = 4},
+                                       {.id = peer_key{3}, .unspread = 2, .last_served = 4}};
+  REQUIRE(pick_recipient(c) == std::optional<peer_key>{peer_key{3}});
+  REQUIRE_FALSE(pick_recipient({}).has_value());
+}
+
+TEST_CASE("serving the picked peer each time goes round every peer before any twice", "[piece_picker][offer]") {
+  // Simulated seed: each pick is served with the next sequence number; with nothing
+  // unspread, the first K picks among K peers must be K distinct peers, and pick K+1 the first again.
+  std::vector<offer_candidate> c;
+  for (std::uint32_t k = 0; k < 7; ++k) c.push_back({.id = peer_key{100 - k}});
+  std::set<std::uint32_t> first_round;
+  std::optional<peer_key> first;
+  for (std::uint64_t seq = 1; seq <= 7; ++seq) {
+    const auto got = pick_recipient(c);
+    REQUIRE(got.has_value());
+    if (!first) first = got;
+    first_round.insert(static_cast<std::uint32_t>(*got));
+    for (auto& x : c)
+      if (x.id == *got) x.last_served = seq;
+  }
+  REQUIRE(first_round.size() == 7);
+  REQUIRE(pick_recipient(c) == first);
+}
+
 }  // namespace
