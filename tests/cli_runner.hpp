@@ -73,6 +73,51 @@ inline void drain_fd(const pollfd& p, int& fd, std::string& sink) {
   }
 }
 
+/// A child started by spawn_piped(): its pid (-1 if it could not start) and the read ends of
+/// its stdout and stderr pipes.
+struct spawned {
+  pid_t pid = -1;
+  int out_fd = -1;
+  int err_fd = -1;
+};
+
+/// Starts `exe args...` with stdin from /dev/null and stdout/stderr into pipes; with
+/// `own_group`, in a process group of its own (pgid = pid).
+inline spawned spawn_piped(const std::string& exe, const std::vector<std::string>& args, bool own_group) {
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return {};
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return {};
+  }
+  std::vector<std::string> argv_store{exe};
+  argv_store.insert(argv_store.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_store) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (own_group) ::setpgid(0, 0);
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull >= 0) ::dup2(devnull, 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (pid < 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    return {};
+  }
+  if (own_group) ::setpgid(pid, pid);  // also here, so the group exists whichever of the two runs first
+  return {.pid = pid, .out_fd = out_pipe[0], .err_fd = err_pipe[0]};
+}
+
 struct bounded_run_result : run_result {
   bool timed_out = false;   ///< the deadline passed: the group was killed (exit_code is then 128 + SIGKILL)
   bool group_left = false;  ///< a process of the child's group outlived it (then killed)
@@ -87,44 +132,14 @@ inline bounded_run_result run_bounded(const std::string& exe, const std::vector<
                                       std::chrono::milliseconds timeout) {
   using clock = std::chrono::steady_clock;
   bounded_run_result r;
-  int out_pipe[2];
-  int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+  const spawned child = spawn_piped(exe, args, /*own_group=*/true);
+  if (child.pid < 0) {
     r.spawn_failed = true;
     return r;
   }
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
-    ::close(out_pipe[0]);
-    ::close(out_pipe[1]);
-    r.spawn_failed = true;
-    return r;
-  }
-  std::vector<std::string> argv_store{exe};
-  argv_store.insert(argv_store.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_store) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  int out_fd = out_pipe[0];
-  int err_fd = err_pipe[0];
-  if (pid < 0) {
-    ::close(out_fd);
-    ::close(err_fd);
-    r.spawn_failed = true;
-    return r;
-  }
-  ::setpgid(pid, pid);  // also here, so the group exists whichever of the two runs first
+  const pid_t pid = child.pid;
+  int out_fd = child.out_fd;
+  int err_fd = child.err_fd;
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   const auto deadline = clock::now() + timeout;
   bool reaped = false;

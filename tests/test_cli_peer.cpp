@@ -91,29 +91,11 @@ std::size_t count_lines(const std::string& s) { return static_cast<std::size_t>(
 class child_process {
  public:
   explicit child_process(const std::vector<std::string>& args) {
-    int out_pipe[2];
-    int err_pipe[2];
-    REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
-    REQUIRE(::pipe2(err_pipe, O_CLOEXEC) == 0);
-    std::vector<std::string> argv_store{P2PDIST_EXE};
-    argv_store.insert(argv_store.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_store) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      const int devnull = ::open("/dev/null", O_RDONLY);
-      ::dup2(devnull, 0);
-      ::dup2(out_pipe[1], 1);
-      ::dup2(err_pipe[1], 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    out_fd_ = out_pipe[0];
-    err_fd_ = err_pipe[0];
+    const auto child = p2pdist::test::spawn_piped(P2PDIST_EXE, args, /*own_group=*/false);
+    REQUIRE(child.pid >= 0);
+    pid_ = child.pid;
+    out_fd_ = child.out_fd;
+    err_fd_ = child.err_fd;
     pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
     REQUIRE(pidfd_ >= 0);
   }
