@@ -168,6 +168,9 @@ int run_swarm(const swarm_options& o) {
   if (o.seed_policy == "once-first") c.seed_policy = bt::initial_seeding::each_piece_once_first;
   else if (o.seed_policy == "standard") c.seed_policy = bt::initial_seeding::standard;
   else throw usage_error("--seed-policy: '" + o.seed_policy + "' (use once-first or standard)");
+  if (o.upload_order == "piece-first") c.upload_order = bt::upload_policy::piece_first;
+  else if (o.upload_order == "fair") c.upload_order = bt::upload_policy::fair;
+  else throw usage_error("--upload-order: '" + o.upload_order + "' (use piece-first or fair)");
   if (o.slots < 0) throw usage_error("--slots: must be zero or more");
   // Bounded so that the intervals, scaled by --time-scale, fit bt::duration (nanoseconds).
   if (!(o.rechoke_seconds > 0 && o.rechoke_seconds <= 86400)) throw usage_error("--rechoke: must be above zero and at most 1 day");

@@ -92,6 +92,7 @@ struct swarm_options {
   std::string mode = "p2p";                    ///< p2p | cs
   std::string after_complete = "stay";         ///< stay | leave
   std::string seed_policy = "once-first";      ///< once-first (super-seeding) | standard
+  std::string upload_order = "piece-first";    ///< piece-first | fair
   int slots = 4;
   double rechoke_seconds = 10;
   double optimistic_seconds = 30;

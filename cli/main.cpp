@@ -178,6 +178,9 @@ int run(int argc, char** argv) {
   swarm_cmd->add_option("--seed-policy", swarm.seed_policy,
                         "once-first (seeds send each piece once before any twice) or standard")
       ->capture_default_str();
+  swarm_cmd->add_option("--upload-order", swarm.upload_order,
+                        "piece-first (a piece asked for goes out whole before the next) or fair (equal shares)")
+      ->capture_default_str();
   swarm_cmd->add_option("--slots", swarm.slots, "regular unchoke slots")->capture_default_str();
   swarm_cmd->add_option("--rechoke", sw.rechoke, "rechoke interval")->capture_default_str();
   swarm_cmd->add_option("--optimistic", sw.optimistic, "optimistic unchoke interval")->capture_default_str();

@@ -1,6 +1,7 @@
 #include "loopback/client.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -104,6 +105,7 @@ class client_impl final : public connection_host, public std::enable_shared_from
   std::uint64_t request_grant(peer_connection& c, direction d, std::uint64_t bytes) override;
   std::uint64_t pending_grant(const peer_connection& c, direction d) const override;
   void cancel_grant(peer_connection& c, direction d) override;
+  void upload_front_changed(peer_connection& c, time_point since) override;
   void spawn(asio::awaitable<void> task) override;
   time_point now() const override { return time_point(clock_type::now().time_since_epoch()); }
 
@@ -205,7 +207,7 @@ class client_impl final : public connection_host, public std::enable_shared_from
   std::vector<std::uint32_t> sent_count_;     // super seeding: whole uploads of each piece
   std::vector<std::uint32_t> offered_count_;  // super seeding: peers each piece was offered to
   struct super_seed_peer {
-    std::vector<std::uint32_t> served;  // pieces uploaded whole to it
+    std::vector<std::uint32_t> served;  // pieces uploaded whole to it that some leecher lacks
     std::uint64_t last_served = 0;      // serve_seq_ at its latest offer; 0 = never
   };
   struct offer_in_flight {
@@ -503,14 +505,26 @@ void client_impl::dispatch_offers() {
   const std::size_t per_peer = std::max<std::uint32_t>(config_.picker.offers_per_peer, 1);
   std::unordered_map<std::uint32_t, std::size_t> live_of;
   for (const auto& [p, f] : flying_) ++live_of[f.key];
+  // Copies owed: for each piece a peer got (or is getting) from us, the leechers that do not
+  // hold it yet. A peer that passes its pieces on faster owes fewer and is given more.
+  std::uint32_t leechers = 0;
+  for (auto& [k, c] : conns_)
+    if (c->is_open() && c->handshake_done && !peer_is_seed(*c)) ++leechers;
+  const std::uint32_t others = leechers > 0 ? leechers - 1 : 0;
   std::vector<offer_candidate> candidates;
   for (auto& [k, c] : conns_) {
     if (!c->is_open() || !c->handshake_done || peer_is_seed(*c) || live_of[k] >= per_peer) continue;
-    const auto& sp = super_peers_[k];
-    std::uint32_t unspread = 0;
-    for (const auto p : sp.served)
-      if (picker_.availability(p) <= (c->peer_has.test(p) ? 1u : 0u)) ++unspread;
-    candidates.push_back({.id = c->key(), .unspread = unspread, .last_served = sp.last_served});
+    auto& sp = super_peers_[k];
+    std::uint64_t owed = std::uint64_t{live_of[k]} * others;
+    // Pieces every leecher holds owe nothing and leave the list, which so stays short.
+    std::erase_if(sp.served, [&](std::uint32_t p) {
+      // The recipient counts as a holder even before its `have` arrives.
+      const auto holders = picker_.availability(p) + (c->peer_has.test(p) ? 0u : 1u);
+      if (holders >= leechers) return true;
+      owed += leechers - holders;
+      return false;
+    });
+    candidates.push_back({.id = c->key(), .owed = owed, .last_served = sp.last_served});
   }
   if (candidates.empty()) return;
   const auto count = static_cast<std::uint32_t>(sent_count_.size());
@@ -542,8 +556,10 @@ void client_impl::dispatch_offers() {
     c->send(msg::have{*best});
     if (++live_of[key] >= per_peer)
       candidates.erase(pos);
-    else
+    else {
       pos->last_served = sp.last_served;
+      pos->owed += others;
+    }
   }
 }
 
@@ -1002,6 +1018,12 @@ std::uint64_t client_impl::request_grant(peer_connection& c, direction d, std::u
 
 std::uint64_t client_impl::pending_grant(const peer_connection& c, direction d) const {
   return limiter(d).pending_bytes(consumer_id{static_cast<std::uint32_t>(c.key())});
+}
+
+void client_impl::upload_front_changed(peer_connection& c, time_point since) {
+  if (config_.upload_order != upload_policy::piece_first) return;
+  up_limiter_.set_priority(consumer_id{static_cast<std::uint32_t>(c.key())},
+                           static_cast<std::uint64_t>(since.time_since_epoch().count()));
 }
 
 void client_impl::cancel_grant(peer_connection& c, direction d) {

@@ -84,8 +84,9 @@ enum class initial_seeding {
   standard,
   /// Super seeding in the manner of BEP 16: no bitfield, every peer unchoked, and `have`
   /// messages that keep a few pieces on their way out of the seed (pieces_in_flight), each
-  /// announced to one peer (at most offers_per_peer at a time to a peer): the peer that has
-  /// passed on what it got, served longest ago; the piece sent (or offered) least so far.
+  /// announced to one peer (at most offers_per_peer at a time to a peer): the peer that owes
+  /// the swarm the fewest copies of what it got (so faster uploaders get more), then the one
+  /// served longest ago; the piece sent (or offered) least so far.
   /// So every piece leaves the seed once before any leaves it twice, whole and at a high
   /// rate, and a piece that is half sent never goes to a second peer. Once every piece has
   /// been uploaded whole at least once, the seed announces the rest and acts as standard
@@ -100,11 +101,20 @@ struct picker_knobs {
   std::uint32_t pipeline_depth = 16;       ///< requests in flight per peer, >= 1
   std::uint32_t end_game_free_blocks = 0;  ///< end game when at most this many blocks unrequested
   initial_seeding seeding = initial_seeding::standard;  ///< used only if we start complete
-  std::uint32_t offers_per_peer = 1;  ///< each_piece_once_first: unsent pieces offered to a peer, >= 1
+  /// each_piece_once_first: unsent pieces offered to a peer at a time, >= 1. Two let a peer
+  /// that passes pieces on quickly take more than an equal share of the seed's upload.
+  std::uint32_t offers_per_peer = 2;
   /// each_piece_once_first: unsent bytes kept offered are at most this many pieces (>= 1)
   /// plus offer_lookahead_bytes, so the next piece is offered before the last is sent.
   std::uint32_t pieces_in_flight = 1;
   std::uint32_t offer_lookahead_bytes = 128 * 1024;  ///< each_piece_once_first: see pieces_in_flight
+};
+
+/// How a rate-limited upload is shared among the peers with blocks waiting.
+enum class upload_policy {
+  fair,        ///< max-min fair: every such peer gets an equal share, blocks interleave
+  piece_first, ///< the piece first asked for goes out first, whole, then the next: each piece
+               ///< reaches its downloader (who can pass it on) sooner; the same bytes per second
 };
 
 /// Settings of a client instance; build it with designated initializers.
@@ -119,6 +129,7 @@ struct client_config {
   double upload_bytes_per_s = 0;    ///< wire bytes per second; 0 = unlimited
   double download_bytes_per_s = 0;  ///< wire bytes per second; 0 = unlimited
   bool upload = true;               ///< false: never unchoke anyone (client-server leechers)
+  upload_policy upload_order = upload_policy::fair;  ///< used when the upload is limited
   bool connect_to_leechers = true;  ///< false: keep only connections to seeds (while leeching)
   bool seed_when_complete = true;   ///< false: stop (announcing stopped) once complete
   choker_config choker{};

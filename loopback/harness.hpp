@@ -57,6 +57,10 @@ struct swarm_config {
   /// super-seeding, each piece leaves a seed once before any leaves it twice, as the bound's
   /// schedule has it) or standard (a full bitfield). Client-server mode always uses standard.
   bt::initial_seeding seed_policy = bt::initial_seeding::each_piece_once_first;
+  /// How every instance shares its limited upload among the peers it serves: piece_first
+  /// (the default: the piece first asked for goes out whole first, so it can be passed on
+  /// sooner) or fair (max-min fair shares, blocks of several pieces interleaved).
+  bt::upload_policy upload_order = bt::upload_policy::piece_first;
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds sample_interval{100};  ///< timeline resolution
   std::size_t io_threads = 2;                      ///< threads running the instances

@@ -89,6 +89,9 @@ void peer_connection::queue_upload(const msg::request& r) {
   const std::uint64_t bytes = piece_header_bytes + r.length;
   uploads_.push_back(r);
   queued_upload_bytes_ += bytes;
+  if (std::none_of(upload_since_.begin(), upload_since_.end(), [&](const auto& e) { return e.first == r.index; }))
+    upload_since_.emplace_back(r.index, host_.now());
+  if (uploads_.size() == 1) upload_front_changed();
   // Demand is registered as soon as the request arrives, so that the limiter shares its
   // tokens among every connection with blocks waiting (max-min fair), not only the one
   // that happened to ask last.
@@ -102,7 +105,9 @@ bool peer_connection::cancel_upload(const msg::cancel& c) {
   });
   if (it == uploads_.end()) return false;
   queued_upload_bytes_ -= piece_header_bytes + it->length;
+  const bool front = it == uploads_.begin();
   uploads_.erase(it);
+  if (front) upload_front_changed();
   // Demand beyond what is still queued is withdrawn.
   const std::uint64_t pending = host_.pending_grant(*this, direction::up);
   if (up_granted_ + pending > queued_upload_bytes_) {
@@ -115,8 +120,20 @@ bool peer_connection::cancel_upload(const msg::cancel& c) {
 
 void peer_connection::clear_uploads() {
   uploads_.clear();
+  upload_since_.clear();
   queued_upload_bytes_ = 0;
   host_.cancel_grant(*this, direction::up);
+}
+
+// Forgets pieces with no block left in uploads_ and tells the host when the front block's
+// piece was first asked for, so that the host can finish pieces one after another.
+void peer_connection::upload_front_changed() {
+  std::erase_if(upload_since_, [&](const auto& e) {
+    return std::none_of(uploads_.begin(), uploads_.end(), [&](const msg::request& r) { return r.index == e.first; });
+  });
+  if (uploads_.empty()) return;
+  for (const auto& [index, since] : upload_since_)
+    if (index == uploads_.front().index) host_.upload_front_changed(*this, since);
 }
 
 void peer_connection::add_grant(direction d, std::uint64_t bytes) {
@@ -258,6 +275,7 @@ asio::awaitable<void> peer_connection::write_loop(std::shared_ptr<peer_connectio
       const std::uint64_t bytes = piece_header_bytes + r.length;
       if (up_granted_ < bytes) break;
       uploads_.pop_front();
+      upload_front_changed();
       queued_upload_bytes_ -= bytes;
       up_granted_ -= bytes;
       const auto data = host_.block_data(r, scratch[sent.size()]);

@@ -81,6 +81,9 @@ class connection_host {
   virtual std::uint64_t pending_grant(const peer_connection& c, direction d) const = 0;
   /// Drops the connection's pending demand in that direction.
   virtual void cancel_grant(peer_connection& c, direction d) = 0;
+  /// The connection's next block to upload belongs to a piece it first asked for at
+  /// `since` (see peer_connection::upload_piece_since); the host may serve earlier pieces first.
+  virtual void upload_front_changed(peer_connection& c, time_point since) = 0;
   /// Runs a coroutine on the strand, keeping the host alive until it ends.
   virtual void spawn(asio::awaitable<void> task) = 0;
   /// The current time (steady clock).
@@ -194,6 +197,9 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
 
   std::vector<std::byte> ctrl_out_;          ///< control bytes waiting for the writer
   std::deque<msg::request> uploads_;         ///< blocks to upload, in order
+  /// For each piece with a block in uploads_: when its first block was queued.
+  std::vector<std::pair<std::uint32_t, time_point>> upload_since_;
+  void upload_front_changed();
   std::uint64_t queued_upload_bytes_ = 0;    ///< wire bytes of uploads_
   std::uint64_t up_granted_ = 0;             ///< upload grant not yet spent
   std::uint64_t down_granted_ = 0;           ///< download grant not yet spent

@@ -617,8 +617,8 @@ std::optional<std::uint32_t> pick_offer(const offer_inputs& in, std::mt19937_64&
 std::optional<peer_key> pick_recipient(std::span<const offer_candidate> candidates) {
   const offer_candidate* best = nullptr;
   for (const auto& c : candidates) {
-    if (best == nullptr || c.unspread < best->unspread ||
-        (c.unspread == best->unspread &&
+    if (best == nullptr || c.owed < best->owed ||
+        (c.owed == best->owed &&
          (c.last_served < best->last_served || (c.last_served == best->last_served && c.id < best->id))))
       best = &c;
   }

@@ -230,17 +230,20 @@ struct offer_inputs {
 /// pick_recipient().
 struct offer_candidate {
   peer_key id{};
-  /// Pieces we uploaded whole to this peer that no other peer is known to hold yet (it
-  /// has not passed them on, as far as the `have` messages tell).
-  std::uint32_t unspread = 0;
+  /// Copies this peer still owes the swarm: for each piece it got (or is getting) from us,
+  /// the other leechers that do not hold that piece yet, as far as the `have` messages tell.
+  std::uint64_t owed = 0;
   /// When this peer was last given a piece, as an increasing sequence number; 0 = never.
   std::uint64_t last_served = 0;
 };
 
-/// The peer to give the seed's next piece: the one with the fewest unspread pieces (BEP 16's
-/// rule, softened: a peer that has not passed its pieces on waits while another has), then
-/// the one served longest ago (never served first), then the smallest id. nullopt when
-/// there is no candidate. Deterministic; O(candidates).
+/// The peer to give the seed's next piece: the one that owes the fewest copies (BEP 16's
+/// rule, graded: a peer that has not passed its pieces on waits while another has), then
+/// the one served longest ago (never served first), then the smallest id. A peer that
+/// passes pieces on k times faster drains what it owes k times faster, so it is given
+/// about k times as many pieces: shares in proportion to upload, as in the bound's
+/// schedule for unequal peers. nullopt when there is no candidate. Deterministic;
+/// O(candidates).
 [[nodiscard]] std::optional<peer_key> pick_recipient(std::span<const offer_candidate> candidates);
 
 }  // namespace p2pdist::bt

@@ -135,70 +135,79 @@ void rate_limiter::accrue(duration elapsed) noexcept {
   level_bytes_ = saturating_add(level_bytes_, earned);
 }
 
+void rate_limiter::set_priority(consumer_id c, std::uint64_t priority) { entry_for(c).priority = priority; }
+
+// Max-min fair (water filling) split of `tokens` over `group` (indices into entries_):
+// the smallest demands are served in full while they fit under an equal share of what is
+// left, the rest is split equally, the extra bytes of an uneven split round robin from the
+// cursor. Writes amounts_; returns the tokens left over (nonzero only when all are served).
+std::uint64_t rate_limiter::share_fairly(std::span<std::size_t> group, std::uint64_t tokens) {
+  std::uint64_t demand = 0;
+  for (auto i : group) demand = saturating_add(demand, entries_[i].pending_bytes);
+  if (unlimited() || demand <= tokens) {
+    for (auto i : group) amounts_[i] = entries_[i].pending_bytes;
+    return unlimited() ? tokens : tokens - demand;
+  }
+  std::sort(group.begin(), group.end(),
+            [&](std::size_t a, std::size_t b) { return entries_[a].pending_bytes < entries_[b].pending_bytes; });
+  auto remaining = tokens;
+  std::size_t first_capped = 0;
+  for (; first_capped < group.size(); ++first_capped) {
+    const auto i = group[first_capped];
+    const auto share = remaining / (group.size() - first_capped);
+    if (entries_[i].pending_bytes > share) break;
+    amounts_[i] = entries_[i].pending_bytes;
+    remaining -= amounts_[i];
+  }
+  const auto capped = group.subspan(first_capped);
+  // Every capped consumer wants more than remaining / capped.size(), so base + 1 fits.
+  const auto base = remaining / capped.size();
+  auto extra = remaining % capped.size();
+  for (auto i : capped) amounts_[i] = base;
+  if (extra > 0) {
+    const auto n = entries_.size();
+    // The extra bytes go round robin from the cursor, so nobody keeps the short end.
+    std::sort(capped.begin(), capped.end(),
+              [&](std::size_t a, std::size_t b) { return (a + n - cursor_) % n < (b + n - cursor_) % n; });
+    std::size_t last = cursor_;
+    for (auto i : capped) {
+      if (extra == 0) break;
+      ++amounts_[i];
+      --extra;
+      last = i;
+    }
+    cursor_ = (last + 1) % n;
+  }
+  return 0;
+}
+
 void rate_limiter::distribute() {
   if (queued_consumers_ == 0) return;
   const auto n = entries_.size();
-  std::vector<std::uint64_t>& amount = amounts_;
-  amount.assign(n, 0);
-
+  amounts_.assign(n, 0);
   scratch_.clear();
-  std::uint64_t demand = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (entries_[i].pending_bytes > 0) {
-      scratch_.push_back(i);
-      demand = saturating_add(demand, entries_[i].pending_bytes);
-    }
-  }
+  for (std::size_t i = 0; i < n; ++i)
+    if (entries_[i].pending_bytes > 0) scratch_.push_back(i);
   assert(scratch_.size() == queued_consumers_);
-
-  if (unlimited() || demand <= level_bytes_) {
-    for (auto i : scratch_) amount[i] = entries_[i].pending_bytes;
-    if (!unlimited()) level_bytes_ -= demand;
-  } else {
-    // Max-min fair (water filling): serve the smallest demands in full while they fit
-    // under an equal share of what is left, then split the rest equally.
-    std::sort(scratch_.begin(), scratch_.end(), [&](std::size_t a, std::size_t b) {
-      return entries_[a].pending_bytes < entries_[b].pending_bytes;
-    });
-    auto remaining = level_bytes_;
-    std::size_t first_capped = 0;
-    for (; first_capped < scratch_.size(); ++first_capped) {
-      const auto i = scratch_[first_capped];
-      const auto share = remaining / (scratch_.size() - first_capped);
-      if (entries_[i].pending_bytes > share) break;
-      amount[i] = entries_[i].pending_bytes;
-      remaining -= amount[i];
-    }
-    const std::span<std::size_t> capped(scratch_.begin() + static_cast<std::ptrdiff_t>(first_capped),
-                                        scratch_.end());
-    // Every capped consumer wants more than remaining / capped.size(), so base + 1 fits.
-    const auto base = remaining / capped.size();
-    auto extra = remaining % capped.size();
-    for (auto i : capped) amount[i] = base;
-    if (extra > 0) {
-      // The extra bytes go round robin from the cursor, so nobody keeps the short end.
-      std::sort(capped.begin(), capped.end(), [&](std::size_t a, std::size_t b) {
-        return (a + n - cursor_) % n < (b + n - cursor_) % n;
-      });
-      std::size_t last = cursor_;
-      for (auto i : capped) {
-        if (extra == 0) break;
-        ++amount[i];
-        --extra;
-        last = i;
-      }
-      cursor_ = (last + 1) % n;
-    }
-    level_bytes_ = 0;
+  // Groups of equal priority, smallest first; each shares what the ones before it left.
+  std::stable_sort(scratch_.begin(), scratch_.end(),
+                   [&](std::size_t a, std::size_t b) { return entries_[a].priority < entries_[b].priority; });
+  auto tokens = level_bytes_;
+  for (std::size_t begin = 0; begin < scratch_.size() && (tokens > 0 || unlimited());) {
+    std::size_t end = begin + 1;
+    while (end < scratch_.size() && entries_[scratch_[end]].priority == entries_[scratch_[begin]].priority) ++end;
+    tokens = share_fairly(std::span<std::size_t>(scratch_).subspan(begin, end - begin), tokens);
+    begin = end;
   }
+  if (!unlimited()) level_bytes_ = tokens;
 
   for (std::size_t i = 0; i < n; ++i) {
-    if (amount[i] == 0) continue;
+    if (amounts_[i] == 0) continue;
     auto& e = entries_[i];
-    e.pending_bytes -= amount[i];
+    e.pending_bytes -= amounts_[i];
     if (e.pending_bytes == 0) --queued_consumers_;
-    granted_total_bytes_ = saturating_add(granted_total_bytes_, amount[i]);
-    grants_.push_back(grant{.consumer = e.id, .bytes = amount[i], .pending_bytes = e.pending_bytes});
+    granted_total_bytes_ = saturating_add(granted_total_bytes_, amounts_[i]);
+    grants_.push_back(grant{.consumer = e.id, .bytes = amounts_[i], .pending_bytes = e.pending_bytes});
   }
 }
 

@@ -105,6 +105,11 @@ class rate_limiter {
   /// nobody is queued (everything when unlimited) and returns that; the rest is queued and
   /// granted by later refill() calls.
   std::uint64_t request(consumer_id c, std::uint64_t bytes);
+  /// Sets the consumer's priority (registering it): refill() serves pending demand in
+  /// ascending priority, strictly — a consumer gets tokens only when every consumer of a
+  /// smaller priority has been served in full — and max-min fairly among equal priorities.
+  /// Every consumer starts at 0, so a limiter whose priorities are never set is plainly fair.
+  void set_priority(consumer_id c, std::uint64_t priority);
   /// Drops the consumer's pending demand (e.g. its peer choked us); returns the bytes
   /// dropped. Grants already made stay made.
   std::uint64_t cancel(consumer_id c) noexcept;
@@ -114,7 +119,7 @@ class rate_limiter {
   [[nodiscard]] std::uint64_t total_pending_bytes() const noexcept;
 
   /// Earns rate × elapsed (negative counts as zero) and shares the tokens among the
-  /// consumers with pending demand, max-min fairly; the extra byte of an uneven split goes
+  /// consumers with pending demand: by priority (set_priority), then max-min fairly; the extra byte of an uneven split goes
   /// round robin. Leftover tokens are kept up to the burst. Returns one grant per consumer
   /// served, in registration order; the span is valid until the next call on this limiter.
   std::span<const grant> refill(duration elapsed);
@@ -128,11 +133,13 @@ class rate_limiter {
   struct entry {
     consumer_id id{};
     std::uint64_t pending_bytes = 0;
+    std::uint64_t priority = 0;
   };
 
   entry& entry_for(consumer_id c);
   void accrue(duration elapsed) noexcept;
   void distribute();
+  std::uint64_t share_fairly(std::span<std::size_t> group, std::uint64_t tokens);
 
   std::uint64_t rate_bytes_per_s_ = 0;
   std::optional<std::uint64_t> burst_override_bytes_;

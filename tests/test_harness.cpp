@@ -63,6 +63,18 @@ TEST_CASE("cs swarm of 3: leechers upload nothing", "[harness]") {
   for (const auto& l : r.leechers) CHECK(l.bytes_up == 0);
 }
 
+TEST_CASE("unequal leechers, fair upload sharing: completes, identical data, not below the bound", "[harness]") {
+  // The other upload order than the default (piece-first), with unequal uploads so that the
+  // seed's shares follow the owed copies: u = 0.25, 0.5, 0.75 MB/s (sum 1.5 as above).
+  // Bound: max(F/u_s = 2.097 s, N·F/(u_s + Σu) = 6.29/2.5 = 2.517 s) = 2.517 s.
+  auto c = small(swarm_mode::p2p, after_complete::stay);
+  c.peer_up_bytes_per_s = {0.25e6, 0.5e6, 0.75e6};
+  c.upload_order = p2pdist::bt::upload_policy::fair;
+  const auto r = run_swarm(c);
+  check_run(c, r, 3.0 * 2 * 1048576 / 2.5e6);
+  CHECK(swarm_document(c, r)["upload_order"] == "fair");
+}
+
 TEST_CASE("leechers that leave at once still all finish", "[harness]") {
   const auto c = small(swarm_mode::p2p, after_complete::leave);
   const auto r = run_swarm(c);
@@ -76,9 +88,11 @@ TEST_CASE("the swarm document holds the contract's fields", "[harness]") {
   const auto r = run_swarm(c);
   const auto j = swarm_document(c, r);
   for (const char* key : {"mode", "N", "file_bytes", "bound", "distribution_seconds", "ratio", "leechers",
-                          "timeline", "server_up_bytes_per_s", "peer_up_bytes_per_s", "after_complete"})
+                          "timeline", "server_up_bytes_per_s", "peer_up_bytes_per_s", "after_complete",
+                          "upload_order"})
     CHECK(j.contains(key));
   CHECK(j["mode"] == "p2p");
+  CHECK(j["upload_order"] == "piece-first");
   CHECK(j["N"] == 2);
   CHECK(j["file_bytes"] == 2u << 20);
   CHECK(j["bound"].contains("seconds"));

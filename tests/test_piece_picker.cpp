@@ -728,33 +728,77 @@ TEST_CASE("offering in turn announces every piece once before any twice", "[piec
 
 // ----- pick_recipient (super seeding) -----
 
-TEST_CASE("pick_recipient prefers a peer that has passed on what it got", "[piece_picker][offer]") {
-  // Peer 1 was served long ago but still holds an unspread piece: peer 2, served more
+TEST_CASE("pick_recipient prefers the peer that owes the fewest copies", "[piece_picker][offer]") {
+  // Peer 1 was served long ago but still owes one copy: peer 2, served more
   // recently with nothing pending, goes first (BEP 16's rule).
-  const std::vector<offer_candidate> c{{.id = peer_key{1}, .unspread = 1, .last_served = 1},
-                                       {.id = peer_key{2}, .unspread = 0, .last_served = 9}};
+  const std::vector<offer_candidate> c{{.id = peer_key{1}, .owed = 1, .last_served = 1},
+                                       {.id = peer_key{2}, .owed = 0, .last_served = 9}};
   REQUIRE(pick_recipient(c) == std::optional<peer_key>{peer_key{2}});
 }
 
 TEST_CASE("pick_recipient serves in turn among equals, never-served first", "[piece_picker][offer]") {
-  const std::vector<offer_candidate> c{{.id = peer_key{4}, .unspread = 0, .last_served = 7},
-                                       {.id = peer_key{5}, .unspread = 0, .last_served = 0},
-                                       {.id = peer_key{6}, .unspread = 0, .last_served = 3}};
+  const std::vector<offer_candidate> c{{.id = peer_key{4}, .owed = 0, .last_served = 7},
+                                       {.id = peer_key{5}, .owed = 0, .last_served = 0},
+                                       {.id = peer_key{6}, .owed = 0, .last_served = 3}};
   REQUIRE(pick_recipient(c) == std::optional<peer_key>{peer_key{5}});
   const std::vector<offer_candidate> served{c[0], c[2]};
   REQUIRE(pick_recipient(served) == std::optional<peer_key>{peer_key{6}});
 }
 
 TEST_CASE("pick_recipient breaks a full tie by the smaller id, and has none to give for none", "[piece_picker][offer]") {
-  const std::vector<offer_candidate> c{{.id = peer_key{9}, .unspread = 2, .last_served = 4},
-                                       {.id = peer_key{3}, .unspread = 2, .last_served = 4}};
+  const std::vector<offer_candidate> c{{.id = peer_key{9}, .owed = 2, .last_served = 4},
+                                       {.id = peer_key{3}, .owed = 2, .last_served = 4}};
   REQUIRE(pick_recipient(c) == std::optional<peer_key>{peer_key{3}});
   REQUIRE_FALSE(pick_recipient({}).has_value());
 }
 
+namespace {
+struct share_run {
+  std::vector<std::uint32_t> pieces;  ///< pieces given to each peer
+  std::uint64_t max_owed = 0;         ///< the most any peer owed right after a pick
+};
+
+/// A seed that gives one piece per tick to pick_recipient's choice; that peer then owes
+/// `others` copies, and peer k passes on pays[k] copies per tick.
+share_run simulate_shares(const std::vector<std::uint64_t>& pays, std::uint64_t others, std::uint64_t ticks) {
+  std::vector<offer_candidate> c;
+  for (std::uint32_t k = 0; k < pays.size(); ++k) c.push_back({.id = peer_key{k}});
+  share_run r{.pieces = std::vector<std::uint32_t>(pays.size(), 0)};
+  for (std::uint64_t t = 1; t <= ticks; ++t) {
+    const auto got = pick_recipient(c);
+    REQUIRE(got.has_value());
+    auto& x = c[static_cast<std::uint32_t>(*got)];
+    x.owed += others;
+    x.last_served = t;
+    ++r.pieces[static_cast<std::uint32_t>(*got)];
+    for (const auto& y : c) r.max_owed = std::max(r.max_owed, y.owed);
+    for (std::size_t k = 0; k < c.size(); ++k) c[k].owed -= std::min(c[k].owed, pays[k]);
+  }
+  return r;
+}
+}  // namespace
+
+TEST_CASE("pick_recipient gives pieces in proportion to how fast peers pass them on", "[piece_picker][offer]") {
+  // Each piece leaves its recipient 4 times (N - 1 = 4 other leechers). Peer 0 passes on 3
+  // copies per tick, peer 1 one: together exactly the 4 the seed's one piece per tick
+  // creates, so the only schedule that keeps up gives them 3 : 1, i.e. 300 and 100 of 400
+  // pieces. What is owed stays bounded: the first ticks by hand (owed after each pick) are
+  // (4,0) (1,4) (4,3) (5,2) (2,5) (4,4) (5,3) (2,6); a peer is picked only while it owes
+  // no more than the other, so neither owes more than one pick (4) above the other's level.
+  const auto r = simulate_shares({3, 1}, 4, 400);
+  REQUIRE(r.pieces[0] + r.pieces[1] == 400);
+  REQUIRE(r.pieces[0] >= 295);
+  REQUIRE(r.pieces[0] <= 305);
+  REQUIRE(r.max_owed <= 8);
+  // Equal peers get equal shares: 4 peers paying 1 each against 4 owed per tick, 100 each.
+  const auto eq = simulate_shares({1, 1, 1, 1}, 4, 400);
+  REQUIRE(eq.pieces == std::vector<std::uint32_t>{100, 100, 100, 100});
+  REQUIRE(eq.max_owed <= 4);
+}
+
 TEST_CASE("serving the picked peer each time goes round every peer before any twice", "[piece_picker][offer]") {
   // Simulated seed: each pick is served with the next sequence number; with nothing
-  // unspread, the first K picks among K peers must be K distinct peers, and pick K+1 the first again.
+  // owed, the first K picks among K peers must be K distinct peers, and pick K+1 the first again.
   std::vector<offer_candidate> c;
   for (std::uint32_t k = 0; k < 7; ++k) c.push_back({.id = peer_key{100 - k}});
   std::set<std::uint32_t> first_round;

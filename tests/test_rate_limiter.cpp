@@ -505,3 +505,71 @@ TEST_CASE("a late refill wastes nothing when demand is waiting: the burst only c
   // The surplus of that second (500 kB more than was asked) is not kept beyond the burst.
   CHECK(lim.available_bytes() == 200'000);
 }
+
+TEST_CASE("priority: a smaller priority is served in full before a larger one gets a byte", "[rate_limiter]") {
+  // 100 kB/s in 10 ms refills earns 1000 bytes per refill.
+  rate_limiter lim({.rate_bytes_per_s = 100'000});
+  lim.set_priority(cid(1), 20);
+  lim.set_priority(cid(2), 10);
+  (void)lim.request(cid(1), 5'000);
+  (void)lim.request(cid(2), 2'500);
+  // Consumer 2 (priority 10) takes the first 2500 bytes: refills 1 and 2 whole, then 500 of
+  // refill 3, whose other 500 go to consumer 1; consumer 1 then has the rest alone.
+  auto g = lim.refill(10ms);
+  REQUIRE(g.size() == 1);
+  CHECK(g[0] == grant{.consumer = cid(2), .bytes = 1'000, .pending_bytes = 1'500});
+  g = lim.refill(10ms);
+  REQUIRE(g.size() == 1);
+  CHECK(g[0] == grant{.consumer = cid(2), .bytes = 1'000, .pending_bytes = 500});
+  g = lim.refill(10ms);
+  REQUIRE(g.size() == 2);
+  CHECK(g[0] == grant{.consumer = cid(1), .bytes = 500, .pending_bytes = 4'500});
+  CHECK(g[1] == grant{.consumer = cid(2), .bytes = 500, .pending_bytes = 0});
+  g = lim.refill(10ms);
+  REQUIRE(g.size() == 1);
+  CHECK(g[0] == grant{.consumer = cid(1), .bytes = 1'000, .pending_bytes = 3'500});
+  // The total is still rate x time: 4 refills of 1000 bytes.
+  CHECK(lim.granted_total_bytes() == 4'000);
+}
+
+TEST_CASE("priority: equal priorities share max-min fairly, and changing one reorders at once",
+          "[rate_limiter]") {
+  rate_limiter lim({.rate_bytes_per_s = 100'000});
+  for (std::uint32_t k = 1; k <= 3; ++k) {
+    lim.set_priority(cid(k), 7);
+    (void)lim.request(cid(k), 10'000);
+  }
+  // Three equal priorities: 1000 bytes split 334 / 333 / 333 (the extra byte rotates).
+  auto g = lim.refill(10ms);
+  REQUIRE(g.size() == 3);
+  std::uint64_t sum = 0;
+  for (const auto& x : g) {
+    CHECK(x.bytes >= 333);
+    CHECK(x.bytes <= 334);
+    sum += x.bytes;
+  }
+  CHECK(sum == 1'000);
+  // Consumer 3 moves ahead (priority 1): the next refill is all its own.
+  lim.set_priority(cid(3), 1);
+  g = lim.refill(10ms);
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].consumer == cid(3));
+  CHECK(g[0].bytes == 1'000);
+}
+
+TEST_CASE("priority: what the first group leaves over goes to the next, the bucket keeps none",
+          "[rate_limiter]") {
+  rate_limiter lim({.rate_bytes_per_s = 100'000});
+  lim.set_priority(cid(1), 1);
+  lim.set_priority(cid(2), 2);
+  lim.set_priority(cid(3), 2);
+  (void)lim.request(cid(1), 400);
+  (void)lim.request(cid(2), 5'000);
+  (void)lim.request(cid(3), 5'000);
+  // 1000 earned: 400 to consumer 1 in full, the other 600 split 300 / 300.
+  const auto g = lim.refill(10ms);
+  std::map<std::uint32_t, std::uint64_t> got;
+  for (const auto& x : g) got[static_cast<std::uint32_t>(x.consumer)] = x.bytes;
+  CHECK(got == std::map<std::uint32_t, std::uint64_t>{{1, 400}, {2, 300}, {3, 300}});
+  CHECK(lim.available_bytes() == 0);
+}
