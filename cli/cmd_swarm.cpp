@@ -190,6 +190,10 @@ int run_swarm(const swarm_options& o) {
                         std::to_string(o.leechers) + " (give one rate for all or one per leecher)");
   }
   if (o.repeat < 1) throw usage_error("--repeat: must be at least 1");
+  if (!(o.request_queue_seconds >= 0 && o.request_queue_seconds <= 10))
+    throw usage_error("--request-queue: must be from 0 to 10s");
+  c.picker.request_queue_time =
+      std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.request_queue_seconds));
   c.choker.regular_slots = o.slots;
   c.choker.rechoke_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.rechoke_seconds));
   c.choker.optimistic_interval =

@@ -95,6 +95,7 @@ struct swarm_options {
   std::string upload_order = "piece-first";    ///< piece-first | fair
   int slots = 4;
   double rechoke_seconds = 10;
+  double request_queue_seconds = 0.03;  ///< 0: a fixed pipeline of 16 requests per peer
   double optimistic_seconds = 30;
   double time_scale = 1;
   double timeout_seconds = 600;

@@ -160,7 +160,7 @@ int run(int argc, char** argv) {
   struct {
     std::string leechers = "8", seeds = "1", file_size = "32MiB", piece_size = "256KiB";
     std::string server_up = "4MB/s", peer_up = "2MB/s", peer_down = "unlimited";
-    std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1";
+    std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1", request_queue = "30ms";
   } sw;
   auto* swarm_cmd = app.add_subcommand("swarm", "run a swarm on loopback and hold its time against the bound");
   swarm_cmd->add_option("--leechers,-N", sw.leechers, "number of leechers N")->capture_default_str();
@@ -183,6 +183,9 @@ int run(int argc, char** argv) {
       ->capture_default_str();
   swarm_cmd->add_option("--slots", swarm.slots, "regular unchoke slots")->capture_default_str();
   swarm_cmd->add_option("--rechoke", sw.rechoke, "rechoke interval")->capture_default_str();
+  swarm_cmd->add_option("--request-queue", sw.request_queue,
+                        "requests kept at a peer cover this much of its sending (0: always 16)")
+      ->capture_default_str();
   swarm_cmd->add_option("--optimistic", sw.optimistic, "optimistic unchoke interval")->capture_default_str();
   swarm_cmd->add_option("--time-scale", swarm.time_scale, "multiplies every choker interval")->capture_default_str();
   swarm_cmd->add_option("--timeout", sw.timeout, "give up after this long, with partial results")->capture_default_str();
@@ -279,6 +282,7 @@ int run(int argc, char** argv) {
       if (r == 0) throw usage_error("--peer-down: a leecher cannot download at zero");
     if (swarm.server_up_bps == 0) throw usage_error("--server-up: the seed cannot upload at zero");
     swarm.rechoke_seconds = parse_flag("--rechoke", sw.rechoke, model::parse_duration_seconds);
+    swarm.request_queue_seconds = sw.request_queue == "0" ? 0.0 : parse_flag("--request-queue", sw.request_queue, model::parse_duration_seconds);
     swarm.optimistic_seconds = parse_flag("--optimistic", sw.optimistic, model::parse_duration_seconds);
     swarm.timeout_seconds = parse_flag("--timeout", sw.timeout, model::parse_duration_seconds);
     swarm.repeat = parse_count("--repeat", sw.repeat);

@@ -1,7 +1,6 @@
 #include "loopback/client.hpp"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <exception>
@@ -649,7 +648,14 @@ void client_impl::update_interest(peer_connection& c) {
 
 void client_impl::fill_pipeline(peer_connection& c) {
   if (!c.is_open() || !c.in_picker || c.peer_choking || !c.am_interested || complete_) return;
-  const std::size_t depth = c.snubbed ? 1 : std::max<std::uint32_t>(config_.picker.pipeline_depth, 1);
+  const auto& knobs = config_.picker;
+  const std::uint32_t most = std::max<std::uint32_t>(knobs.pipeline_depth, 1);
+  const std::size_t depth =
+      c.snubbed ? 1
+      : knobs.request_queue_time > duration::zero()
+          ? pipeline_depth_for(c.rate_from.rate(now()), knobs.request_queue_time,
+                               std::clamp<std::uint32_t>(knobs.min_pipeline_depth, 1, most), most)
+          : most;
   if (c.outstanding.size() >= depth) return;
   const auto blocks = picker_.pick(c.key(), depth - c.outstanding.size(), rng_);
   if (blocks.empty()) return;
@@ -786,6 +792,7 @@ void client_impl::on_piece(peer_connection& c, const msg::piece& p) {
   }
   c.outstanding.erase(it);
   c.waiting_since = now();
+  c.rate_from.add(c.waiting_since, len);
   c.snubbed = false;
   const auto outcome = picker_.block_received(c.key(), b);
   update_stats([&](client_stats& s) {

@@ -157,6 +157,7 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   bool snubbed = false;
   bitfield peer_has;                            ///< pieces it announced
   std::vector<block_request> outstanding;       ///< our requests in flight at it, oldest first
+  decayed_rate rate_from{};                     ///< its recent sending rate to us (blocks received)
   time_point connected_at{};
   time_point last_received{};                   ///< any bytes read
   time_point last_sent{};                       ///< any bytes written

@@ -19,6 +19,7 @@
 //
 // Threading: not thread-safe; call from one thread (the network layer's loop thread).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "loopback/bitfield.hpp"
+#include "loopback/time.hpp"
 
 namespace p2pdist::bt {
 
@@ -207,6 +209,32 @@ class piece_picker {
   std::vector<std::uint32_t> partial_;  ///< begun pieces, oldest first
   std::unordered_map<peer_key, peer_state> peers_;
 };
+
+/// A download rate estimate from one peer: bytes received, decayed exponentially with time
+/// constant `tau`, so that rate() = decayed bytes / tau follows a steady rate exactly and
+/// forgets an old one within a few tau. Pure: times come from the caller.
+class decayed_rate {
+ public:
+  explicit decayed_rate(duration tau = std::chrono::milliseconds(100)) : tau_(tau) {}
+  /// `bytes` arrived at `t` (t never earlier than a previous call's).
+  void add(time_point t, std::uint64_t bytes);
+  /// The rate at `t`, bytes per second (0 before the first add).
+  [[nodiscard]] double rate(time_point t) const;
+
+ private:
+  duration tau_;
+  double decayed_bytes_ = 0;
+  std::optional<time_point> last_{};
+};
+
+/// Requests to keep in flight at a peer that sends `rate_bytes_per_s`: enough blocks for
+/// `queue_time` of its sending, at least `min_depth` and at most `max_depth`
+/// (min_depth ≥ 1, max_depth ≥ min_depth are assumed; a NaN or negative rate counts as 0).
+/// A short queue at a rate-limited peer keeps our requests where the data is coming soon:
+/// blocks are not committed to a peer that will take seconds to send them while another
+/// holder idles.
+[[nodiscard]] std::uint32_t pipeline_depth_for(double rate_bytes_per_s, duration queue_time,
+                                               std::uint32_t min_depth, std::uint32_t max_depth) noexcept;
 
 /// What an initial seed that super-seeds (BEP 16 style) knows of each piece, for
 /// pick_offer(); the three spans are indexed by piece and of equal length.
