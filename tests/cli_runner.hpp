@@ -187,4 +187,28 @@ inline bounded_run_result run_p2pdist_bounded(const std::vector<std::string>& ar
   return run_bounded(P2PDIST_EXE, args, timeout);
 }
 
+/// A fresh directory for one test, p2pdist-TAG-PID-K under the temporary directory,
+/// removed with everything in it when the test ends.
+class scratch_dir {
+ public:
+  explicit scratch_dir(const std::string& tag) {
+    static int counter = 0;
+    path_ = std::filesystem::temp_directory_path() /
+            ("p2pdist-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 }  // namespace p2pdist::test

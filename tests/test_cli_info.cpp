@@ -19,6 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using p2pdist::test::run_p2pdist;
+using p2pdist::test::scratch_dir;
 
 const fs::path data_dir = P2PDIST_TEST_DATA;
 const std::string mktorrent_100k = (data_dir / "metainfo_mktorrent_100k.torrent").string();
@@ -34,20 +35,6 @@ void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
-
-/// A scratch directory for one test, removed at scope exit.
-struct scratch_dir {
-  fs::path path;
-  explicit scratch_dir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("p2pdist-cli-info-" + tag + "-" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 std::size_t count_lines(const std::string& s) {
   std::size_t n = 0;
@@ -107,7 +94,7 @@ TEST_CASE("info --json - writes only JSON to stdout", "[cli][info]") {
 
 TEST_CASE("info --json FILE writes the file and still prints the table", "[cli][info]") {
   scratch_dir dir("json");
-  const auto json_path = (dir.path / "info.json").string();
+  const auto json_path = (dir.path() / "info.json").string();
   const auto r = run_p2pdist({"info", mktorrent_100k, "--json", json_path});
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find(mktorrent_100k_hash) != std::string::npos);
@@ -122,17 +109,17 @@ TEST_CASE("info on malformed files exits 1 with one line naming the offset", "[c
   REQUIRE(good.size() > 100);
 
   SECTION("truncated before the final 'e': the input ends, offset = its size") {
-    const auto path = (dir.path / "truncated.torrent").string();
+    const auto path = (dir.path() / "truncated.torrent").string();
     write_file(path, good.substr(0, good.size() - 1));
     check_malformed(path, good.size() - 1);
   }
   SECTION("garbage text: the first byte cannot start a value") {
-    const auto path = (dir.path / "garbage.torrent").string();
+    const auto path = (dir.path() / "garbage.torrent").string();
     write_file(path, "hello, this is not a torrent\n");
     check_malformed(path, 0);
   }
   SECTION("empty file: the input ends at byte 0") {
-    const auto path = (dir.path / "empty.torrent").string();
+    const auto path = (dir.path() / "empty.torrent").string();
     write_file(path, "");
     check_malformed(path, 0);
   }
@@ -144,21 +131,21 @@ TEST_CASE("info on malformed files exits 1 with one line naming the offset", "[c
   SECTION("pieces of 39 bytes: the offset of the pieces string") {
     const std::string t = "d8:announce3:url4:infod6:lengthi5e4:name1:a12:piece lengthi16384e"
                           "6:pieces39:" + std::string(39, 'h') + "ee";
-    const auto path = (dir.path / "pieces39.torrent").string();
+    const auto path = (dir.path() / "pieces39.torrent").string();
     write_file(path, t);
     check_malformed(path, t.find("6:pieces") + 8);
   }
   SECTION("a name escaping the directory") {
     const std::string t = "d4:infod6:lengthi5e4:name5:../ab12:piece lengthi16384e6:pieces20:" +
                           std::string(20, 'h') + "ee";
-    const auto path = (dir.path / "escape.torrent").string();
+    const auto path = (dir.path() / "escape.torrent").string();
     write_file(path, t);
     check_malformed(path, t.find("5:../ab"));
   }
   SECTION("binary junk (not a dictionary)") {
     std::string junk;
     for (int i = 0; i < 4096; ++i) junk += static_cast<char>((i * 37 + 11) % 256);
-    const auto path = (dir.path / "junk.torrent").string();
+    const auto path = (dir.path() / "junk.torrent").string();
     write_file(path, junk);
     const auto r = run_p2pdist({"info", path});
     CHECK(r.exit_code == 1);
@@ -169,17 +156,17 @@ TEST_CASE("info on malformed files exits 1 with one line naming the offset", "[c
 
 TEST_CASE("info on a missing or unreadable file exits 1 naming it", "[cli][info]") {
   scratch_dir dir("missing");
-  const auto missing = (dir.path / "no-such.torrent").string();
+  const auto missing = (dir.path() / "no-such.torrent").string();
   auto r = run_p2pdist({"info", missing});
   CHECK(r.exit_code == 1);
   CHECK(count_lines(r.err) == 1);
   CHECK(r.err.find(missing) != std::string::npos);
   CHECK(r.err.find("No such file or directory") != std::string::npos);
 
-  r = run_p2pdist({"info", dir.path.string()});
+  r = run_p2pdist({"info", dir.path().string()});
   CHECK(r.exit_code == 1);
   CHECK(count_lines(r.err) == 1);
-  CHECK(r.err.find(dir.path.string()) != std::string::npos);
+  CHECK(r.err.find(dir.path().string()) != std::string::npos);
 }
 
 TEST_CASE("info without a file is a usage error", "[cli][info]") {
@@ -190,9 +177,9 @@ TEST_CASE("info without a file is a usage error", "[cli][info]") {
 
 TEST_CASE("make-torrent reproduces mktorrent's info-hash for the same file", "[cli][make-torrent]") {
   scratch_dir dir("make");
-  const auto data_path = dir.path / "metainfo_sample.bin";
+  const auto data_path = dir.path() / "metainfo_sample.bin";
   write_file(data_path, sample_data(100000));
-  const auto out = (dir.path / "made.torrent").string();
+  const auto out = (dir.path() / "made.torrent").string();
   const auto r = run_p2pdist({"make-torrent", data_path.string(), "--announce",
                               "http://127.0.0.1:6969/announce", "-o", out, "--piece-size", "32KiB"});
   INFO("stderr: " << r.err);
@@ -209,15 +196,15 @@ TEST_CASE("make-torrent reproduces mktorrent's info-hash for the same file", "[c
 
   // Only the torrent and the data are left: the temporary file was renamed away.
   std::size_t entries = 0;
-  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path)) ++entries;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir.path())) ++entries;
   CHECK(entries == 2);
 }
 
 TEST_CASE("make-torrent --name and the default piece size", "[cli][make-torrent]") {
   scratch_dir dir("name");
-  const auto data_path = dir.path / "data.bin";
+  const auto data_path = dir.path() / "data.bin";
   write_file(data_path, sample_data(300000));
-  const auto out = (dir.path / "named.torrent").string();
+  const auto out = (dir.path() / "named.torrent").string();
   const auto r = run_p2pdist({"make-torrent", data_path.string(), "--announce", "http://t/announce",
                               "-o", out, "--name", "renamed.bin"});
   INFO("stderr: " << r.err);
@@ -234,15 +221,15 @@ TEST_CASE("make-torrent --name and the default piece size", "[cli][make-torrent]
 TEST_CASE("make-torrent failures: missing input, bad piece size, unwritable output",
           "[cli][make-torrent]") {
   scratch_dir dir("makefail");
-  const auto data_path = (dir.path / "d.bin").string();
+  const auto data_path = (dir.path() / "d.bin").string();
   write_file(data_path, sample_data(1000));
-  const auto out = (dir.path / "x.torrent").string();
+  const auto out = (dir.path() / "x.torrent").string();
 
-  auto r = run_p2pdist({"make-torrent", (dir.path / "nope").string(), "--announce", "http://t/announce",
+  auto r = run_p2pdist({"make-torrent", (dir.path() / "nope").string(), "--announce", "http://t/announce",
                         "-o", out});
   CHECK(r.exit_code == 1);
   CHECK(count_lines(r.err) == 1);
-  CHECK(r.err.find((dir.path / "nope").string()) != std::string::npos);
+  CHECK(r.err.find((dir.path() / "nope").string()) != std::string::npos);
   CHECK_FALSE(fs::exists(out));
 
   r = run_p2pdist({"make-torrent", data_path, "--announce", "http://t/announce", "-o", out,
@@ -257,13 +244,13 @@ TEST_CASE("make-torrent failures: missing input, bad piece size, unwritable outp
   CHECK(r.exit_code == 2);
   CHECK(r.err.find("--name") != std::string::npos);
 
-  const auto unwritable = (dir.path / "no-such-dir" / "x.torrent").string();
+  const auto unwritable = (dir.path() / "no-such-dir" / "x.torrent").string();
   r = run_p2pdist({"make-torrent", data_path, "--announce", "http://t/announce", "-o", unwritable});
   CHECK(r.exit_code == 1);
   CHECK(count_lines(r.err) == 1);
   CHECK(r.err.find(unwritable) != std::string::npos);
 
-  const auto empty = (dir.path / "empty.bin").string();
+  const auto empty = (dir.path() / "empty.bin").string();
   write_file(empty, "");
   r = run_p2pdist({"make-torrent", empty, "--announce", "http://t/announce", "-o", out});
   CHECK(r.exit_code == 1);

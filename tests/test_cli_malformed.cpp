@@ -23,33 +23,12 @@
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using p2pdist::test::run_bounded;
+using p2pdist::test::scratch_dir;
 using p2pdist::test::run_p2pdist_bounded;
 
 namespace {
 
 constexpr auto case_timeout = 30s;
-
-/// A fresh directory, removed with everything in it at the end of the test.
-class temp_dir {
- public:
-  temp_dir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("p2pdist-malformed-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -140,7 +119,7 @@ TEST_CASE("the bounded runner sees exit codes, timeouts and processes left behin
 }
 
 TEST_CASE("malformed invocations exit 1 or 2 with one line naming the problem", "[cli]") {
-  temp_dir tmp;
+  scratch_dir tmp("malformed");
   const auto& dir = tmp.path();
   const busy_port busy;
 

@@ -27,33 +27,12 @@
 
 namespace fs = std::filesystem;
 using p2pdist::test::run_p2pdist;
+using p2pdist::test::scratch_dir;
 using namespace std::chrono_literals;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-/// A scratch directory, removed with everything in it when the test ends.
-class scratch_dir {
- public:
-  explicit scratch_dir(const std::string& tag) {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("p2pdist-peer-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~scratch_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  scratch_dir(const scratch_dir&) = delete;
-  scratch_dir& operator=(const scratch_dir&) = delete;
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
-};
 
 std::vector<char> random_bytes(std::size_t n, std::uint64_t seed) {
   std::mt19937_64 rng(seed);
