@@ -105,9 +105,8 @@ bool peer_connection::cancel_upload(const msg::cancel& c) {
   });
   if (it == uploads_.end()) return false;
   queued_upload_bytes_ -= piece_header_bytes + it->length;
-  const bool front = it == uploads_.begin();
   uploads_.erase(it);
-  if (front) upload_front_changed();
+  upload_front_changed();  // rare: also forgets the piece if that was its last block
   // Demand beyond what is still queued is withdrawn.
   const std::uint64_t pending = host_.pending_grant(*this, direction::up);
   if (up_granted_ + pending > queued_upload_bytes_) {
@@ -275,7 +274,8 @@ asio::awaitable<void> peer_connection::write_loop(std::shared_ptr<peer_connectio
       const std::uint64_t bytes = piece_header_bytes + r.length;
       if (up_granted_ < bytes) break;
       uploads_.pop_front();
-      upload_front_changed();
+      // Within one piece the front's piece, and so its priority, stays as it was.
+      if (uploads_.empty() || uploads_.front().index != r.index) upload_front_changed();
       queued_upload_bytes_ -= bytes;
       up_granted_ -= bytes;
       const auto data = host_.block_data(r, scratch[sent.size()]);
