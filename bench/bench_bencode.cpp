@@ -8,7 +8,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "loopback/bencode.hpp"
+#include "loopback/protocol/bencode.hpp"
 
 namespace {
 

@@ -10,7 +10,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "loopback/rate_limiter.hpp"
+#include "loopback/policy/rate_limiter.hpp"
 
 namespace {
 

@@ -11,8 +11,8 @@
 
 #include <benchmark/benchmark.h>
 
-#include "loopback/bitfield.hpp"
-#include "loopback/piece_picker.hpp"
+#include "loopback/protocol/bitfield.hpp"
+#include "loopback/policy/piece_picker.hpp"
 
 namespace {
 

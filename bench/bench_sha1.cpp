@@ -10,7 +10,7 @@
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
-#include "loopback/sha1.hpp"
+#include "loopback/protocol/sha1.hpp"
 
 namespace {
 

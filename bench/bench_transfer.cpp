@@ -19,8 +19,8 @@
 
 #include <benchmark/benchmark.h>
 
-#include "loopback/harness.hpp"
-#include "loopback/sha1.hpp"
+#include "loopback/harness/harness.hpp"
+#include "loopback/protocol/sha1.hpp"
 
 namespace {
 

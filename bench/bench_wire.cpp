@@ -9,7 +9,7 @@
 
 #include <benchmark/benchmark.h>
 
-#include "loopback/wire.hpp"
+#include "loopback/protocol/wire.hpp"
 
 namespace bt = p2pdist::bt;
 

@@ -65,7 +65,7 @@ def log(*args):
 
 
 def leecher_address(i):
-    # The harness's address plan (loopback/harness.hpp), for the first 246 leechers.
+    # The harness's address plan (loopback/harness/harness.hpp), for the first 246 leechers.
     assert i < 246
     return f"127.0.0.{10 + i}"
 

@@ -19,8 +19,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "loopback/bencode.hpp"
-#include "loopback/metainfo.hpp"
+#include "loopback/protocol/bencode.hpp"
+#include "loopback/protocol/metainfo.hpp"
 
 namespace p2pdist::cli {
 namespace {

@@ -34,12 +34,12 @@
 #include "cli/commands.hpp"
 #include "cli/listen.hpp"
 #include "cli/output.hpp"
-#include "loopback/bencode.hpp"
-#include "loopback/client.hpp"
-#include "loopback/endpoint.hpp"
-#include "loopback/metainfo.hpp"
-#include "loopback/storage.hpp"
-#include "loopback/tracker_codec.hpp"
+#include "loopback/protocol/bencode.hpp"
+#include "loopback/net/client.hpp"
+#include "loopback/protocol/endpoint.hpp"
+#include "loopback/protocol/metainfo.hpp"
+#include "loopback/storage/storage.hpp"
+#include "loopback/protocol/tracker_codec.hpp"
 
 namespace p2pdist::cli {
 namespace {

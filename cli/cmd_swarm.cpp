@@ -11,10 +11,10 @@
 
 #include "cli/commands.hpp"
 #include "cli/output.hpp"
-#include "loopback/faults.hpp"
-#include "loopback/harness.hpp"
-#include "loopback/harness_json.hpp"
-#include "loopback/metainfo.hpp"
+#include "loopback/harness/faults.hpp"
+#include "loopback/harness/harness.hpp"
+#include "loopback/harness/harness_json.hpp"
+#include "loopback/protocol/metainfo.hpp"
 #include "model/units.hpp"
 
 namespace p2pdist::cli {

@@ -14,9 +14,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/listen.hpp"
-#include "loopback/endpoint.hpp"
-#include "loopback/tracker_codec.hpp"
-#include "loopback/tracker_server.hpp"
+#include "loopback/protocol/endpoint.hpp"
+#include "loopback/protocol/tracker_codec.hpp"
+#include "loopback/net/tracker_server.hpp"
 
 namespace p2pdist::cli {
 namespace {

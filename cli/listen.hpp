@@ -4,7 +4,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
-#include "loopback/endpoint.hpp"
+#include "loopback/protocol/endpoint.hpp"
 
 namespace p2pdist::cli {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "loopback/tracker_codec.hpp"
+#include "loopback/protocol/tracker_codec.hpp"
 
 namespace {
 void check(bool ok) {

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "loopback/bencode.hpp"
+#include "loopback/protocol/bencode.hpp"
 
 namespace {
 

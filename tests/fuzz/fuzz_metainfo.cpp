@@ -9,9 +9,9 @@
 #include <span>
 #include <string>
 
-#include "loopback/bencode.hpp"
-#include "loopback/metainfo.hpp"
-#include "loopback/sha1.hpp"
+#include "loopback/protocol/bencode.hpp"
+#include "loopback/protocol/metainfo.hpp"
+#include "loopback/protocol/sha1.hpp"
 
 namespace bt = p2pdist::bt;
 

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "loopback/tracker_codec.hpp"
+#include "loopback/protocol/tracker_codec.hpp"
 
 namespace {
 void check(bool ok) {

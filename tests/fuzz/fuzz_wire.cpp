@@ -20,7 +20,7 @@
 #include <span>
 #include <vector>
 
-#include "loopback/wire.hpp"
+#include "loopback/protocol/wire.hpp"
 
 namespace bt = p2pdist::bt;
 

@@ -1,0 +1,45 @@
+#pragma once
+// The harness's numbers against the model: the bound for a swarm, and the JSON document of
+// a swarm run (the one place the harness formats JSON).
+
+#include <optional>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "loopback/harness/harness.hpp"
+#include "model/bounds.hpp"
+
+namespace p2pdist::loopback {
+
+/// The model's swarm for a harness config: F = 8·file_bytes bits, u_s = 8·S·server_up,
+/// u_i and d_i in bits/s (an unlimited download is +infinity, an unlimited upload a rate
+/// so large its term vanishes). nullopt when the server's upload is unlimited (no bound).
+/// `file_bytes` is the size actually shared (it may come from a file).
+std::optional<model::swarm_params> model_params(const swarm_config& config, std::uint64_t file_bytes);
+
+/// The bound the run is held against: D_p2p in p2p mode, D_cs in cs mode.
+std::optional<model::bound> swarm_bound(const swarm_config& config, std::uint64_t file_bytes);
+
+/// The contract's swarm document for one run: parameters, bound (seconds, binding),
+/// distribution_seconds, ratio, leechers (address, completion_seconds, bytes_up,
+/// bytes_down, ...), timeline (seconds, bytes_held per leecher), timed_out, data_ok.
+nlohmann::json swarm_document(const swarm_config& config, const swarm_result& result);
+
+/// The `faults` object of a run with faults: spec (kind, count), the counters of
+/// fault_report (hash_failures, bans, snubs, protocol_drops, handshake_timeouts,
+/// tracker_timeouts, wasted_bytes), baseline_seconds, time_lost_seconds (measured −
+/// baseline), over_bound_seconds (measured − bound), peers (each adversary's counters) and
+/// churn (each churning leecher). swarm_document adds it when config.faults is not empty.
+nlohmann::json faults_document(const swarm_config& config, const swarm_result& result);
+
+/// The document for K runs: the figures of the median run at the top (distribution_seconds,
+/// ratio, leechers), "spread" (min, max, of the distribution times and ratios) and every
+/// run under "runs" (timelines kept for the median run only).
+nlohmann::json repeat_document(const swarm_config& config, const std::vector<swarm_result>& runs);
+
+/// Index of the run with the median distribution time (the lower middle for even K; runs
+/// that did not finish count as longest).
+std::size_t median_run(const std::vector<swarm_result>& runs);
+
+}  // namespace p2pdist::loopback

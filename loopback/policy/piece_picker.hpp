@@ -1,0 +1,277 @@
+#pragma once
+// piece_picker: decides which 16 KiB blocks to request from which peer. Pure: no socket,
+// no clock, no thread; randomness comes in as a std::mt19937_64&.
+//
+// Policy (BEP 3 practice): while we hold fewer than `random_first_pieces` verified pieces,
+// a new piece is chosen at random among those the peer has; after that, rarest first (the
+// lowest availability among the peer's pieces that we lack), ties broken at random. Pieces
+// already begun come strictly before new ones. Each peer has at most `pipeline_depth`
+// requests in flight. End game: once at most `end_game_free_blocks` blocks were never
+// requested, a peer with nothing new to fetch is also handed blocks in flight at other
+// peers (each block to a given peer at most once); block_received names the peers whose
+// duplicate must then be cancelled. A piece the peer does not have is never handed out.
+//
+// Cost: the pieces not yet begun are kept in an array ordered by availability, cut into
+// one bucket per availability value, so that a change of availability is O(1) (a swap at
+// a bucket edge) and a pick draws at random inside the lowest bucket that holds one of
+// the peer's pieces; it scans a bucket only when random draws miss. Beginning or
+// returning a piece costs O(number of buckets) = O(max availability).
+//
+// Threading: not thread-safe; call from one thread (the network layer's loop thread).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "loopback/protocol/bitfield.hpp"
+#include "loopback/protocol/time.hpp"
+
+namespace p2pdist::bt {
+
+/// A peer as the caller names it (any value, unique among the peers added).
+/// Declared opaque (no enumerators), identically in choker.hpp and piece_picker.hpp, so
+/// that both headers can be included in one translation unit.
+enum class peer_key : std::uint32_t;
+
+/// A block to request, with BEP 3's field names (as in msg::request): `begin` is an
+/// offset in the piece and `length` a block length, both in bytes. begin is a multiple of
+/// 16 KiB; length is 16 KiB except for the last block of a piece, which may be shorter.
+struct block_request {
+  std::uint32_t piece = 0;
+  std::uint32_t begin = 0;   ///< offset in the piece, bytes
+  std::uint32_t length = 0;  ///< bytes
+  friend bool operator==(const block_request&, const block_request&) = default;
+};
+
+/// The torrent's geometry and the policy knobs.
+struct picker_config {
+  std::uint64_t total_bytes = 0;          ///< file size, bytes; > 0
+  std::uint32_t piece_bytes = 0;          ///< nominal piece length, bytes; > 0
+  std::uint32_t random_first_pieces = 4;  ///< pick at random until we hold this many pieces
+  std::uint32_t pipeline_depth = 16;      ///< requests in flight per peer; >= 1
+  /// End game starts when at most this many blocks were never requested (0: only when
+  /// every block we lack has been requested).
+  std::uint32_t end_game_free_blocks = 0;
+};
+
+/// What block_received found.
+enum class block_status : std::uint8_t {
+  new_block,  ///< first copy: store it
+  duplicate,  ///< already received (or the piece is already complete): drop it
+  invalid,    ///< no such block in this torrent (bad piece, offset or length): drop it
+};
+
+/// The outcome of block_received.
+struct block_outcome {
+  block_status status = block_status::invalid;
+  /// All blocks of the piece have now arrived: hash it, then piece_passed / piece_failed.
+  bool piece_complete = false;
+  /// Other peers that had this block in flight (end game): send them a cancel. Sorted.
+  std::vector<peer_key> cancel;
+};
+
+/// Per-piece availability, requests in flight and the choice of the next blocks.
+class piece_picker {
+ public:
+  /// A picker for a torrent where we hold nothing yet. Throws std::invalid_argument when
+  /// total_bytes or piece_bytes is 0, pipeline_depth is 0 or the piece count exceeds 2^32-1.
+  explicit piece_picker(const picker_config& config);
+
+  /// Number of pieces: ceil(total_bytes / piece_bytes).
+  std::uint32_t piece_count() const noexcept { return piece_count_; }
+  /// Length of a piece in bytes (the last one may be shorter); 0 when piece >= piece_count().
+  std::uint32_t piece_length(std::uint32_t piece) const noexcept;
+  /// Blocks in a piece: ceil(piece_length / 16 KiB); 0 when piece >= piece_count().
+  std::uint32_t blocks_in_piece(std::uint32_t piece) const noexcept;
+
+  /// Marks pieces we already hold (resume: verified on start-up). Pieces already begun or
+  /// complete are left alone. False (and no change) when pieces.size() != piece_count().
+  bool set_have(const bitfield& pieces);
+
+  /// A new peer with the pieces it announced (bitfield message, or none yet). False (no
+  /// change) when the key is already in use or the size is not piece_count().
+  bool add_peer(peer_key peer, const bitfield& pieces);
+  /// The peer announced a piece (have message). False when the peer is unknown or piece is
+  /// out of range; true otherwise (also when it was already known to have it).
+  bool peer_have(peer_key peer, std::uint32_t piece);
+  /// The peer left: its availability goes and its requests return to the pool.
+  void remove_peer(peer_key peer);
+
+  /// Up to max_new blocks to request from the peer now, never more than its pipeline
+  /// allows in flight, only from pieces it has. Empty for an unknown peer. The blocks
+  /// count as in flight at that peer until received, dropped, choked or removed.
+  std::vector<block_request> pick(peer_key peer, std::size_t max_new, std::mt19937_64& rng);
+
+  /// A block arrived from the peer (its fields come from the peer: validated here). A new
+  /// block also clears every other peer's request for it (listed in `cancel`). Accepts a
+  /// valid block that nobody requested, as new. The peer may be unknown (already removed).
+  block_outcome block_received(peer_key peer, const block_request& block);
+  /// A request that the peer will not answer: rejected (BEP 6), timed out, or cancelled by
+  /// us. The block returns to the pool unless another peer has it in flight. False when
+  /// it was not in flight at that peer (nothing changes).
+  bool request_dropped(peer_key peer, const block_request& block);
+  /// The peer choked us: every request in flight at it returns to the pool.
+  void peer_choked(peer_key peer);
+
+  /// The complete piece hashed right: we have it. False unless the piece was complete
+  /// (all blocks received) and not yet passed or failed.
+  bool piece_passed(std::uint32_t piece);
+  /// The complete piece hashed wrong: all its blocks return to the pool. False unless
+  /// the piece was complete.
+  bool piece_failed(std::uint32_t piece);
+
+  /// Every piece passed.
+  bool is_complete() const noexcept { return have_.all(); }
+  /// The pieces we hold (passed or set by set_have).
+  const bitfield& have() const noexcept { return have_; }
+  /// Number of peers that have the piece; 0 when out of range.
+  std::uint32_t availability(std::uint32_t piece) const noexcept;
+  /// The peer has a piece we lack (send interested). False for an unknown peer.
+  bool is_interesting(peer_key peer) const;
+  /// At most end_game_free_blocks blocks were never requested, and we are not complete.
+  bool in_end_game() const noexcept;
+  /// Blocks neither received nor in flight anywhere, over the pieces we lack.
+  std::uint64_t free_blocks() const noexcept { return free_blocks_; }
+  /// The requests in flight at the peer, oldest first; empty for an unknown peer.
+  std::vector<block_request> requests_of(peer_key peer) const;
+
+  /// Checks every internal invariant (bucket order, counters, requests); O(pieces +
+  /// blocks + peers * pipeline_depth). For tests.
+  bool check_invariants() const;
+
+ private:
+  enum class piece_state : std::uint8_t { open, partial, complete, have };
+  struct peer_state {
+    bitfield pieces;
+    std::uint32_t interesting = 0;           ///< pieces it has that we lack
+    std::uint32_t open = 0;                  ///< pieces it has that are in the pool
+    std::vector<std::size_t> requests;       ///< block ids in flight, oldest first
+  };
+
+  /// A position in order_ (fits: fewer than 2^32 - 1 pieces).
+  using slot = std::uint32_t;
+  static constexpr slot npos = static_cast<slot>(-1);
+
+  slot pool_size() const noexcept { return static_cast<slot>(order_.size()); }
+
+  std::size_t block_id(std::uint32_t piece, std::uint32_t block) const noexcept {
+    return static_cast<std::size_t>(piece) * blocks_per_piece_ + block;
+  }
+  block_request request_for(std::size_t block) const noexcept;
+  std::optional<std::size_t> validate(const block_request& block) const noexcept;
+
+  void add_availability(std::uint32_t piece);
+  void remove_availability(std::uint32_t piece);
+  /// Moves `piece` to pool slot `target`, swapping it with the piece held there.
+  void move_in_pool(std::uint32_t piece, slot target);
+  void ensure_buckets(std::uint32_t availability);
+  void pool_insert(std::uint32_t piece);
+  void pool_erase(std::uint32_t piece);
+  void erase_partial(std::uint32_t piece);
+  void begin_piece(std::uint32_t piece);
+  void lose_interest(std::uint32_t piece);
+  void count_open(std::uint32_t piece, bool entering_pool);
+
+  std::optional<std::uint32_t> choose_new_piece(const peer_state& peer, std::mt19937_64& rng) const;
+  std::optional<std::uint32_t> draw_in_range(const peer_state& peer, std::size_t lo, std::size_t hi,
+                                             std::mt19937_64& rng) const;
+  void take_free_blocks(peer_state& peer, std::uint32_t piece, std::size_t& want,
+                        std::vector<block_request>& out);
+  void take_duplicates(peer_state& peer, std::size_t& want, std::vector<block_request>& out);
+  void release(std::size_t block);
+
+  picker_config config_;
+  std::uint32_t piece_count_ = 0;
+  std::uint32_t blocks_per_piece_ = 0;  ///< of a full piece
+  bitfield have_;
+
+  // Per piece.
+  std::vector<piece_state> state_;
+  std::vector<std::uint32_t> availability_;
+  std::vector<std::uint32_t> free_in_piece_;      ///< blocks neither received nor in flight
+  std::vector<std::uint32_t> received_in_piece_;
+  // Per block (id = piece * blocks_per_piece_ + block; ids past a short last piece unused).
+  std::vector<std::uint32_t> requesters_;  ///< peers with the block in flight
+  std::vector<std::uint8_t> received_;
+  std::uint64_t free_blocks_ = 0;
+
+  // The pool: open pieces ordered by availability; bucket a is
+  // order_[bucket_start_[a], bucket_start_[a + 1]); the last entry is order_.size().
+  std::vector<std::uint32_t> order_;
+  std::vector<slot> pool_pos_;  ///< index in order_, npos when not open
+  std::vector<slot> bucket_start_;
+
+  std::vector<std::uint32_t> partial_;  ///< begun pieces, oldest first
+  std::unordered_map<peer_key, peer_state> peers_;
+};
+
+/// A download rate estimate from one peer: bytes received, decayed exponentially with time
+/// constant `tau`, so that rate() = decayed bytes / tau follows a steady rate exactly and
+/// forgets an old one within a few tau. Pure: times come from the caller.
+class decayed_rate {
+ public:
+  explicit decayed_rate(duration tau = std::chrono::milliseconds(100)) : tau_(tau) {}
+  /// `bytes` arrived at `t` (t never earlier than a previous call's).
+  void add(time_point t, std::uint64_t bytes);
+  /// The rate at `t`, bytes per second (0 before the first add).
+  [[nodiscard]] double rate(time_point t) const;
+
+ private:
+  duration tau_;
+  double decayed_bytes_ = 0;
+  std::optional<time_point> last_{};
+};
+
+/// Requests to keep in flight at a peer that sends `rate_bytes_per_s`: enough blocks for
+/// `queue_time` of its sending, at least `min_depth` and at most `max_depth`
+/// (min_depth ≥ 1, max_depth ≥ min_depth are assumed; a NaN or negative rate counts as 0).
+/// A short queue at a rate-limited peer keeps our requests where the data is coming soon:
+/// blocks are not committed to a peer that will take seconds to send them while another
+/// holder idles.
+[[nodiscard]] std::uint32_t pipeline_depth_for(double rate_bytes_per_s, duration queue_time,
+                                               std::uint32_t min_depth, std::uint32_t max_depth) noexcept;
+
+/// What an initial seed that super-seeds (BEP 16 style) knows of each piece, for
+/// pick_offer(); the three spans are indexed by piece and of equal length.
+struct offer_inputs {
+  /// Copies of the piece out there: whole uploads of it by us plus peers known to hold it.
+  std::span<const std::uint32_t> spread;
+  /// Peers the piece was already announced (offered) to.
+  std::span<const std::uint32_t> offered;
+  /// Nonzero: not to be offered now (the peer holds it or was offered it, or another
+  /// peer may be fetching it from us at this moment).
+  std::span<const std::uint8_t> excluded;
+};
+
+/// The piece to announce next to a peer: the least spread, then the least offered, among
+/// those not excluded; ties are resolved from a random starting piece (so that peers asking
+/// in turn get different pieces). nullopt when every piece is excluded or the spans'
+/// lengths differ. O(pieces).
+[[nodiscard]] std::optional<std::uint32_t> pick_offer(const offer_inputs& in, std::mt19937_64& rng);
+
+/// A peer that an initial seed which super-seeds could announce its next piece to, for
+/// pick_recipient().
+struct offer_candidate {
+  peer_key id{};
+  /// Copies this peer still owes the swarm: for each piece it got (or is getting) from us,
+  /// the other leechers that do not hold that piece yet, as far as the `have` messages tell.
+  std::uint64_t owed = 0;
+  /// When this peer was last given a piece, as an increasing sequence number; 0 = never.
+  std::uint64_t last_served = 0;
+};
+
+/// The peer to give the seed's next piece: the one that owes the fewest copies (BEP 16's
+/// rule, graded: a peer that has not passed its pieces on waits while another has), then
+/// the one served longest ago (never served first), then the smallest id. A peer that
+/// passes pieces on k times faster drains what it owes k times faster, so it is given
+/// about k times as many pieces: shares in proportion to upload, as in the bound's
+/// schedule for unequal peers. nullopt when there is no candidate. Deterministic;
+/// O(candidates).
+[[nodiscard]] std::optional<peer_key> pick_recipient(std::span<const offer_candidate> candidates);
+
+}  // namespace p2pdist::bt
