@@ -1,11 +1,11 @@
 #pragma once
-// client: one BitTorrent client instance for one torrent, on loopback. It listens on its
-// own 127.0.0.x address, announces to an HTTP tracker (started, periodic, completed,
-// stopped) when it has one, connects to the peers it learns or is given and accepts those
-// that connect to it, runs the choker on its schedule, the piece picker for its requests,
-// and one upload and one download token bucket shared by all its connections. A leecher
-// becomes a seed when complete. Decisions stay in the pure units (piece_picker, choker,
-// rate_limiter); this layer wires them to sockets.
+// client: one BitTorrent client instance for one torrent, on loopback: the network driver of
+// a session (loopback/core/session.hpp), which makes every decision — whom to dial, what to
+// request, whom to unchoke, when to announce. The client carries them out: it listens on its
+// own 127.0.0.x address, accepts and dials TCP connections, reads and writes the wire, paces
+// both directions with one upload and one download token bucket shared by all its
+// connections (rate_limiter), stores blocks and hashes pieces (piece_store), makes the HTTP
+// announces, and wakes the session at the time it asks. A leecher becomes a seed when complete.
 //
 // Threading: an instance runs every handler on its own strand of the caller's io_context,
 // which may be run by one or more threads; many instances may share one io_context. There
@@ -31,13 +31,15 @@
 
 #include <asio/io_context.hpp>
 
+#include "loopback/core/session_config.hpp"
+#include "loopback/core/session_io.hpp"
 #include "loopback/policy/choker.hpp"
 #include "loopback/protocol/endpoint.hpp"
 #include "loopback/protocol/metainfo.hpp"
-#include "loopback/storage/storage.hpp"
 #include "loopback/protocol/time.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
 #include "loopback/protocol/types.hpp"
+#include "loopback/storage/storage.hpp"
 
 namespace p2pdist::bt {
 
@@ -45,81 +47,11 @@ namespace detail {
 class client_impl;
 }
 
-/// What a client reports through client_config::on_event.
-enum class client_event_kind {
-  listening,          ///< start() listens (port in `peer_port`)
-  peer_connected,     ///< a peer's handshake was accepted
-  peer_disconnected,  ///< a connection that had completed its handshake closed (`detail`: why)
-  piece_verified,     ///< a piece passed its SHA-1 check and was stored
-  hash_failed,        ///< a piece failed its SHA-1 check (it is downloaded again)
-  peer_banned,        ///< a peer's address is banned after repeated hash failures
-  completed,          ///< the last piece is verified and the storage finalized
-  tracker_announced,  ///< the tracker answered an announce (`detail`: the event sent)
-  tracker_failed,     ///< an announce failed (`detail`: why); it is retried with backoff
-  error,              ///< an internal error (`detail`), e.g. storage I/O; the instance goes on
-  stopped,            ///< stop() finished: everything is closed
-};
-
-/// One event. `at` is a steady_clock reading.
-struct client_event {
-  client_event_kind kind{};
-  time_point at{};
-  std::optional<std::uint32_t> piece{};                  ///< piece events
-  std::optional<std::array<std::uint8_t, 4>> peer_ip{};  ///< peer events
-  std::uint16_t peer_port = 0;                           ///< peer events, listening
-  std::string detail{};
-};
-
 /// Where a client starts from.
 enum class initial_data {
   verify,           ///< hash every piece of the storage (a seed's check, or a resume)
   assume_complete,  ///< trust the storage to hold the whole torrent (harness seeds)
   assume_empty,     ///< trust the storage to hold nothing (harness leechers)
-};
-
-/// How a client that starts complete (an initial seed) announces its pieces.
-enum class initial_seeding {
-  /// A full bitfield to every peer (BEP 3): leechers pick freely, so the seed may upload a
-  /// piece to several leechers before every piece has left it once.
-  standard,
-  /// Super seeding in the manner of BEP 16: no bitfield, every peer unchoked, and `have`
-  /// messages that keep a few pieces on their way out of the seed (pieces_in_flight), each
-  /// announced to one peer (at most offers_per_peer at a time to a peer): the peer that owes
-  /// the swarm the fewest copies of what it got (so faster uploaders get more), then the one
-  /// served longest ago; the piece sent (or offered) least so far.
-  /// So every piece leaves the seed once before any leaves it twice, whole and at a high
-  /// rate, and a piece that is half sent never goes to a second peer. Once every piece has
-  /// been uploaded whole at least once, the seed announces the rest and acts as standard
-  /// (the choker takes over at once). Only the seed's announcements and unchokes differ;
-  /// the protocol stays BEP 3.
-  each_piece_once_first,
-};
-
-/// Piece picker policy knobs (the torrent's geometry comes from the metainfo).
-struct picker_knobs {
-  std::uint32_t random_first_pieces = 4;   ///< random picks until this many pieces held
-  std::uint32_t pipeline_depth = 16;       ///< requests in flight per peer, >= 1 (the most, when adaptive)
-  /// Above zero: the requests in flight at a peer cover about this long of its recent
-  /// sending rate (pipeline_depth_for), from min_pipeline_depth up to pipeline_depth. Zero:
-  /// always pipeline_depth.
-  duration request_queue_time = duration::zero();
-  std::uint32_t min_pipeline_depth = 2;  ///< with request_queue_time, >= 1
-  std::uint32_t end_game_free_blocks = 0;  ///< end game when at most this many blocks unrequested
-  initial_seeding seeding = initial_seeding::standard;  ///< used only if we start complete
-  /// each_piece_once_first: unsent pieces offered to a peer at a time, >= 1. Two let a peer
-  /// that passes pieces on quickly take more than an equal share of the seed's upload.
-  std::uint32_t offers_per_peer = 2;
-  /// each_piece_once_first: unsent bytes kept offered are at most this many pieces (>= 1)
-  /// plus offer_lookahead_bytes, so the next piece is offered before the last is sent.
-  std::uint32_t pieces_in_flight = 1;
-  std::uint32_t offer_lookahead_bytes = 128 * 1024;  ///< each_piece_once_first: see pieces_in_flight
-};
-
-/// How a rate-limited upload is shared among the peers with blocks waiting.
-enum class upload_policy {
-  fair,        ///< max-min fair: every such peer gets an equal share, blocks interleave
-  piece_first, ///< the piece first asked for goes out first, whole, then the next: each piece
-               ///< reaches its downloader (who can pass it on) sooner; the same bytes per second
 };
 
 /// Settings of a client instance; build it with designated initializers.
@@ -156,29 +88,6 @@ struct client_config {
   int numwant = 50;                                          ///< peers asked of the tracker
   /// Called on the instance's strand; must not block (never wait for stop() in it).
   std::function<void(const client_event&)> on_event{};
-};
-
-/// A snapshot of an instance's counters.
-struct client_stats {
-  std::uint64_t payload_up_bytes = 0;    ///< block bytes sent
-  std::uint64_t payload_down_bytes = 0;  ///< block bytes received (duplicates included)
-  std::uint64_t wire_up_bytes = 0;       ///< all bytes written to peers
-  std::uint64_t wire_down_bytes = 0;     ///< all bytes read from peers
-  std::uint64_t wasted_bytes = 0;        ///< block bytes received but not used (duplicate, unasked)
-  std::uint32_t pieces_held = 0;
-  std::uint32_t piece_count = 0;
-  bool complete = false;
-  std::optional<time_point> started_at{};    ///< when start() ran
-  std::optional<time_point> completed_at{};  ///< when the last piece was verified
-  std::size_t peers_connected = 0;            ///< connections past the handshake
-  std::uint64_t hash_failures = 0;            ///< pieces that failed their check
-  std::uint64_t peers_banned = 0;             ///< addresses banned
-  std::uint64_t hash_failed_bytes = 0;        ///< bytes of the pieces that failed their check
-  std::uint64_t snubs = 0;                    ///< request timeouts: a peer sent no block for request_timeout
-  std::uint64_t protocol_drops = 0;           ///< connections closed because the peer broke the wire protocol
-  std::uint64_t handshake_timeouts = 0;       ///< connections closed before their handshake completed in time
-  std::uint64_t announces = 0;                ///< successful tracker announces
-  bool stopped = false;                       ///< stop() has finished
 };
 
 /// A client instance. Non-copyable, non-movable.

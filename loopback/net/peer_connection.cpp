@@ -37,39 +37,34 @@ peer_connection::peer_connection(connection_host& host, strand_type strand, cons
   reader_wake_.expires_at(asio::steady_timer::time_point::max());
 }
 
-std::array<std::uint8_t, 4> peer_connection::remote_ip() const noexcept {
-  const auto a = remote_.address();
-  if (!a.is_v4()) return {};
-  const auto b = a.to_v4().to_bytes();
-  return {b[0], b[1], b[2], b[3]};
-}
-
 void peer_connection::start_incoming(asio::ip::tcp::socket socket) {
   socket_ = std::move(socket);
   std::error_code ec;
   remote_ = socket_.remote_endpoint(ec);
-  outgoing_ = false;
-  connected_at = last_received = last_sent = waiting_since = host_.now();
   host_.spawn(run(shared_from_this(), std::nullopt));
 }
 
 void peer_connection::start_outgoing(const asio::ip::tcp::endpoint& local, const asio::ip::tcp::endpoint& remote) {
   remote_ = remote;
-  outgoing_ = true;
-  connected_at = last_received = last_sent = waiting_since = host_.now();
   host_.spawn(run(shared_from_this(), local));
 }
 
-void peer_connection::close(std::string reason) {
+void peer_connection::close(close_cause cause, std::string reason) {
   if (closed_) return;
   closed_ = true;
+  cause_ = cause;
   close_reason_ = std::move(reason);
   std::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   writer_wake_.cancel();
   reader_wake_.cancel();
-  if (!uploads_.empty()) uploads_.clear();
+}
+
+void peer_connection::send(const wire_event& message) {
+  if (closed_) return;
+  wire_append(message, ctrl_out_);
+  wake_writer();
 }
 
 void peer_connection::wake_writer() {
@@ -84,55 +79,19 @@ void peer_connection::set_buffer_sizes() {
   if (host_.limited(direction::down)) socket_.set_option(asio::socket_base::receive_buffer_size(small), ec);
 }
 
-void peer_connection::queue_upload(const msg::request& r) {
+void peer_connection::sync_upload_demand(std::uint64_t queued_bytes) {
   if (closed_) return;
-  const std::uint64_t bytes = piece_header_bytes + r.length;
-  uploads_.push_back(r);
-  queued_upload_bytes_ += bytes;
-  if (std::none_of(upload_since_.begin(), upload_since_.end(), [&](const auto& e) { return e.first == r.index; }))
-    upload_since_.emplace_back(r.index, host_.now());
-  if (uploads_.size() == 1) upload_front_changed();
-  // Demand is registered as soon as the request arrives, so that the limiter shares its
+  // Demand is registered as soon as a request is queued, so that the limiter shares its
   // tokens among every connection with blocks waiting (max-min fair), not only the one
-  // that happened to ask last.
-  up_granted_ += host_.request_grant(*this, direction::up, bytes);
-  wake_writer();
-}
-
-bool peer_connection::cancel_upload(const msg::cancel& c) {
-  const auto it = std::find_if(uploads_.begin(), uploads_.end(), [&](const msg::request& r) {
-    return r.index == c.index && r.begin == c.begin && r.length == c.length;
-  });
-  if (it == uploads_.end()) return false;
-  queued_upload_bytes_ -= piece_header_bytes + it->length;
-  uploads_.erase(it);
-  upload_front_changed();  // rare: also forgets the piece if that was its last block
-  // Demand beyond what is still queued is withdrawn.
-  const std::uint64_t pending = host_.pending_grant(*this, direction::up);
-  if (up_granted_ + pending > queued_upload_bytes_) {
+  // that happened to ask last; demand beyond what is still queued is withdrawn.
+  std::uint64_t pending = host_.pending_grant(*this, direction::up);
+  if (pending > 0 && up_granted_ + pending > queued_bytes) {
     host_.cancel_grant(*this, direction::up);
-    if (queued_upload_bytes_ > up_granted_)
-      up_granted_ += host_.request_grant(*this, direction::up, queued_upload_bytes_ - up_granted_);
+    pending = 0;
   }
-  return true;
-}
-
-void peer_connection::clear_uploads() {
-  uploads_.clear();
-  upload_since_.clear();
-  queued_upload_bytes_ = 0;
-  host_.cancel_grant(*this, direction::up);
-}
-
-// Forgets pieces with no block left in uploads_ and tells the host when the front block's
-// piece was first asked for, so that the host can finish pieces one after another.
-void peer_connection::upload_front_changed() {
-  std::erase_if(upload_since_, [&](const auto& e) {
-    return std::none_of(uploads_.begin(), uploads_.end(), [&](const msg::request& r) { return r.index == e.first; });
-  });
-  if (uploads_.empty()) return;
-  for (const auto& [index, since] : upload_since_)
-    if (index == uploads_.front().index) host_.upload_front_changed(*this, since);
+  if (queued_bytes > up_granted_ + pending)
+    up_granted_ += host_.request_grant(*this, direction::up, queued_bytes - up_granted_ - pending);
+  wake_writer();
 }
 
 void peer_connection::add_grant(direction d, std::uint64_t bytes) {
@@ -154,52 +113,52 @@ asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self
       if (!ec) socket_.bind(*local, ec);
       if (!ec) set_buffer_sizes();  // before connecting: the window scale is fixed then
       if (!ec) co_await socket_.async_connect(remote_, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec && !closed_) close("connect: " + ec.message());
+      if (ec && !closed_) close(close_cause::connect, "connect: " + ec.message());
+      if (!closed_) host_.on_connected(*this);
     } else if (!closed_) {
       set_buffer_sizes();
     }
     if (!closed_) {
-      send(params_.ours);
       host_.spawn(write_loop(self));
       co_await read_loop();
     }
   } catch (const std::exception& e) {
-    close(std::string("error: ") + e.what());
+    close(close_cause::peer, std::string("error: ") + e.what());
   }
-  close("closed");
-  host_.on_closed(*this);
+  close(close_cause::peer, "closed");
+  host_.on_closed(*this, cause_, close_reason_);
+}
+
+// Limited reads: waits until the socket is readable and the download limiter granted
+// bytes; returns how many to read (1 when readable with nothing to read: end or error).
+asio::awaitable<std::size_t> peer_connection::limited_read_size(std::error_code& ec) {
+  co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+  if (ec || closed_) co_return 0;
+  const std::size_t avail = socket_.available(ec);
+  if (ec) co_return 0;
+  if (avail == 0) co_return 1;
+  const std::size_t want = std::min(avail, max_read_chunk);
+  if (down_granted_ == 0) {
+    if (host_.pending_grant(*this, direction::down) == 0)
+      down_granted_ += host_.request_grant(*this, direction::down, want);
+    while (down_granted_ == 0 && !closed_ && host_.limited(direction::down)) {
+      reader_waiting_ = true;
+      reader_wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await reader_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      reader_waiting_ = false;
+    }
+    ec.clear();
+    if (closed_) co_return 0;
+  }
+  co_return std::min<std::uint64_t>(want, std::max<std::uint64_t>(down_granted_, 1));
 }
 
 asio::awaitable<void> peer_connection::read_loop() {
   std::error_code ec;
   while (!closed_) {
-    std::size_t max_read = 0;
     const bool limited = host_.limited(direction::down);
-    if (limited) {
-      co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || closed_) break;
-      const std::size_t avail = socket_.available(ec);
-      if (ec) break;
-      if (avail == 0) {
-        max_read = 1;  // readable with nothing to read: end of stream or an error
-      } else {
-        const std::size_t want = std::min(avail, max_read_chunk);
-        if (down_granted_ == 0) {
-          if (host_.pending_grant(*this, direction::down) == 0)
-            down_granted_ += host_.request_grant(*this, direction::down, want);
-          while (down_granted_ == 0 && !closed_ && host_.limited(direction::down)) {
-            reader_waiting_ = true;
-            reader_wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await reader_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-            reader_waiting_ = false;
-          }
-          if (closed_) break;
-        }
-        max_read = std::min<std::uint64_t>(want, std::max<std::uint64_t>(down_granted_, 1));
-      }
-    } else {
-      max_read = read_chunk_;
-    }
+    const std::size_t max_read = limited ? co_await limited_read_size(ec) : read_chunk_;
+    if (ec || closed_ || max_read == 0) break;
     const auto area = decoder_.prepare(max_read);
     const std::size_t n =
         co_await socket_.async_read_some(asio::buffer(area.data(), area.size()),
@@ -207,7 +166,6 @@ asio::awaitable<void> peer_connection::read_loop() {
     decoder_.commit(n);
     if (closed_) break;
     if (n > 0) {
-      last_received = host_.now();
       host_.on_wire_bytes(*this, direction::down, n);
       if (limited) {
         down_granted_ -= std::min<std::uint64_t>(down_granted_, n);
@@ -218,38 +176,21 @@ asio::awaitable<void> peer_connection::read_loop() {
       }
     }
     if (!drain_events()) break;
-    if (ec) {
-      close(ec == asio::error::eof ? "peer closed" : "read: " + ec.message());
-      break;
-    }
+    if (ec) break;
   }
+  if (ec && !closed_) close(close_cause::peer, ec == asio::error::eof ? "peer closed" : "read: " + ec.message());
 }
 
 bool peer_connection::drain_events() {
   while (!closed_) {
     auto next = decoder_.next();
     if (!next) {
-      close(std::string("protocol: ") + std::string(to_string(next.error().code)) + " at byte " +
-            std::to_string(next.error().offset));
+      close(close_cause::protocol, std::string("protocol: ") + std::string(to_string(next.error().code)) +
+                                       " at byte " + std::to_string(next.error().offset));
       return false;
     }
     if (!next->has_value()) return true;
-    const wire_event& event = **next;
-    if (const auto* hs = std::get_if<handshake>(&event)) {
-      if (!host_.on_handshake(*this, *hs)) {
-        close("handshake refused");
-        return false;
-      }
-      continue;
-    }
-    if (!handshake_done) {  // the host has not accepted the handshake: cannot happen
-      close("message before handshake");
-      return false;
-    }
-    if (!host_.on_message(*this, event)) {
-      close(std::string("protocol: bad ") + std::string(event_name(event)));
-      return false;
-    }
+    if (!host_.on_wire_event(*this, **next)) return false;
   }
   return false;
 }
@@ -259,7 +200,7 @@ asio::awaitable<void> peer_connection::write_loop(std::shared_ptr<peer_connectio
   std::vector<asio::const_buffer> buffers;
   std::vector<std::array<std::byte, piece_header_bytes>> headers(params_.max_write_blocks);
   std::vector<std::vector<std::byte>> scratch(params_.max_write_blocks);
-  std::vector<msg::request> sent;
+  std::vector<block_request> sent;
   std::error_code ec;
   while (!closed_) {
     buffers.clear();
@@ -269,22 +210,22 @@ asio::awaitable<void> peer_connection::write_loop(std::shared_ptr<peer_connectio
       sending.swap(ctrl_out_);
       buffers.emplace_back(sending.data(), sending.size());
     }
-    while (!uploads_.empty() && sent.size() < params_.max_write_blocks) {
-      const msg::request r = uploads_.front();
-      const std::uint64_t bytes = piece_header_bytes + r.length;
+    while (sent.size() < params_.max_write_blocks) {
+      const auto front = host_.peek_upload(*this);
+      if (!front) break;
+      const std::uint64_t bytes = piece_header_bytes + front->length;
       if (up_granted_ < bytes) break;
-      uploads_.pop_front();
-      // Within one piece the front's piece, and so its priority, stays as it was.
-      if (uploads_.empty() || uploads_.front().index != r.index) upload_front_changed();
-      queued_upload_bytes_ -= bytes;
-      up_granted_ -= bytes;
-      const auto data = host_.block_data(r, scratch[sent.size()]);
-      if (data.size() != r.length) continue;
-      headers[sent.size()] = piece_header(r.index, r.begin, r.length);
+      up_granted_ -= bytes;  // before take_upload: the host then syncs the demand
+      const auto r = host_.take_upload(*this);
+      if (!r) break;
+      const auto data = host_.block_data(*r, scratch[sent.size()]);
+      if (data.size() != r->length) continue;
+      headers[sent.size()] = piece_header(r->piece, r->begin, r->length);
       buffers.emplace_back(headers[sent.size()].data(), piece_header_bytes);
       buffers.emplace_back(data.data(), data.size());
-      sent.push_back(r);
+      sent.push_back(*r);
     }
+    if (closed_) break;
     if (buffers.empty()) {
       writer_waiting_ = true;
       writer_wake_.expires_at(asio::steady_timer::time_point::max());
@@ -295,19 +236,17 @@ asio::awaitable<void> peer_connection::write_loop(std::shared_ptr<peer_connectio
     const std::size_t n = co_await asio::async_write(socket_, buffers, asio::redirect_error(asio::use_awaitable, ec));
     // Count what reached the kernel even when the connection closed meanwhile: the peer
     // may well have read it.
-    last_sent = host_.now();
-    if (n > 0) host_.on_wire_bytes(*this, direction::up, n);
+    host_.on_wire_bytes(*this, direction::up, n);
     std::size_t left = n - std::min(n, sending.size());
     for (const auto& r : sent) {
       const std::size_t bytes = piece_header_bytes + r.length;
       if (left < bytes) break;
       left -= bytes;
-      payload_up_bytes += r.length;
       host_.on_block_sent(*this, r);
     }
     if (closed_) break;
     if (ec) {
-      close("write: " + ec.message());
+      close(close_cause::peer, "write: " + ec.message());
       break;
     }
   }

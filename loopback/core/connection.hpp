@@ -1,0 +1,82 @@
+#pragma once
+// connection: what a session knows of one peer connection (an internal of session.cpp and
+// its siblings): the protocol state of both sides, our requests in flight at the peer, the
+// blocks it asked of us that wait to be uploaded, and the counters the choker reads.
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "loopback/core/session_io.hpp"
+#include "loopback/policy/piece_picker.hpp"
+#include "loopback/protocol/bitfield.hpp"
+#include "loopback/protocol/endpoint.hpp"
+#include "loopback/protocol/time.hpp"
+#include "loopback/protocol/types.hpp"
+#include "loopback/protocol/wire.hpp"
+
+namespace p2pdist::bt::detail {
+
+/// The address as one number (a[0] in the top byte): strikes, bans and senders key on it.
+constexpr std::uint32_t ip_key(const std::array<std::uint8_t, 4>& ip) noexcept {
+  return (std::uint32_t{ip[0]} << 24) | (std::uint32_t{ip[1]} << 16) | (std::uint32_t{ip[2]} << 8) | ip[3];
+}
+
+/// The endpoint as one number, for sets of endpoints.
+constexpr std::uint64_t endpoint_key(const endpoint_v4& e) noexcept {
+  return (std::uint64_t{ip_key(e.ip)} << 16) | e.port;
+}
+
+/// One connection of a session.
+struct connection {
+  peer_key key{};
+  endpoint_v4 remote{};  ///< for an outgoing connection, the endpoint dialed
+  bool outgoing = false;
+  bool closing = false;             ///< the session asked to close it, or it is stopping
+  std::string close_reason;         ///< why, once closing
+  bool handshake_done = false;
+  bool first_message_seen = false;  ///< a message after the handshake arrived
+  bool in_picker = false;           ///< added to the piece picker
+  std::optional<peer_id> id;        ///< from its handshake
+  bool am_choking = true;
+  bool am_interested = false;
+  bool peer_choking = true;
+  bool peer_interested = false;
+  bool snubbed = false;
+  bitfield peer_has;                       ///< pieces it announced
+  std::vector<block_request> outstanding;  ///< our requests in flight at it, oldest first
+  decayed_rate rate_from{};                ///< its recent sending rate to us (blocks received)
+  time_point connected_at{};
+  time_point last_received{};              ///< any bytes read
+  time_point last_sent{};                  ///< any bytes written
+  time_point waiting_since{};              ///< last block from it, or first request since
+  std::optional<time_point> last_unchoked;  ///< when we last choked it after an unchoke
+  std::uint64_t payload_down_bytes = 0;    ///< block bytes received from it
+  std::uint64_t payload_up_bytes = 0;      ///< block bytes sent to it
+
+  /// Blocks it asked of us, to upload in order, and their wire bytes (13 + length each).
+  std::deque<block_request> uploads;
+  std::uint64_t upload_bytes = 0;
+  /// For each piece with a block in `uploads`: when its first block was queued.
+  std::vector<std::pair<std::uint32_t, time_point>> upload_since;
+
+  // super seeding
+  std::vector<std::uint32_t> offered;  ///< pieces announced to it
+  std::unordered_map<std::uint32_t, std::uint32_t> sent_by_piece;  ///< bytes sent, by piece
+
+  /// Choker rate samples: payload totals at the last two rechokes.
+  struct sample {
+    time_point at{};
+    std::uint64_t down = 0, up = 0;
+  };
+  std::optional<sample> sample_old, sample_new;
+
+  [[nodiscard]] bool is_open() const noexcept { return !closing; }
+};
+
+}  // namespace p2pdist::bt::detail

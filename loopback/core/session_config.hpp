@@ -1,0 +1,93 @@
+#pragma once
+// session_config: what a session (the sans-IO peer, session.hpp) is told when it is made —
+// the torrent, our address, the choking and picking policies, limits and timeouts. Pure
+// values; every interval is a duration the driver's clock will be compared against.
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "loopback/policy/choker.hpp"
+#include "loopback/protocol/metainfo.hpp"
+#include "loopback/protocol/time.hpp"
+
+namespace p2pdist::bt {
+
+/// How a session that starts complete (an initial seed) announces its pieces.
+enum class initial_seeding {
+  /// A full bitfield to every peer (BEP 3): leechers pick freely, so the seed may upload a
+  /// piece to several leechers before every piece has left it once.
+  standard,
+  /// Super seeding in the manner of BEP 16: no bitfield, every peer unchoked, and `have`
+  /// messages that keep a few pieces on their way out of the seed (pieces_in_flight), each
+  /// announced to one peer (at most offers_per_peer at a time to a peer): the peer that owes
+  /// the swarm the fewest copies of what it got (so faster uploaders get more), then the one
+  /// served longest ago; the piece sent (or offered) least so far.
+  /// So every piece leaves the seed once before any leaves it twice, whole and at a high
+  /// rate, and a piece that is half sent never goes to a second peer. Once every piece has
+  /// been uploaded whole at least once, the seed announces the rest and acts as standard
+  /// (the choker takes over at once). Only the seed's announcements and unchokes differ;
+  /// the protocol stays BEP 3.
+  each_piece_once_first,
+};
+
+/// Piece picker policy knobs (the torrent's geometry comes from the metainfo).
+struct picker_knobs {
+  std::uint32_t random_first_pieces = 4;   ///< random picks until this many pieces held
+  std::uint32_t pipeline_depth = 16;       ///< requests in flight per peer, >= 1 (the most, when adaptive)
+  /// Above zero: the requests in flight at a peer cover about this long of its recent
+  /// sending rate (pipeline_depth_for), from min_pipeline_depth up to pipeline_depth. Zero:
+  /// always pipeline_depth.
+  duration request_queue_time = duration::zero();
+  std::uint32_t min_pipeline_depth = 2;  ///< with request_queue_time, >= 1
+  std::uint32_t end_game_free_blocks = 0;  ///< end game when at most this many blocks unrequested
+  initial_seeding seeding = initial_seeding::standard;  ///< used only if we start complete
+  /// each_piece_once_first: unsent pieces offered to a peer at a time, >= 1. Two let a peer
+  /// that passes pieces on quickly take more than an equal share of the seed's upload.
+  std::uint32_t offers_per_peer = 2;
+  /// each_piece_once_first: unsent bytes kept offered are at most this many pieces (>= 1)
+  /// plus offer_lookahead_bytes, so the next piece is offered before the last is sent.
+  std::uint32_t pieces_in_flight = 1;
+  std::uint32_t offer_lookahead_bytes = 128 * 1024;  ///< each_piece_once_first: see pieces_in_flight
+};
+
+/// How a rate-limited upload is shared among the peers with blocks waiting.
+enum class upload_policy {
+  fair,        ///< max-min fair: every such peer gets an equal share, blocks interleave
+  piece_first, ///< the piece first asked for goes out first, whole, then the next: each piece
+               ///< reaches its downloader (who can pass it on) sooner; the same bytes per second
+};
+
+/// Settings of a session; build it with designated initializers.
+struct session_config {
+  std::shared_ptr<const metainfo> torrent{};          ///< required
+  std::array<std::uint8_t, 4> address{127, 0, 0, 1};  ///< ours (a dial to ourselves is skipped)
+  /// Dial and accept only addresses in 127.0.0.0/8 (the in-process harness and its tests).
+  bool loopback_only = true;
+  bool has_tracker = false;          ///< announce (the driver carries the announces)
+  bool upload = true;                ///< false: never unchoke anyone (client-server leechers)
+  bool upload_limited = false;       ///< our upload is rate limited (an idle one unchokes more)
+  upload_policy upload_order = upload_policy::fair;  ///< used when the upload is limited
+  bool connect_to_leechers = true;   ///< false: keep only connections to seeds (while leeching)
+  bool seed_when_complete = true;    ///< false: ask to stop (output stop) once complete
+  choker_config choker{};
+  picker_knobs picker{};
+  std::size_t max_peers = 80;             ///< connections, both directions
+  std::uint32_t max_hash_failures = 2;    ///< pieces failed by one address before it is banned
+  std::size_t max_queued_requests = 250;  ///< a peer's requests queued here; more are ignored
+  std::uint64_t rng_seed = 0;             ///< peer id and every random choice
+  duration handshake_timeout = std::chrono::seconds(10);   ///< connect + handshake
+  duration idle_timeout = std::chrono::seconds(120);       ///< nothing received: drop
+  duration keepalive_interval = std::chrono::seconds(60);  ///< nothing sent: keep-alive
+  duration request_timeout = std::chrono::seconds(20);     ///< no block while requests wait: snubbed
+  duration tick_interval = std::chrono::milliseconds(250);  ///< timeouts checked this often
+  duration tracker_timeout = std::chrono::seconds(5);        ///< one announce, all included
+  duration stop_announce_timeout = std::chrono::seconds(2);  ///< the `stopped` announce
+  duration tracker_retry_min = std::chrono::seconds(1);      ///< first backoff after a failure
+  duration tracker_retry_max = std::chrono::seconds(60);     ///< backoff cap
+  int numwant = 50;                                          ///< peers asked of the tracker
+};
+
+}  // namespace p2pdist::bt

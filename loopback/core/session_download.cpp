@@ -1,0 +1,230 @@
+// session: the download side — interest, requests, blocks, piece checks, strikes and bans,
+// completion. See session.hpp.
+
+#include <algorithm>
+#include <set>
+
+#include "loopback/core/connection.hpp"
+#include "loopback/core/session.hpp"
+
+namespace p2pdist::bt {
+
+using detail::ip_key;
+
+void session::add_to_picker(connection& c, const bitfield* pieces) {
+  c.first_message_seen = true;
+  if (pieces) c.peer_has = *pieces;
+  c.in_picker = picker_.add_peer(c.key, c.peer_has);
+}
+
+void session::update_interest(connection& c) {
+  if (!c.is_open() || !c.in_picker) return;
+  const bool want = !complete_ && picker_.is_interesting(c.key);
+  if (want && !c.am_interested) {
+    c.am_interested = true;
+    send(c, msg::interested{});
+    fill_pipeline(c);
+  } else if (!want && c.am_interested) {
+    c.am_interested = false;
+    send(c, msg::not_interested{});
+  }
+}
+
+void session::fill_pipeline(connection& c) {
+  if (!c.is_open() || !c.in_picker || c.peer_choking || !c.am_interested || complete_) return;
+  const auto& knobs = config_.picker;
+  const std::uint32_t most = std::max<std::uint32_t>(knobs.pipeline_depth, 1);
+  const std::size_t depth =
+      c.snubbed ? 1
+      : knobs.request_queue_time > duration::zero()
+          ? pipeline_depth_for(c.rate_from.rate(now_), knobs.request_queue_time,
+                               std::clamp<std::uint32_t>(knobs.min_pipeline_depth, 1, most), most)
+          : most;
+  if (c.outstanding.size() >= depth) return;
+  const auto blocks = picker_.pick(c.key, depth - c.outstanding.size(), rng_);
+  if (blocks.empty()) return;
+  if (c.outstanding.empty()) c.waiting_since = now_;
+  for (const auto& b : blocks) {
+    c.outstanding.push_back(b);
+    send(c, msg::request{.index = b.piece, .begin = b.begin, .length = b.length});
+  }
+}
+
+void session::fill_all_pipelines() {
+  // Snubbed peers last: the blocks a snub just put back go to peers that answer, not back
+  // to a peer that stalls (it would hold the one block the others wait for, again).
+  for (auto& [k, c] : conns_)
+    if (!c->snubbed) fill_pipeline(*c);
+  for (auto& [k, c] : conns_)
+    if (c->snubbed) fill_pipeline(*c);
+}
+
+// No block for request_timeout while requests wait: its requests go back to the pool for
+// the others; it keeps one at a time until it sends again.
+void session::snub(connection& c) {
+  c.snubbed = true;
+  ++stats_.snubs;
+  for (const auto& b : c.outstanding) {
+    (void)picker_.request_dropped(c.key, b);
+    send(c, msg::cancel{.index = b.piece, .begin = b.begin, .length = b.length});
+  }
+  c.outstanding.clear();
+  c.waiting_since = now_;
+}
+
+void session::cancel_elsewhere(const block_request& b, const std::vector<peer_key>& peers) {
+  for (const auto k : peers) {
+    auto* other = find(k);
+    if (other == nullptr || !other->is_open()) continue;
+    const auto it = std::find(other->outstanding.begin(), other->outstanding.end(), b);
+    if (it != other->outstanding.end()) other->outstanding.erase(it);
+    send(*other, msg::cancel{.index = b.piece, .begin = b.begin, .length = b.length});
+  }
+}
+
+bool session::handle_block(peer_key conn, const msg::piece& p, time_point now) {
+  now_ = now;
+  auto* cp = find(conn);
+  if (cp == nullptr || !cp->is_open()) return false;
+  auto& c = *cp;
+  const auto len = static_cast<std::uint32_t>(p.data.size());
+  const block_request b{.piece = p.index, .begin = p.begin, .length = len};
+  c.payload_down_bytes += len;
+  downloaded_bytes_ += len;
+  stats_.payload_down_bytes += len;
+  const auto it = std::find(c.outstanding.begin(), c.outstanding.end(), b);
+  if (it == c.outstanding.end()) {  // not asked (or cancelled since): ignore the data
+    stats_.wasted_bytes += len;
+    return false;
+  }
+  c.outstanding.erase(it);
+  c.waiting_since = now;
+  c.rate_from.add(now, len);
+  c.snubbed = false;
+  if (!stats_.first_block_at) stats_.first_block_at = now;
+  const auto outcome = picker_.block_received(c.key, b);
+  const bool fresh = outcome.status == block_status::new_block;
+  if (!fresh) stats_.wasted_bytes += len;
+  if (fresh) {
+    auto& senders = senders_[p.index];
+    if (senders.empty()) senders.assign(picker_.blocks_in_piece(p.index), 0);
+    senders[p.begin / block_bytes] = ip_key(c.remote.ip);
+    cancel_elsewhere(b, outcome.cancel);
+    if (outcome.piece_complete)
+      outputs_.push_back(out::check_piece{.piece = p.index, .fingerprints_on_pass = failed_.count(p.index) > 0});
+  }
+  if (c.is_open()) fill_pipeline(c);
+  for (const auto k : outcome.cancel)
+    if (auto* other = find(k)) fill_pipeline(*other);
+  return fresh;
+}
+
+void session::handle_piece_checked(std::uint32_t piece, piece_verdict verdict,
+                                   std::span<const std::uint64_t> fingerprints, time_point now) {
+  now_ = now;
+  if (piece >= picker_.piece_count() || picker_.have().test(piece)) return;
+  switch (verdict) {
+    case piece_verdict::passed: piece_passed(piece, fingerprints); return;
+    case piece_verdict::failed: piece_failed(piece, fingerprints); return;
+    case piece_verdict::io_error:
+      // The piece could not be stored: download it again later; nobody lied.
+      (void)picker_.piece_failed(piece);
+      senders_.erase(piece);
+      fill_all_pipelines();
+      return;
+  }
+}
+
+namespace {
+
+// The senders of the blocks whose fingerprints differ between two copies of a piece (with
+// `same_sender`, only blocks that the same address sent both times).
+std::set<std::uint32_t> senders_of_differing_blocks(std::span<const std::uint64_t> a_prints,
+                                                    std::span<const std::uint32_t> a_senders,
+                                                    std::span<const std::uint64_t> b_prints,
+                                                    std::span<const std::uint32_t> b_senders, bool same_sender) {
+  std::set<std::uint32_t> guilty;
+  const std::size_t n = std::min({a_prints.size(), a_senders.size(), b_prints.size(), b_senders.size()});
+  for (std::size_t blk = 0; blk < n; ++blk) {
+    if (a_senders[blk] == 0 || a_prints[blk] == b_prints[blk]) continue;
+    if (same_sender && a_senders[blk] != b_senders[blk]) continue;
+    guilty.insert(a_senders[blk]);
+  }
+  return guilty;
+}
+
+}  // namespace
+
+void session::piece_passed(std::uint32_t piece, std::span<const std::uint64_t> fingerprints) {
+  (void)picker_.piece_passed(piece);
+  // A copy that failed earlier with several senders: the blocks that differ name the culprits.
+  if (const auto fit = failed_.find(piece); fit != failed_.end()) {
+    const auto guilty = senders_of_differing_blocks(fit->second.fingerprints, fit->second.senders, fingerprints,
+                                                    fit->second.senders, false);
+    failed_.erase(fit);
+    for (const auto a : guilty) strike(a);
+  }
+  senders_.erase(piece);
+  stats_.pieces_held = static_cast<std::uint32_t>(picker_.have().count());
+  for (auto& [k, c] : conns_) {
+    if (!c->is_open() || !c->handshake_done) continue;
+    send(*c, msg::have{piece});
+    update_interest(*c);
+  }
+  emit(client_event_kind::piece_verified, {}, piece);
+  if (picker_.is_complete()) on_complete();
+}
+
+void session::piece_failed(std::uint32_t piece, std::span<const std::uint64_t> fingerprints) {
+  (void)picker_.piece_failed(piece);
+  ++stats_.hash_failures;
+  stats_.hash_failed_bytes += config_.torrent->piece_size(piece);
+  const auto sit = senders_.find(piece);
+  const std::vector<std::uint32_t> senders = sit != senders_.end() ? sit->second : std::vector<std::uint32_t>{};
+  if (sit != senders_.end()) senders_.erase(sit);
+  std::set<std::uint32_t> distinct(senders.begin(), senders.end());
+  distinct.erase(0);
+  if (distinct.size() == 1) {
+    strike(*distinct.begin());
+  } else if (const auto fit = failed_.find(piece); !distinct.empty() && fit == failed_.end()) {
+    failed_.emplace(piece, failed_copy{.fingerprints = {fingerprints.begin(), fingerprints.end()}, .senders = senders});
+  } else if (!distinct.empty()) {
+    // A second bad copy with several senders: an address that sent two different versions
+    // of one block lied (without this, two liars that share pieces are never struck).
+    for (const auto a : senders_of_differing_blocks(fit->second.fingerprints, fit->second.senders, fingerprints,
+                                                    senders, true))
+      strike(a);
+  }
+  emit(client_event_kind::hash_failed, {}, piece);
+  fill_all_pipelines();
+}
+
+void session::strike(std::uint32_t address) {
+  if (banned_.count(address)) return;
+  if (++strikes_[address] < std::max<std::uint32_t>(config_.max_hash_failures, 1)) return;
+  banned_.insert(address);
+  ++stats_.peers_banned;
+  for (auto& [k, c] : conns_) {
+    if (c->is_open() && ip_key(c->remote.ip) == address) {
+      emit(client_event_kind::peer_banned, "repeated hash failures", {}, c.get());
+      close_connection(*c, "banned: repeated hash failures");
+    }
+  }
+}
+
+void session::on_complete() {
+  if (complete_) return;
+  complete_ = true;
+  stats_.complete = true;
+  stats_.completed_at = now_;
+  emit(client_event_kind::completed);
+  for (auto& [k, c] : conns_) {
+    if (!c->is_open()) continue;
+    update_interest(*c);
+    if (unwanted(*c)) close_connection(*c, "both seeds");
+  }
+  announce_due();  // `completed` at once
+  if (!config_.seed_when_complete) outputs_.push_back(out::stop{});
+}
+
+}  // namespace p2pdist::bt

@@ -1,0 +1,146 @@
+// session: super seeding (initial_seeding::each_piece_once_first). The seed keeps a few
+// pieces on their way out (flying_), each offered (a `have`) to one peer, chosen by
+// pick_recipient, the piece by pick_offer. Every peer is unchoked meanwhile, so the upload
+// goes to those few pieces at a high rate, and a piece half sent to a peer is never offered
+// to another (it would leave the seed twice). The next piece is offered before the last one
+// is sent (offer_lookahead_bytes), so that the seed does not idle for the round trip. An
+// offer that draws no block within request_timeout lapses. See session.hpp.
+
+#include <algorithm>
+
+#include "loopback/core/connection.hpp"
+#include "loopback/core/session.hpp"
+
+namespace p2pdist::bt {
+
+// Unsent bytes of the pieces in flight; lapsed offers leave.
+std::uint64_t session::unsent_offered_bytes() {
+  const auto& torrent = *config_.torrent;
+  std::uint64_t unsent = 0;
+  for (auto it = flying_.begin(); it != flying_.end();) {
+    const auto size = std::uint64_t{torrent.piece_size(it->first)};
+    std::uint64_t sent = 0;
+    auto* c = find(peer_key{it->second.key});
+    if (c != nullptr) {
+      const auto s = c->sent_by_piece.find(it->first);
+      if (s != c->sent_by_piece.end()) sent = std::min<std::uint64_t>(s->second, size);
+    }
+    if (c == nullptr || !c->is_open() || (sent == 0 && now_ - it->second.at > config_.request_timeout)) {
+      it = flying_.erase(it);
+      continue;
+    }
+    unsent += size - sent;
+    ++it;
+  }
+  return unsent;
+}
+
+void session::dispatch_offers() {
+  if (!super_seeding_ || stopping_) return;
+  const auto& torrent = *config_.torrent;
+  std::uint64_t unsent = unsent_offered_bytes();
+  const std::uint64_t budget = std::uint64_t{std::max<std::uint32_t>(config_.picker.pieces_in_flight, 1)} *
+                                   torrent.piece_bytes + config_.picker.offer_lookahead_bytes;
+  if (unsent + torrent.piece_bytes > budget) return;
+
+  const std::size_t per_peer = std::max<std::uint32_t>(config_.picker.offers_per_peer, 1);
+  std::unordered_map<std::uint32_t, std::size_t> live_of;
+  for (const auto& [p, f] : flying_) ++live_of[f.key];
+  // Copies owed: for each piece a peer got (or is getting) from us, the leechers that do not
+  // hold it yet. A peer that passes its pieces on faster owes fewer and is given more.
+  std::uint32_t leechers = 0;
+  for (auto& [k, c] : conns_)
+    if (c->is_open() && c->handshake_done && !peer_is_seed(*c)) ++leechers;
+  const std::uint32_t others = leechers > 0 ? leechers - 1 : 0;
+  std::vector<offer_candidate> candidates;
+  for (auto& [k, c] : conns_) {
+    if (!c->is_open() || !c->handshake_done || peer_is_seed(*c) || live_of[k] >= per_peer) continue;
+    auto& sp = super_peers_[k];
+    std::uint64_t owed = std::uint64_t{live_of[k]} * others;
+    // Pieces every leecher holds owe nothing and leave the list, which so stays short.
+    std::erase_if(sp.served, [&](std::uint32_t p) {
+      // The recipient counts as a holder even before its `have` arrives.
+      const auto holders = picker_.availability(p) + (c->peer_has.test(p) ? 0u : 1u);
+      if (holders >= leechers) return true;
+      owed += leechers - holders;
+      return false;
+    });
+    candidates.push_back({.id = c->key, .owed = owed, .last_served = sp.last_served});
+  }
+  if (candidates.empty()) return;
+  const auto count = static_cast<std::uint32_t>(sent_count_.size());
+  std::vector<std::uint32_t> spread(count, 0);
+  for (std::uint32_t p = 0; p < count; ++p) spread[p] = sent_count_[p] + picker_.availability(p);
+  std::vector<std::uint8_t> excluded(count, 0);
+  while (unsent + torrent.piece_bytes <= budget && !candidates.empty()) {
+    const auto who = pick_recipient(candidates);
+    const auto pos = std::find_if(candidates.begin(), candidates.end(),
+                                  [&](const offer_candidate& x) { return x.id == *who; });
+    auto* c = find(*who);
+    const auto key = static_cast<std::uint32_t>(*who);
+    // Excluded: what the peer holds or was ever offered, and what is in flight to anyone.
+    for (std::uint32_t p = 0; p < count; ++p) excluded[p] = c->peer_has.test(p) ? 1 : 0;
+    for (const auto p : c->offered) excluded[p] = 1;
+    for (const auto& [p, f] : flying_) excluded[p] = 1;
+    const auto best = pick_offer({.spread = spread, .offered = offered_count_, .excluded = excluded}, rng_);
+    if (!best) {
+      candidates.erase(pos);
+      continue;
+    }
+    auto& sp = super_peers_[key];
+    c->offered.push_back(*best);
+    ++offered_count_[*best];
+    flying_[*best] = offer_in_flight{.key = key, .at = now_};
+    unsent += torrent.piece_size(*best);
+    sp.last_served = ++serve_seq_;
+    if (c->am_choking) apply_choke(*c, false);
+    send(*c, msg::have{*best});
+    if (++live_of[key] >= per_peer) {
+      candidates.erase(pos);
+    } else {
+      pos->last_served = sp.last_served;
+      pos->owed += others;
+    }
+  }
+}
+
+void session::drop_offers(peer_key k) {
+  const auto key = static_cast<std::uint32_t>(k);
+  super_peers_.erase(key);
+  std::erase_if(flying_, [&](const auto& kv) { return kv.second.key == key; });
+}
+
+void session::end_super_seeding() {
+  super_seeding_ = false;
+  for (auto& [k, c] : conns_) {
+    if (!c->is_open() || !c->handshake_done) continue;
+    for (std::uint32_t p = 0; p < picker_.piece_count(); ++p) {
+      if (c->peer_has.test(p) || std::find(c->offered.begin(), c->offered.end(), p) != c->offered.end()) continue;
+      send(*c, msg::have{p});
+    }
+    c->offered.clear();
+    c->sent_by_piece.clear();
+  }
+  super_peers_.clear();
+  flying_.clear();
+  // Standard choking from now on: the first rechoke is due at once.
+  choker_state_.last_rechoke.reset();
+}
+
+void session::count_sent_for_super_seeding(connection& c, const block_request& b) {
+  if (b.piece >= sent_count_.size()) return;
+  auto& sent = c.sent_by_piece[b.piece];
+  sent += b.length;
+  if (sent < config_.torrent->piece_size(b.piece)) return;
+  c.sent_by_piece.erase(b.piece);
+  ++sent_count_[b.piece];
+  if (std::all_of(sent_count_.begin(), sent_count_.end(), [](std::uint32_t n) { return n > 0; })) {
+    end_super_seeding();
+    return;
+  }
+  super_peers_[static_cast<std::uint32_t>(c.key)].served.push_back(b.piece);
+  flying_.erase(b.piece);
+  dispatch_offers();
+}
+
+}  // namespace p2pdist::bt

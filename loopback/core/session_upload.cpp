@@ -1,0 +1,189 @@
+// session: the upload side — the blocks peers asked of us, waiting for the driver's pacing,
+// and choking (who may ask). See session.hpp.
+
+#include <algorithm>
+
+#include "loopback/core/connection.hpp"
+#include "loopback/core/session.hpp"
+
+namespace p2pdist::bt {
+
+namespace {
+
+std::uint64_t wire_bytes_of(const block_request& b) { return piece_header_bytes + b.length; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// The upload queue
+
+void session::queue_upload(connection& c, const msg::request& r) {
+  const block_request b{.piece = r.index, .begin = r.begin, .length = r.length};
+  c.uploads.push_back(b);
+  c.upload_bytes += wire_bytes_of(b);
+  if (std::none_of(c.upload_since.begin(), c.upload_since.end(), [&](const auto& e) { return e.first == b.piece; }))
+    c.upload_since.emplace_back(b.piece, now_);
+  outputs_.push_back(out::upload_changed{c.key});
+}
+
+void session::cancel_upload(connection& c, const msg::cancel& m) {
+  const auto it = std::find_if(c.uploads.begin(), c.uploads.end(), [&](const block_request& b) {
+    return b.piece == m.index && b.begin == m.begin && b.length == m.length;
+  });
+  if (it == c.uploads.end()) return;
+  c.upload_bytes -= wire_bytes_of(*it);
+  c.uploads.erase(it);
+  forget_sent_pieces(c);  // rare: also forgets the piece if that was its last block
+  outputs_.push_back(out::upload_changed{c.key});
+}
+
+void session::clear_uploads(connection& c) {
+  c.uploads.clear();
+  c.upload_since.clear();
+  c.upload_bytes = 0;
+  outputs_.push_back(out::upload_changed{c.key});
+}
+
+// Forgets the pieces with no block left in the queue.
+void session::forget_sent_pieces(connection& c) {
+  std::erase_if(c.upload_since, [&](const auto& e) {
+    return std::none_of(c.uploads.begin(), c.uploads.end(), [&](const block_request& b) { return b.piece == e.first; });
+  });
+}
+
+std::optional<block_request> session::peek_upload(peer_key conn) const {
+  const auto* c = find(conn);
+  if (c == nullptr || !c->is_open() || c->uploads.empty()) return std::nullopt;
+  return c->uploads.front();
+}
+
+std::optional<block_request> session::take_upload(peer_key conn, time_point now) {
+  now_ = now;
+  auto* c = find(conn);
+  if (c == nullptr || !c->is_open() || c->uploads.empty()) return std::nullopt;
+  const block_request b = c->uploads.front();
+  c->uploads.pop_front();
+  c->upload_bytes -= wire_bytes_of(b);
+  // Within one piece the front's piece, and so its priority, stays as it was.
+  if (c->uploads.empty() || c->uploads.front().piece != b.piece) {
+    forget_sent_pieces(*c);
+    outputs_.push_back(out::upload_changed{c->key});
+  }
+  return b;
+}
+
+std::uint64_t session::upload_queued_bytes(peer_key conn) const {
+  const auto* c = find(conn);
+  return c == nullptr ? 0 : c->upload_bytes;
+}
+
+std::uint64_t session::upload_priority(peer_key conn) const {
+  const auto* c = find(conn);
+  if (c == nullptr || c->uploads.empty() || config_.upload_order != upload_policy::piece_first) return 0;
+  for (const auto& [piece, since] : c->upload_since)
+    if (piece == c->uploads.front().piece) return static_cast<std::uint64_t>(since.time_since_epoch().count());
+  return 0;
+}
+
+void session::handle_block_sent(peer_key conn, const block_request& b, time_point now) {
+  now_ = now;
+  uploaded_bytes_ += b.length;
+  stats_.payload_up_bytes += b.length;
+  auto* c = find(conn);
+  if (c == nullptr) return;
+  c->payload_up_bytes += b.length;
+  if (!super_seeding_) {
+    unchoke_if_idle();
+    return;
+  }
+  count_sent_for_super_seeding(*c, b);
+}
+
+// ---------------------------------------------------------------------------------------
+// Choking
+
+std::vector<peer_stats> session::snapshot() const {
+  std::vector<peer_stats> out;
+  out.reserve(conns_.size());
+  for (const auto& [k, c] : conns_) {
+    if (!c->is_open() || !c->handshake_done) continue;
+    double from = 0, to = 0;
+    const auto& base = c->sample_old ? c->sample_old : c->sample_new;
+    const auto since = base ? base->at : c->connected_at;
+    const double secs = std::chrono::duration<double>(now_ - since).count();
+    if (secs > 0) {
+      from = static_cast<double>(c->payload_down_bytes - (base ? base->down : 0)) / secs;
+      to = static_cast<double>(c->payload_up_bytes - (base ? base->up : 0)) / secs;
+    }
+    out.push_back(peer_stats{.id = c->key,
+                             .interested = c->peer_interested,
+                             .unchoked = !c->am_choking,
+                             .snubbed = c->snubbed,
+                             .rate_from_bytes_per_s = from,
+                             .rate_to_bytes_per_s = to,
+                             .connected_at = c->connected_at,
+                             .last_unchoked = c->last_unchoked});
+  }
+  return out;
+}
+
+void session::apply_choke(connection& c, bool choke) {
+  if (!c.is_open() || c.am_choking == choke) return;
+  c.am_choking = choke;
+  if (choke) {
+    c.last_unchoked = now_;
+    clear_uploads(c);
+    send(c, msg::choke{});
+  } else {
+    send(c, msg::unchoke{});
+  }
+}
+
+void session::fill_free_slots() {
+  if (!config_.upload || stopping_ || super_seeding_) return;
+  auto peers = snapshot();
+  // Longest-waiting first, so freed slots go round.
+  std::vector<connection*> waiting;
+  for (auto& [k, c] : conns_)
+    if (c->is_open() && c->handshake_done && c->peer_interested && c->am_choking) waiting.push_back(c.get());
+  std::sort(waiting.begin(), waiting.end(), [](const connection* a, const connection* b) {
+    const auto ta = a->last_unchoked.value_or(a->connected_at);
+    const auto tb = b->last_unchoked.value_or(b->connected_at);
+    return ta != tb ? ta < tb : a->key < b->key;
+  });
+  for (auto* c : waiting) {
+    const auto action = on_interested(choker_state_, peers, config_.choker, c->key, now_);
+    if (action != interest_action::unchoke_regular && action != interest_action::unchoke_optimistic) {
+      if (action == interest_action::none) break;  // no slot is free
+      continue;
+    }
+    apply_choke(*c, false);
+    for (auto& p : peers)
+      if (p.id == c->key) p.unchoked = true;
+  }
+}
+
+// Our upload is about to have nothing to send: unchoke one more interested peer (within
+// choker_config::idle_extra_slots) rather than leave the capacity idle until the rechoke.
+void session::unchoke_if_idle() {
+  if (!config_.upload || stopping_ || !config_.upload_limited) return;
+  for (const auto& [k, c] : conns_)
+    if (c->is_open() && !c->am_choking && !c->uploads.empty()) return;
+  if (const auto k = on_upload_idle(snapshot(), config_.choker))
+    if (auto* c = find(*k)) apply_choke(*c, false);
+}
+
+void session::run_rechoke() {
+  const auto role = complete_ ? choker_role::seed : choker_role::leecher;
+  const auto decision = rechoke(choker_state_, snapshot(), config_.choker, role, now_, rng_);
+  for (const auto k : decision.to_choke)
+    if (auto* c = find(k)) apply_choke(*c, true);
+  for (const auto k : decision.to_unchoke)
+    if (auto* c = find(k)) apply_choke(*c, false);
+  for (auto& [k, c] : conns_) {  // rate samples for the next decision
+    c->sample_old = c->sample_new;
+    c->sample_new = connection::sample{.at = now_, .down = c->payload_down_bytes, .up = c->payload_up_bytes};
+  }
+}
+
+}  // namespace p2pdist::bt
