@@ -22,16 +22,6 @@
 
 namespace p2pdist::bt::detail {
 
-/// The address as one number (a[0] in the top byte): strikes, bans and senders key on it.
-constexpr std::uint32_t ip_key(const std::array<std::uint8_t, 4>& ip) noexcept {
-  return (std::uint32_t{ip[0]} << 24) | (std::uint32_t{ip[1]} << 16) | (std::uint32_t{ip[2]} << 8) | ip[3];
-}
-
-/// The endpoint as one number, for sets of endpoints.
-constexpr std::uint64_t endpoint_key(const endpoint_v4& e) noexcept {
-  return (std::uint64_t{ip_key(e.ip)} << 16) | e.port;
-}
-
 /// One connection of a session.
 struct connection {
   peer_key key{};

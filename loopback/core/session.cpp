@@ -9,8 +9,6 @@
 
 namespace p2pdist::bt {
 
-using detail::endpoint_key;
-using detail::ip_key;
 
 namespace {
 

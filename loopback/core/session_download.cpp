@@ -9,7 +9,6 @@
 
 namespace p2pdist::bt {
 
-using detail::ip_key;
 
 void session::add_to_picker(connection& c, const bitfield* pieces) {
   c.first_message_seen = true;

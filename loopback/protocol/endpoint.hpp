@@ -39,6 +39,14 @@ constexpr std::optional<std::uint32_t> parse_small_decimal(std::string_view text
 
 }  // namespace detail
 
+/// The address as one number (ip[0] in the top byte), for maps and sets keyed by address.
+constexpr std::uint32_t ip_key(const std::array<std::uint8_t, 4>& ip) noexcept {
+  return (std::uint32_t{ip[0]} << 24) | (std::uint32_t{ip[1]} << 16) | (std::uint32_t{ip[2]} << 8) | ip[3];
+}
+
+/// The endpoint as one number (address, then port), for maps and sets keyed by endpoint.
+constexpr std::uint64_t endpoint_key(const endpoint_v4& e) noexcept { return (std::uint64_t{ip_key(e.ip)} << 16) | e.port; }
+
 /// True for an address in 127.0.0.0/8, the only addresses this project listens on.
 constexpr bool is_loopback(const std::array<std::uint8_t, 4>& ip) noexcept { return ip[0] == 127; }
 

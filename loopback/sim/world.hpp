@@ -1,0 +1,153 @@
+#pragma once
+// world: a swarm in simulated time. Every peer is a real bt::session — the engine's own
+// decisions (picker, choker, super seeding, strikes, announces) — driven by a discrete-event
+// clock instead of sockets and timers. Between sessions the world carries messages at
+// block level: a connection is a pair of FIFO pipes with a one-way latency; a piece message
+// leaves its sender when the sender's upload pacer (the network layer's token bucket, see
+// pacer.hpp) grants its bytes, and reaches the receiving session when the receiver's
+// download pacer does; control messages ride the same pipes (they cost download tokens, not
+// upload tokens, as on the real wire). A pipe holds at most window_bytes unread, like a TCP
+// connection with the small socket buffers the network layer uses while throttled.
+//
+// Content: with `content` the world carries real bytes (every peer has a memory storage, a
+// piece is hashed with SHA-1 against the torrent, a liar's blocks are really wrong); without
+// it, blocks carry no bytes and a piece fails exactly when a liar sent one of its blocks.
+//
+// A tracker answers announces after one round trip with up to tracker_max_peers random
+// peers. Deterministic: the same config and rng_seed give the same run, event for event.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "loopback/core/session.hpp"
+#include "loopback/protocol/metainfo.hpp"
+#include "loopback/protocol/time.hpp"
+
+namespace p2pdist::sim {
+
+/// One peer of a simulated swarm.
+struct peer_config {
+  std::array<std::uint8_t, 4> address{127, 0, 0, 2};  ///< unique per peer
+  double up_bytes_per_s = 0;    ///< wire bytes per second; 0 = unlimited
+  double down_bytes_per_s = 0;  ///< wire bytes per second; 0 = unlimited
+  bool seed = false;            ///< starts with every piece
+  bool liar = false;            ///< answers every request with wrong bytes
+  /// The session's knobs (choker, picker, limits, timeouts); the world sets torrent,
+  /// address, has_tracker, upload_limited and rng_seed.
+  bt::session_config session{};
+  bt::duration start_at{};      ///< when it joins, since the world's start
+};
+
+/// The world's settings.
+struct world_config {
+  std::shared_ptr<const bt::metainfo> torrent{};  ///< required
+  /// The file's bytes (bytes mode); null: blocks carry no bytes (abstract mode).
+  std::shared_ptr<const std::vector<std::byte>> content{};
+  bt::duration latency{};                       ///< one-way delay of every connection
+  std::uint64_t window_bytes = 4 * (16 * 1024 + 13);  ///< unread bytes a pipe holds at most
+  std::chrono::seconds tracker_interval{1};     ///< re-announce interval the tracker gives
+  std::size_t tracker_max_peers = 50;           ///< peers in one answer (numwant caps it too)
+  std::uint64_t rng_seed = 1;                   ///< tracker answers, peer sessions' seeds
+};
+
+/// What one peer did.
+struct peer_report {
+  bt::client_stats stats{};        ///< the session's counters (times on the world's clock)
+  bool seed = false;
+  bool data_matches = false;       ///< bytes mode: its storage equals the content; abstract: complete
+};
+
+namespace detail {
+struct peer;
+struct link;
+struct item;
+}  // namespace detail
+
+/// A simulated swarm. Movable, not copyable; one thread.
+class world {
+ public:
+  /// std::invalid_argument without a torrent, or with content of the wrong size.
+  explicit world(world_config config);
+  ~world();
+  world(const world&) = delete;
+  world& operator=(const world&) = delete;
+  world(world&&) noexcept;
+  world& operator=(world&&) noexcept;
+
+  /// Adds a peer (before run()); returns its index. std::invalid_argument: an address in use.
+  std::size_t add_peer(peer_config config);
+  /// Runs events in time order until every peer that is not a seed is complete (true), or
+  /// the clock passes `limit` since the start, or no event is left (false).
+  bool run(bt::duration limit);
+
+  /// The time since the start.
+  [[nodiscard]] bt::duration elapsed() const noexcept { return now_ - epoch_; }
+  /// The world's clock: the epoch is its start.
+  [[nodiscard]] bt::time_point epoch() const noexcept { return epoch_; }
+  /// Events processed so far.
+  [[nodiscard]] std::uint64_t events() const noexcept { return events_; }
+  [[nodiscard]] std::size_t peer_count() const noexcept { return peers_.size(); }
+  /// Peer i's counters and outcome.
+  [[nodiscard]] peer_report report(std::size_t i) const;
+  /// Peer i's session (for tests).
+  [[nodiscard]] const bt::session& session_of(std::size_t i) const;
+
+ private:
+  enum class event_kind : std::uint8_t { start, wake, up_due, down_due, arrive, connect, connected, refused, announce };
+  struct event {
+    bt::time_point at;
+    std::uint64_t seq;
+    event_kind kind;
+    std::uint32_t peer;   ///< the peer concerned (or the link's id for arrive)
+    std::uint64_t a = 0;  ///< kind-specific
+    std::uint64_t b = 0;
+    friend bool operator>(const event& x, const event& y) { return x.at != y.at ? x.at > y.at : x.seq > y.seq; }
+  };
+
+  void schedule(bt::time_point at, event_kind kind, std::uint32_t peer, std::uint64_t a = 0, std::uint64_t b = 0);
+  void dispatch(const event& e);
+
+  // world.cpp: peers and their outputs
+  void start_peer(std::uint32_t p);
+  void drain(std::uint32_t p);
+  void carry_out(std::uint32_t p, bt::output& o);
+  void after_drain(std::uint32_t p);
+  void answer_announce(std::uint32_t p);
+  void check_piece(std::uint32_t p, std::uint32_t piece, bool fingerprints_on_pass);
+
+  // world_links.cpp: connections, pipes and pacing
+  void dial(std::uint32_t p, bt::peer_key key, const bt::endpoint_v4& remote);
+  void on_connect(std::uint32_t link_id);
+  void send_item(std::uint32_t link_id, int side, detail::item it);
+  void close_side(std::uint32_t link_id, int side);
+  void on_arrive(std::uint32_t link_id, int side);
+  void try_deliver(std::uint32_t link_id, int to_side);
+  void deliver(std::uint32_t link_id, int to_side, detail::item& it);
+  void try_upload(std::uint32_t p);
+  void upload_changed(std::uint32_t p, bt::peer_key key);
+  void schedule_pacing(std::uint32_t p);
+  detail::link* link_of(std::uint32_t p, bt::peer_key key);
+
+  world_config config_;
+  bt::time_point epoch_{};
+  bt::time_point now_{};
+  std::uint64_t seq_ = 0;
+  std::uint64_t events_ = 0;
+  std::priority_queue<event, std::vector<event>, std::greater<>> queue_;
+  std::vector<std::unique_ptr<detail::peer>> peers_;
+  std::vector<std::unique_ptr<detail::link>> links_;
+  std::vector<std::uint32_t> tracker_list_;  // peers that announced and did not stop
+  std::unordered_map<std::uint32_t, std::uint32_t> by_address_;  // address → peer
+  std::size_t incomplete_ = 0;               // peers not yet complete (seeds excluded)
+  std::mt19937_64 rng_;
+};
+
+}  // namespace p2pdist::sim

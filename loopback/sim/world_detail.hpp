@@ -1,0 +1,72 @@
+#pragma once
+// The insides of a simulated world (world.hpp): its peers, its connections (links) and the
+// items in their pipes. Shared by world.cpp and world_links.cpp only.
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "loopback/core/session.hpp"
+#include "loopback/sim/pacer.hpp"
+#include "loopback/sim/world.hpp"
+#include "loopback/storage/piece_store.hpp"
+
+namespace p2pdist::sim::detail {
+
+/// One thing in a pipe: a message (the handshake or a control message), a block (a piece
+/// message), or the end of the stream (the sender closed).
+struct item {
+  enum class kind : std::uint8_t { message, block, fin } what = kind::message;
+  bt::wire_event message{};
+  bt::block_request block{};
+  bool corrupt = false;          ///< a block from a liar
+  std::vector<std::byte> data{};  ///< a block's bytes (bytes mode)
+  std::uint64_t wire_bytes = 0;
+  bt::time_point arrives{};
+};
+
+/// One direction of a connection, from one side to the other.
+struct pipe {
+  std::deque<item> transit;  ///< sent, not yet arrived, in order
+  std::deque<item> inbox;    ///< arrived, waiting for the receiver's download tokens
+  std::uint64_t unread_bytes = 0;  ///< transit and inbox: the window's fill
+  std::uint64_t inbox_bytes = 0;
+};
+
+/// A connection between two peers; side 0 dialed.
+struct link {
+  std::array<std::uint32_t, 2> peer{};
+  std::array<bt::peer_key, 2> key{};
+  std::array<bool, 2> open{false, false};  ///< the side's session holds the connection
+  std::array<pipe, 2> from{};              ///< from[s]: what side s sent
+};
+
+/// A peer: its session, its pacers, its storage or taint marks, its connections.
+struct peer {
+  peer_config config;
+  std::optional<bt::session> session;
+  std::optional<pacer> up;
+  std::optional<pacer> down;
+  std::unique_ptr<bt::piece_store> store;     ///< bytes mode
+  std::shared_ptr<bt::memory_storage> memory;  ///< bytes mode
+  /// Abstract mode: per piece being received, a fingerprint per block (0 = honest bytes).
+  std::unordered_map<std::uint32_t, std::vector<std::uint64_t>> prints;
+  std::unordered_map<std::uint32_t, std::uint32_t> links;  ///< session key → link id
+  std::uint64_t wake_gen = 0;
+  std::optional<bt::time_point> wake_at;
+  std::uint64_t up_gen = 0, down_gen = 0;
+  std::optional<bt::time_point> up_due, down_due;  ///< the pacing events scheduled
+  bool draining = false;
+  bool upload_wanted = false;   ///< try_upload once the drain ends
+  bool counted_complete = false;
+  std::optional<bt::announce_request> announcing;  ///< the announce in flight
+};
+
+/// A link's side seen from the other side.
+inline int other(int side) { return 1 - side; }
+
+}  // namespace p2pdist::sim::detail

@@ -1,0 +1,248 @@
+// The sans-IO session scripted by hand: inputs with the time, outputs checked one by one.
+// Torrent: 4 pieces, 32 KiB each (two 16 KiB blocks) but the last, 16 KiB (one block).
+
+#include "loopback/core/session.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <set>
+
+#include "session_script.hpp"
+
+namespace {
+
+using namespace p2pdist;
+using namespace std::chrono_literals;
+using test::script;
+using test::started;
+
+const std::array<std::byte, bt::block_bytes> zeros{};
+
+// Delivers every request outstanding on `conn` (as the peer would answer them), returning
+// the check_piece outputs they caused.
+std::vector<bt::out::check_piece> answer_requests(script& sc, bt::peer_key conn, std::vector<bt::msg::request> requests) {
+  for (const auto& r : requests) {
+    const bt::msg::piece p{.index = r.index, .begin = r.begin, .data = std::span<const std::byte>(zeros).first(r.length)};
+    CHECK(sc.s.handle_block(conn, p, sc.now));
+    sc.drain();
+  }
+  return sc.take<bt::out::check_piece>();
+}
+
+}  // namespace
+
+TEST_CASE("a seed greets a peer, unchokes it when interested and queues what it asks", "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, true);
+  const auto key = sc.accept_peer(10, 0xAA);
+  const auto hs = sc.sent<bt::handshake>(key);
+  REQUIRE(hs.size() == 1);
+  CHECK(hs[0].info_hash == torrent->info_hash);
+  CHECK(hs[0].id == sc.s.id());
+  const auto bf = sc.sent<bt::msg::bitfield>(key);
+  REQUIRE(bf.size() == 1);
+  CHECK(bf[0].pieces.all());
+  CHECK(sc.events(bt::client_event_kind::peer_connected).size() == 1);
+
+  sc.message(key, bt::msg::interested{});
+  CHECK(sc.sent<bt::msg::unchoke>(key).size() == 1);  // four regular slots, all free
+
+  sc.message(key, bt::msg::request{.index = 1, .begin = 16384, .length = 16384});
+  CHECK(sc.take<bt::out::upload_changed>().size() == 1);
+  CHECK(sc.s.upload_queued_bytes(key) == 16384 + 13);  // a piece message: 13-byte header + block
+  const auto b = sc.s.take_upload(key, sc.now);
+  REQUIRE(b);
+  CHECK(*b == bt::block_request{.piece = 1, .begin = 16384, .length = 16384});
+  CHECK(sc.s.upload_queued_bytes(key) == 0);
+  sc.s.handle_block_sent(key, *b, sc.now);
+  CHECK(sc.s.stats().payload_up_bytes == 16384);
+}
+
+TEST_CASE("requests from a choked peer, and for pieces we lack, are ignored", "[session]") {
+  const auto torrent = test::small_torrent();
+  auto seed = started(torrent, true);
+  const auto a = seed.accept_peer(10, 0xAA);
+  seed.message(a, bt::msg::request{.index = 0, .begin = 0, .length = 16384});  // we choke it
+  CHECK(seed.s.upload_queued_bytes(a) == 0);
+  CHECK(seed.take<bt::out::upload_changed>().empty());
+
+  auto leecher = started(torrent, false);
+  const auto b = leecher.accept_peer(11, 0xBB);
+  leecher.message(b, bt::msg::interested{});
+  CHECK(leecher.sent<bt::msg::unchoke>(b).size() == 1);
+  leecher.message(b, bt::msg::request{.index = 0, .begin = 0, .length = 16384});  // we have nothing
+  CHECK(leecher.s.upload_queued_bytes(b) == 0);
+}
+
+TEST_CASE("a leecher asks for every block once unchoked; a peer silent for request_timeout is snubbed",
+          "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, false, {.request_timeout = 20s});
+  const auto key = sc.accept_peer(2, 0xBB);
+  sc.message(key, bt::msg::bitfield{bt::bitfield(4, true)});
+  CHECK(sc.sent<bt::msg::interested>(key).size() == 1);
+  CHECK(sc.sent<bt::msg::request>(key).empty());  // still choked
+
+  sc.message(key, bt::msg::unchoke{});
+  const auto requests = sc.sent<bt::msg::request>(key);
+  CHECK(requests.size() == 7);  // 3 × 2 + 1 blocks, within the pipeline of 16
+  std::set<std::pair<std::uint32_t, std::uint32_t>> distinct;
+  for (const auto& r : requests) distinct.insert({r.index, r.begin});
+  CHECK(distinct.size() == 7);
+
+  sc.advance(19s);
+  CHECK(sc.sent<bt::msg::cancel>(key).empty());
+  sc.advance(2s);  // 21 s without a block
+  CHECK(sc.sent<bt::msg::cancel>(key).size() == 7);
+  CHECK(sc.s.stats().snubs == 1);
+  CHECK(sc.sent<bt::msg::request>(key).size() == 1);  // a snubbed peer keeps one request
+}
+
+TEST_CASE("two pieces failed by one sender: struck twice, banned, its connection closed", "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, false, {.max_hash_failures = 2});
+  const auto liar = sc.accept_peer(7, 0xCC);
+  sc.message(liar, bt::msg::bitfield{bt::bitfield(4, true)});
+  sc.message(liar, bt::msg::unchoke{});
+  const auto checks = answer_requests(sc, liar, sc.sent<bt::msg::request>(liar));
+  REQUIRE(checks.size() == 4);
+  const std::array<std::uint64_t, 2> prints{1, 1};
+  sc.s.handle_piece_checked(checks[0].piece, bt::piece_verdict::failed, prints, sc.now);
+  sc.drain();
+  CHECK(sc.events(bt::client_event_kind::hash_failed).size() == 1);
+  CHECK(sc.events(bt::client_event_kind::peer_banned).empty());
+  sc.s.handle_piece_checked(checks[1].piece, bt::piece_verdict::failed, prints, sc.now);
+  sc.drain();
+  CHECK(sc.events(bt::client_event_kind::peer_banned).size() == 1);
+  const auto closes = sc.take<bt::out::close>();
+  REQUIRE(closes.size() == 1);
+  CHECK(closes[0].conn == liar);
+  CHECK(sc.s.stats().hash_failures == 2);
+  CHECK(sc.s.stats().peers_banned == 1);
+  // A banned address cannot come back.
+  CHECK_FALSE(sc.s.handle_accept({.ip = {127, 0, 0, 7}, .port = 50001}, sc.now));
+}
+
+TEST_CASE("announces: started at once, backoff after a failure, the tracker's interval, stopped on stop",
+          "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, false, {.has_tracker = true, .tracker_retry_min = 1s, .tracker_retry_max = 60s});
+  auto a = sc.take<bt::out::announce>();
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].request.event == bt::announce_event::started);
+  CHECK(a[0].request.left_bytes == torrent->total_bytes);
+  CHECK(a[0].request.port == 6881);
+
+  sc.s.handle_announce(std::nullopt, "timeout", sc.now);
+  sc.drain();
+  CHECK(sc.events(bt::client_event_kind::tracker_failed).size() == 1);
+  sc.advance(900ms);
+  CHECK(sc.take<bt::out::announce>().empty());
+  sc.advance(100ms);  // the first backoff: 1 s
+  a = sc.take<bt::out::announce>();
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].request.event == bt::announce_event::started);  // still not announced
+
+  const bt::announce_response reply{.interval = 30s, .peers = {{.ip = {127, 0, 0, 9}, .port = 7000}}};
+  sc.s.handle_announce(reply, {}, sc.now);
+  sc.drain();
+  CHECK(sc.events(bt::client_event_kind::tracker_announced).size() == 1);
+  const auto dials = sc.take<bt::out::dial>();
+  REQUIRE(dials.size() == 1);
+  CHECK(dials[0].remote == bt::endpoint_v4{.ip = {127, 0, 0, 9}, .port = 7000});
+  sc.advance(29s);
+  CHECK(sc.take<bt::out::announce>().empty());
+  sc.advance(1s);
+  a = sc.take<bt::out::announce>();
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].request.event == bt::announce_event::none);
+  sc.s.handle_announce(reply, {}, sc.now);
+  sc.drain();
+
+  sc.s.stop(sc.now);
+  sc.drain();
+  a = sc.take<bt::out::announce>();
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].request.event == bt::announce_event::stopped);
+  CHECK(sc.take<bt::out::close>().size() == 1);  // the dialed connection
+}
+
+TEST_CASE("a download that completes announces `completed` at once and stops wanting", "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, false, {.has_tracker = true});
+  (void)sc.take<bt::out::announce>();
+  sc.s.handle_announce(bt::announce_response{.interval = 60s}, {}, sc.now);
+  sc.drain();
+  const auto seed = sc.accept_peer(2, 0xDD);
+  sc.message(seed, bt::msg::bitfield{bt::bitfield(4, true)});
+  sc.message(seed, bt::msg::unchoke{});
+  for (const auto& c : answer_requests(sc, seed, sc.sent<bt::msg::request>(seed)))
+    sc.s.handle_piece_checked(c.piece, bt::piece_verdict::passed, {}, sc.now);
+  sc.drain();
+  CHECK(sc.s.complete());
+  CHECK(sc.events(bt::client_event_kind::piece_verified).size() == 4);
+  CHECK(sc.events(bt::client_event_kind::completed).size() == 1);
+  CHECK(sc.sent<bt::msg::have>(seed).size() == 4);
+  CHECK(sc.sent<bt::msg::not_interested>(seed).size() == 1);
+  const auto a = sc.take<bt::out::announce>();
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].request.event == bt::announce_event::completed);
+  CHECK(a[0].request.left_bytes == 0);
+  CHECK(a[0].request.downloaded_bytes == torrent->total_bytes);
+}
+
+TEST_CASE("wake-ups: the first rechoke at once, then the housekeeping tick", "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, true, {.tick_interval = 250ms});
+  REQUIRE(sc.s.poll_timeout());
+  CHECK(*sc.s.poll_timeout() == sc.now);  // never rechoked: due now
+  sc.advance(0s);
+  CHECK(*sc.s.poll_timeout() == sc.now + 250ms);
+  sc.s.stop(sc.now);
+  CHECK_FALSE(sc.s.poll_timeout());
+}
+
+TEST_CASE("at max_peers the oldest connection without a handshake gives way; a busy one never does",
+          "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, true, {.max_peers = 2});
+  const auto silent = sc.s.handle_accept({.ip = {127, 0, 0, 20}, .port = 1}, sc.now);
+  REQUIRE(silent);
+  const auto busy = sc.accept_peer(21, 0x21);
+  sc.message(busy, bt::msg::interested{});
+  sc.drain();
+  (void)sc.take<bt::out::send>();
+  const auto third = sc.s.handle_accept({.ip = {127, 0, 0, 22}, .port = 1}, sc.now);
+  sc.drain();
+  REQUIRE(third);
+  const auto closes = sc.take<bt::out::close>();
+  REQUIRE(closes.size() == 1);
+  CHECK(closes[0].conn == *silent);
+  sc.s.handle_closed(*silent, bt::close_cause::requested, "evicted", sc.now);
+  sc.s.handle_handshake(*third, test::their_handshake(*torrent, 0x22), sc.now);
+  sc.message(*third, bt::msg::interested{});
+  CHECK_FALSE(sc.s.handle_accept({.ip = {127, 0, 0, 23}, .port = 1}, sc.now));  // both in use
+}
+
+TEST_CASE("the upload queue: a cancel removes a block, a choke clears all, piece-first priority", "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, true, {.upload_order = bt::upload_policy::piece_first});
+  const auto key = sc.accept_peer(10, 0xAA);
+  sc.message(key, bt::msg::interested{});
+  const auto t1 = sc.now;
+  sc.message(key, bt::msg::request{.index = 2, .begin = 0, .length = 16384});
+  sc.now += 5ms;
+  sc.message(key, bt::msg::request{.index = 0, .begin = 0, .length = 16384});
+  sc.message(key, bt::msg::request{.index = 2, .begin = 16384, .length = 16384});
+  CHECK(sc.s.upload_queued_bytes(key) == 3 * (16384 + 13));
+  // The front block's piece (2) was first asked for at t1.
+  CHECK(sc.s.upload_priority(key) == static_cast<std::uint64_t>(t1.time_since_epoch().count()));
+  sc.message(key, bt::msg::cancel{.index = 0, .begin = 0, .length = 16384});
+  CHECK(sc.s.upload_queued_bytes(key) == 2 * (16384 + 13));
+  CHECK(sc.s.peek_upload(key)->piece == 2);
+  sc.message(key, bt::msg::not_interested{});
+  sc.advance(11s);  // the rechoke chokes a peer that is not interested
+  CHECK(sc.sent<bt::msg::choke>(key).size() == 1);
+  CHECK(sc.s.upload_queued_bytes(key) == 0);
+}
