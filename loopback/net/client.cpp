@@ -26,6 +26,8 @@
 #include "loopback/net/peer_connection.hpp"
 #include "loopback/policy/piece_picker.hpp"
 #include "loopback/policy/rate_limiter.hpp"
+#include "loopback/policy/request_pipeline.hpp"
+#include "loopback/policy/super_seed.hpp"
 #include "loopback/protocol/sha1.hpp"
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine frames (its

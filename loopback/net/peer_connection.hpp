@@ -42,6 +42,7 @@
 
 #include "loopback/protocol/bitfield.hpp"
 #include "loopback/policy/piece_picker.hpp"
+#include "loopback/policy/request_pipeline.hpp"
 #include "loopback/protocol/time.hpp"
 #include "loopback/protocol/types.hpp"
 #include "loopback/protocol/wire.hpp"
