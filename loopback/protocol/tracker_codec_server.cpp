@@ -76,6 +76,109 @@ result<std::vector<query_param>, tracker_error> split_target(std::string_view ta
   return params;
 }
 
+/// The announce parameters parse_announce_target knows, one bit each (to find a parameter
+/// given twice, and the required ones missing).
+enum announce_field : unsigned {
+  f_info_hash = 1u << 0,
+  f_peer_id = 1u << 1,
+  f_port = 1u << 2,
+  f_uploaded = 1u << 3,
+  f_downloaded = 1u << 4,
+  f_left = 1u << 5,
+  f_event = 1u << 6,
+  f_compact = 1u << 7,
+  f_numwant = 1u << 8,
+  f_key = 1u << 9,
+  f_ip = 1u << 10,
+};
+
+/// The known parameter named `key` (decoded); announce_field{} for an unknown one.
+announce_field field_named(std::string_view key) noexcept {
+  struct known {
+    std::string_view name;
+    announce_field bit;
+  };
+  static constexpr known names[] = {
+      {"info_hash", f_info_hash}, {"peer_id", f_peer_id},       {"port", f_port},
+      {"uploaded", f_uploaded},   {"downloaded", f_downloaded}, {"left", f_left},
+      {"event", f_event},         {"compact", f_compact},       {"numwant", f_numwant},
+      {"key", f_key},             {"ip", f_ip},
+  };
+  announce_field bit{};
+  for (const known& k : names) {
+    if (key == k.name) bit = k.bit;
+  }
+  return bit;
+}
+
+/// The event named by an announce's `event` value: "", "empty", "paused" or anything
+/// unknown is none.
+announce_event event_named(std::string_view value) noexcept {
+  if (value == "started") return announce_event::started;
+  if (value == "completed") return announce_event::completed;
+  if (value == "stopped") return announce_event::stopped;
+  return announce_event::none;
+}
+
+/// Stores the value of the known parameter `p` (its field `bit`) in `req`; the error of a
+/// bad value, at the value's offset in the target. Takes the value of key and ip.
+std::optional<tracker_error> read_field(announce_field bit, query_param& p, announce_request& req) {
+  const std::size_t at = p.value_offset;
+  switch (bit) {
+    case f_info_hash:
+      if (p.value.size() != 20) return tracker_error{tracker_errc::bad_info_hash, at};
+      req.info_hash = to_id(p.value);
+      break;
+    case f_peer_id:
+      if (p.value.size() != 20) return tracker_error{tracker_errc::bad_peer_id, at};
+      req.id = to_id(p.value);
+      break;
+    case f_port: {
+      auto n = parse_decimal(p.value, at);
+      if (!n) return n.error();
+      if (*n == 0 || *n > 65535) return tracker_error{tracker_errc::bad_port, at};
+      req.port = static_cast<std::uint16_t>(*n);
+      break;
+    }
+    case f_uploaded:
+    case f_downloaded:
+    case f_left: {
+      auto n = parse_decimal(p.value, at);
+      if (!n) return n.error();
+      if (bit == f_uploaded) {
+        req.uploaded_bytes = *n;
+      } else if (bit == f_downloaded) {
+        req.downloaded_bytes = *n;
+      } else {
+        req.left_bytes = *n;
+      }
+      break;
+    }
+    case f_event: req.event = event_named(p.value); break;
+    case f_compact:
+      if (p.value == "1") {
+        req.compact = true;
+      } else if (p.value == "0") {
+        req.compact = false;
+      } else {
+        return tracker_error{tracker_errc::bad_compact, at};
+      }
+      break;
+    case f_numwant: {
+      auto n = parse_decimal(p.value, at);
+      if (!n) return n.error();
+      if (*n > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+        return tracker_error{tracker_errc::number_overflow, at};
+      }
+      req.numwant = static_cast<int>(*n);
+      break;
+    }
+    case f_key: req.key = std::move(p.value); break;
+    case f_ip: req.ip = std::move(p.value); break;
+  }
+  return std::nullopt;
+}
+
 std::string id_string(const std::array<std::byte, 20>& id) {
   std::string s(20, '\0');
   for (std::size_t i = 0; i < 20; ++i) s[i] = static_cast<char>(id[i]);
@@ -126,106 +229,17 @@ result<announce_request, tracker_error> parse_announce_target(std::string_view t
   auto params = split_target(target, "/announce");
   if (!params) return error{params.error()};
 
-  enum field : unsigned {
-    f_info_hash = 1u << 0,
-    f_peer_id = 1u << 1,
-    f_port = 1u << 2,
-    f_uploaded = 1u << 3,
-    f_downloaded = 1u << 4,
-    f_left = 1u << 5,
-    f_event = 1u << 6,
-    f_compact = 1u << 7,
-    f_numwant = 1u << 8,
-    f_key = 1u << 9,
-    f_ip = 1u << 10,
-  };
-  struct known {
-    std::string_view name;
-    field bit;
-  };
-  static constexpr known names[] = {
-      {"info_hash", f_info_hash}, {"peer_id", f_peer_id},       {"port", f_port},
-      {"uploaded", f_uploaded},   {"downloaded", f_downloaded}, {"left", f_left},
-      {"event", f_event},         {"compact", f_compact},       {"numwant", f_numwant},
-      {"key", f_key},             {"ip", f_ip},
-  };
-
   announce_request req;
   unsigned seen = 0;
   for (query_param& p : *params) {
-    field bit{};
-    for (const known& k : names) {
-      if (p.key == k.name) bit = k.bit;
-    }
-    if (bit == field{}) continue;  // unknown: ignored
+    const announce_field bit = field_named(p.key);
+    if (bit == announce_field{}) continue;  // unknown: ignored
     if ((seen & bit) != 0) return fail(tracker_errc::duplicate_parameter, p.value_offset);
     seen |= bit;
-    const std::size_t at = p.value_offset;
-    switch (bit) {
-      case f_info_hash:
-        if (p.value.size() != 20) return fail(tracker_errc::bad_info_hash, at);
-        req.info_hash = to_id(p.value);
-        break;
-      case f_peer_id:
-        if (p.value.size() != 20) return fail(tracker_errc::bad_peer_id, at);
-        req.id = to_id(p.value);
-        break;
-      case f_port: {
-        auto n = parse_decimal(p.value, at);
-        if (!n) return error{n.error()};
-        if (*n == 0 || *n > 65535) return fail(tracker_errc::bad_port, at);
-        req.port = static_cast<std::uint16_t>(*n);
-        break;
-      }
-      case f_uploaded:
-      case f_downloaded:
-      case f_left: {
-        auto n = parse_decimal(p.value, at);
-        if (!n) return error{n.error()};
-        if (bit == f_uploaded) {
-          req.uploaded_bytes = *n;
-        } else if (bit == f_downloaded) {
-          req.downloaded_bytes = *n;
-        } else {
-          req.left_bytes = *n;
-        }
-        break;
-      }
-      case f_event:
-        if (p.value == "started") {
-          req.event = announce_event::started;
-        } else if (p.value == "completed") {
-          req.event = announce_event::completed;
-        } else if (p.value == "stopped") {
-          req.event = announce_event::stopped;
-        } else {
-          req.event = announce_event::none;  // "", "empty", "paused" or anything unknown
-        }
-        break;
-      case f_compact:
-        if (p.value == "1") {
-          req.compact = true;
-        } else if (p.value == "0") {
-          req.compact = false;
-        } else {
-          return fail(tracker_errc::bad_compact, at);
-        }
-        break;
-      case f_numwant: {
-        auto n = parse_decimal(p.value, at);
-        if (!n) return error{n.error()};
-        if (*n > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
-          return fail(tracker_errc::number_overflow, at);
-        }
-        req.numwant = static_cast<int>(*n);
-        break;
-      }
-      case f_key: req.key = std::move(p.value); break;
-      case f_ip: req.ip = std::move(p.value); break;
-    }
+    if (auto e = read_field(bit, p, req)) return error{*e};
   }
 
-  static constexpr std::pair<field, tracker_errc> required[] = {
+  static constexpr std::pair<announce_field, tracker_errc> required[] = {
       {f_info_hash, tracker_errc::missing_info_hash}, {f_peer_id, tracker_errc::missing_peer_id},
       {f_port, tracker_errc::missing_port},           {f_uploaded, tracker_errc::missing_uploaded},
       {f_downloaded, tracker_errc::missing_downloaded}, {f_left, tracker_errc::missing_left},
