@@ -509,7 +509,10 @@ std::vector<block_request> piece_picker::requests_of(peer_key key) const {
 }
 
 bool piece_picker::check_invariants() const {
-  // The pool: exactly the open pieces, bucketed by their availability.
+  return pool_consistent() && peers_consistent() && pieces_consistent();
+}
+
+bool piece_picker::pool_consistent() const {
   if (bucket_start_.size() < 2 || bucket_start_.front() != 0 || bucket_start_.back() != order_.size()) {
     return false;
   }
@@ -527,9 +530,10 @@ bool piece_picker::check_invariants() const {
     if (!is_open && pool_pos_[p] != npos) return false;
     if ((state_[p] == piece_state::have) != have_.test(p)) return false;
   }
-  if (open != order_.size()) return false;
+  return open == order_.size();
+}
 
-  // Requests: per-block requester counts match the peers' lists; availability and interest.
+bool piece_picker::peers_consistent() const {
   std::vector<std::uint32_t> requesters(requesters_.size(), 0);
   std::vector<std::uint32_t> availability(piece_count_, 0);
   for (const auto& [key, peer] : peers_) {
@@ -553,9 +557,10 @@ bool piece_picker::check_invariants() const {
       ++requesters[id];
     }
   }
-  if (requesters != requesters_ || availability != availability_) return false;
+  return requesters == requesters_ && availability == availability_;
+}
 
-  // Per piece counters, states and the partial list.
+bool piece_picker::pieces_consistent() const {
   std::uint64_t free_total = 0;
   std::size_t partial = 0;
   for (std::uint32_t p = 0; p < piece_count_; ++p) {

@@ -182,6 +182,14 @@ class piece_picker {
   void take_duplicates(peer_state& peer, std::size_t& want, std::vector<block_request>& out);
   void release(std::size_t block);
 
+  // The three parts of check_invariants().
+  /// The pool holds exactly the open pieces, bucketed by their availability.
+  bool pool_consistent() const;
+  /// Per-block requester counts, availability and interest match the peers' records.
+  bool peers_consistent() const;
+  /// Per-piece counters and states, the partial list and free_blocks_ match the blocks.
+  bool pieces_consistent() const;
+
   picker_config config_;
   std::uint32_t piece_count_ = 0;
   std::uint32_t blocks_per_piece_ = 0;  ///< of a full piece
