@@ -476,142 +476,182 @@ struct run_result {
   std::uint64_t blocks = 0;
 };
 
-run_result run_swarm(const swarm_run& run, std::uint64_t seed) {
-  const std::uint64_t total = std::uint64_t{run.pieces - 1} * run.piece_bytes + run.last_piece_bytes;
-  const picker_config config{.total_bytes = total, .piece_bytes = run.piece_bytes,
-                             .random_first_pieces = run.random_first_pieces,
-                             .pipeline_depth = run.pipeline_depth};
-  piece_picker picker(config);
-  std::mt19937_64 rng(seed);
-  auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
-
-  // The model: every block as (piece, begin); who has it in flight; what arrived.
-  using block_key = std::pair<std::uint32_t, std::uint32_t>;
-  std::map<block_key, std::uint32_t> lengths;
-  for (std::uint32_t p = 0; p < run.pieces; ++p) {
-    const std::uint32_t len = p + 1 < run.pieces ? run.piece_bytes : run.last_piece_bytes;
-    for (std::uint32_t begin = 0; begin < len; begin += block_bytes) {
-      lengths[{p, begin}] = std::min(block_bytes, len - begin);
-    }
-  }
-  std::map<block_key, std::set<std::uint32_t>> in_flight;
-  std::set<block_key> arrived;
-  std::map<std::uint32_t, bitfield> masks;
-  std::vector<std::tuple<std::uint64_t, std::uint32_t>> accepted;  // byte offset, length
-  run_result result;
-  result.blocks = lengths.size();
-
-  auto add_peer = [&](std::uint32_t key) {
-    bitfield b(run.pieces);
-    const double density = std::uniform_real_distribution<double>(0.1, 0.9)(rng);
+/// The picker under test beside an independent model of it: every block as (piece, begin)
+/// with its length, the peers that have it in flight, whether it arrived, and each peer's
+/// pieces. One object per run.
+class swarm_model {
+ public:
+  swarm_model(const swarm_run& run, std::uint64_t seed)
+      : run_(run),
+        total_(std::uint64_t{run.pieces - 1} * run.piece_bytes + run.last_piece_bytes),
+        picker_(picker_config{.total_bytes = total_, .piece_bytes = run.piece_bytes,
+                              .random_first_pieces = run.random_first_pieces,
+                              .pipeline_depth = run.pipeline_depth}),
+        rng_(seed) {
     for (std::uint32_t p = 0; p < run.pieces; ++p) {
+      const std::uint32_t len = p + 1 < run.pieces ? run.piece_bytes : run.last_piece_bytes;
+      for (std::uint32_t begin = 0; begin < len; begin += block_bytes) {
+        lengths_[{p, begin}] = std::min(block_bytes, len - begin);
+      }
+    }
+    result_.blocks = lengths_.size();
+    for (int k = 0; k < run.peers; ++k) add_peer(static_cast<std::uint32_t>(k));
+    next_key_ = static_cast<std::uint32_t>(run.peers);
+  }
+
+  /// Random events until the download completes (at most 200000), checking at every
+  /// check_every-th step; at the end, that the blocks accepted as new tile the file.
+  run_result run() {
+    for (int step = 0; step < 200000 && !picker_.is_complete(); ++step) {
+      if (!random_event()) continue;
+      if (step % run_.check_every != 0) continue;
+      for (const auto& [k, m] : masks_) {
+        REQUIRE(picker_.requests_of(peer_key{k}).size() <= run_.pipeline_depth);
+      }
+      REQUIRE(picker_.check_invariants());
+    }
+    result_.complete = picker_.is_complete();
+    if (result_.complete) check_tiling();
+    return result_;
+  }
+
+ private:
+  using block_key = std::pair<std::uint32_t, std::uint32_t>;  ///< (piece, begin)
+
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+  /// A new peer holding each piece with a random density.
+  void add_peer(std::uint32_t key) {
+    bitfield b(run_.pieces);
+    const double density = std::uniform_real_distribution<double>(0.1, 0.9)(rng_);
+    for (std::uint32_t p = 0; p < run_.pieces; ++p) {
       if (chance(density)) b.set(p);
     }
-    REQUIRE(picker.add_peer(peer_key{key}, b));
-    masks[key] = b;
-  };
-  auto forget_requests_of = [&](std::uint32_t key) {
-    for (auto& [block, peers] : in_flight) peers.erase(key);
-  };
-  for (int k = 0; k < run.peers; ++k) add_peer(static_cast<std::uint32_t>(k));
-  std::uint32_t next_key = static_cast<std::uint32_t>(run.peers);
+    REQUIRE(picker_.add_peer(peer_key{key}, b));
+    masks_[key] = b;
+  }
 
-  for (int step = 0; step < 200000 && !picker.is_complete(); ++step) {
-    auto it = masks.begin();
-    std::advance(it, static_cast<long>(rng() % masks.size()));
+  void forget_requests_of(std::uint32_t key) {
+    for (auto& [block, peers] : in_flight_) peers.erase(key);
+  }
+
+  /// One random event at a random peer; false when the event found nothing to do (the
+  /// step then skips its checks).
+  bool random_event() {
+    auto it = masks_.begin();
+    std::advance(it, static_cast<long>(rng_() % masks_.size()));
     const std::uint32_t key = it->first;
     const peer_key peer{key};
-    const double action = std::uniform_real_distribution<double>(0, 1)(rng);
+    const double action = std::uniform_real_distribution<double>(0, 1)(rng_);
 
     if (action < 0.35) {
-      const auto blocks = picker.pick(peer, 1 + rng() % 8, rng);
-      for (const auto& b : blocks) {
-        const block_key bk{b.piece, b.begin};
-        REQUIRE(masks[key].test(b.piece));
-        REQUIRE(lengths.count(bk) == 1);
-        REQUIRE(lengths[bk] == b.length);
-        REQUIRE(arrived.count(bk) == 0);
-        REQUIRE(in_flight[bk].count(key) == 0);
-        if (in_flight[bk].empty()) {
-          ++result.fresh_requests;
-        } else {
-          REQUIRE(picker.in_end_game());
-          ++result.duplicate_requests;
-        }
-        in_flight[bk].insert(key);
-      }
+      pick(key);
     } else if (action < 0.75) {
-      // The peer answers its oldest request.
-      const auto requests = picker.requests_of(peer);
-      if (requests.empty()) continue;
-      const auto& b = requests.front();
-      const block_key bk{b.piece, b.begin};
-      const auto outcome = picker.block_received(peer, b);
-      REQUIRE(outcome.status == block_status::new_block);
-      std::vector<peer_key> expected_cancel;
-      for (const auto other : in_flight[bk]) {
-        if (other != key) expected_cancel.push_back(peer_key{other});
-      }
-      REQUIRE(outcome.cancel == expected_cancel);
-      in_flight[bk].clear();
-      arrived.insert(bk);
-      accepted.emplace_back(std::uint64_t{b.piece} * run.piece_bytes + b.begin, b.length);
-      bool all = true;
-      for (const auto& [k2, len] : lengths) {
-        if (k2.first == b.piece && arrived.count(k2) == 0) all = false;
-      }
-      REQUIRE(outcome.piece_complete == all);
-      if (all) {
-        if (run.disturb && chance(0.1)) {
-          REQUIRE(picker.piece_failed(b.piece));
-          for (auto a = arrived.begin(); a != arrived.end();) a = a->first == b.piece ? arrived.erase(a) : std::next(a);
-          std::erase_if(accepted, [&](const auto& t) {
-            return std::get<0>(t) / run.piece_bytes == b.piece;
-          });
-        } else {
-          REQUIRE(picker.piece_passed(b.piece));
-        }
-      }
+      return answer_oldest(key);
     } else if (action < 0.85) {
       // A peer announces a piece.
-      const auto piece = static_cast<std::uint32_t>(rng() % run.pieces);
-      REQUIRE(picker.peer_have(peer, piece));
-      masks[key].set(piece);
-    } else if (run.disturb && action < 0.90) {
-      const auto requests = picker.requests_of(peer);
-      if (requests.empty()) continue;
-      const auto& b = requests[rng() % requests.size()];
-      REQUIRE(picker.request_dropped(peer, b));
-      in_flight[{b.piece, b.begin}].erase(key);
-    } else if (run.disturb && action < 0.93) {
-      picker.peer_choked(peer);
+      const auto piece = static_cast<std::uint32_t>(rng_() % run_.pieces);
+      REQUIRE(picker_.peer_have(peer, piece));
+      masks_[key].set(piece);
+    } else if (run_.disturb && action < 0.90) {
+      const auto requests = picker_.requests_of(peer);
+      if (requests.empty()) return false;
+      const auto& b = requests[rng_() % requests.size()];
+      REQUIRE(picker_.request_dropped(peer, b));
+      in_flight_[{b.piece, b.begin}].erase(key);
+    } else if (run_.disturb && action < 0.93) {
+      picker_.peer_choked(peer);
       forget_requests_of(key);
-    } else if (run.disturb && action < 0.95) {
-      picker.remove_peer(peer);
+    } else if (run_.disturb && action < 0.95) {
+      picker_.remove_peer(peer);
       forget_requests_of(key);
-      masks.erase(key);
-      add_peer(next_key++);
+      masks_.erase(key);
+      add_peer(next_key_++);
     }
-    if (step % run.check_every != 0) continue;
-    for (const auto& [k, m] : masks) {
-      REQUIRE(picker.requests_of(peer_key{k}).size() <= run.pipeline_depth);
-    }
-    REQUIRE(picker.check_invariants());
+    return true;
   }
-  result.complete = picker.is_complete();
-  if (result.complete) {
-    // The accepted blocks tile [0, total) exactly once.
-    std::sort(accepted.begin(), accepted.end());
+
+  /// The peer asks for up to 8 blocks: only of pieces it has, of the right length, never
+  /// received, never twice to it, and in flight elsewhere only in end game.
+  void pick(std::uint32_t key) {
+    const auto blocks = picker_.pick(peer_key{key}, 1 + rng_() % 8, rng_);
+    for (const auto& b : blocks) {
+      const block_key bk{b.piece, b.begin};
+      REQUIRE(masks_[key].test(b.piece));
+      REQUIRE(lengths_.count(bk) == 1);
+      REQUIRE(lengths_[bk] == b.length);
+      REQUIRE(arrived_.count(bk) == 0);
+      REQUIRE(in_flight_[bk].count(key) == 0);
+      if (in_flight_[bk].empty()) {
+        ++result_.fresh_requests;
+      } else {
+        REQUIRE(picker_.in_end_game());
+        ++result_.duplicate_requests;
+      }
+      in_flight_[bk].insert(key);
+    }
+  }
+
+  /// The peer answers its oldest request; false when it has none. A completed piece then
+  /// passes, or (when disturbing) fails its hash one time in ten.
+  bool answer_oldest(std::uint32_t key) {
+    const peer_key peer{key};
+    const auto requests = picker_.requests_of(peer);
+    if (requests.empty()) return false;
+    const auto& b = requests.front();
+    const block_key bk{b.piece, b.begin};
+    const auto outcome = picker_.block_received(peer, b);
+    REQUIRE(outcome.status == block_status::new_block);
+    std::vector<peer_key> expected_cancel;
+    for (const auto other : in_flight_[bk]) {
+      if (other != key) expected_cancel.push_back(peer_key{other});
+    }
+    REQUIRE(outcome.cancel == expected_cancel);
+    in_flight_[bk].clear();
+    arrived_.insert(bk);
+    accepted_.emplace_back(std::uint64_t{b.piece} * run_.piece_bytes + b.begin, b.length);
+    bool all = true;
+    for (const auto& [k2, len] : lengths_) {
+      if (k2.first == b.piece && arrived_.count(k2) == 0) all = false;
+    }
+    REQUIRE(outcome.piece_complete == all);
+    if (!all) return true;
+    if (run_.disturb && chance(0.1)) {
+      REQUIRE(picker_.piece_failed(b.piece));
+      for (auto a = arrived_.begin(); a != arrived_.end();) a = a->first == b.piece ? arrived_.erase(a) : std::next(a);
+      std::erase_if(accepted_, [&](const auto& t) { return std::get<0>(t) / run_.piece_bytes == b.piece; });
+    } else {
+      REQUIRE(picker_.piece_passed(b.piece));
+    }
+    return true;
+  }
+
+  /// The accepted blocks tile [0, total) exactly once, and we have every piece.
+  void check_tiling() {
+    std::sort(accepted_.begin(), accepted_.end());
     std::uint64_t end = 0;
-    for (const auto& [offset, length] : accepted) {
+    for (const auto& [offset, length] : accepted_) {
       REQUIRE(offset == end);
       end += length;
     }
-    REQUIRE(end == total);
-    REQUIRE(picker.have().all());
+    REQUIRE(end == total_);
+    REQUIRE(picker_.have().all());
   }
-  return result;
-}
+
+  const swarm_run& run_;
+  std::uint64_t total_;
+  piece_picker picker_;
+  std::mt19937_64 rng_;
+  std::map<block_key, std::uint32_t> lengths_;
+  std::map<block_key, std::set<std::uint32_t>> in_flight_;
+  std::set<block_key> arrived_;
+  std::map<std::uint32_t, bitfield> masks_;
+  std::vector<std::tuple<std::uint64_t, std::uint32_t>> accepted_;  ///< byte offset, length
+  std::uint32_t next_key_ = 0;
+  run_result result_;
+};
+
+run_result run_swarm(const swarm_run& run, std::uint64_t seed) { return swarm_model(run, seed).run(); }
 
 }  // namespace
 
