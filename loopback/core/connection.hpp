@@ -14,6 +14,7 @@
 
 #include "loopback/core/session_io.hpp"
 #include "loopback/policy/piece_picker.hpp"
+#include "loopback/policy/request_pipeline.hpp"
 #include "loopback/protocol/bitfield.hpp"
 #include "loopback/protocol/endpoint.hpp"
 #include "loopback/protocol/time.hpp"

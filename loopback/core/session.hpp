@@ -40,6 +40,7 @@
 #include "loopback/core/session_io.hpp"
 #include "loopback/policy/choker.hpp"
 #include "loopback/policy/piece_picker.hpp"
+#include "loopback/policy/super_seed.hpp"
 #include "loopback/protocol/bitfield.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
 #include "loopback/protocol/wire.hpp"

@@ -23,6 +23,9 @@
 //
 // Every loop ends when the fault swarm stops: stop() closes every socket and timer and
 // waits (bounded) until every coroutine has ended. Nothing here starts a thread.
+//
+// The specs and plans (kinds, parse_fault, addresses, plan_churn) are defined in
+// fault_specs.cpp, the adversarial peers and fault_swarm in faults.cpp.
 
 // Standard headers before Asio's (see tracker_server.hpp).
 #include <array>

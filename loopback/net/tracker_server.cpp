@@ -1,16 +1,13 @@
 #include "loopback/net/tracker_server.hpp"
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <list>
-#include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -21,6 +18,7 @@
 #include <asio/strand.hpp>
 #include <asio/write.hpp>
 
+#include "loopback/net/swarm_table.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
 
 namespace p2pdist::bt {
@@ -34,270 +32,8 @@ namespace detail {
 namespace {
 
 using tcp = asio::ip::tcp;
-using ipv4_bytes = std::array<std::uint8_t, 4>;
 
 time_point now() { return std::chrono::time_point_cast<duration>(std::chrono::steady_clock::now()); }
-
-/// A peer's (address, port) packed into one integer: address in bits 16..47, port below.
-std::uint64_t peer_key(const ipv4_bytes& ip, std::uint16_t port) {
-  std::uint64_t key = 0;
-  for (std::uint8_t b : ip) key = (key << 8) | b;
-  return (key << 16) | port;
-}
-
-peer_endpoint unpack_key(std::uint64_t key) {
-  peer_endpoint out;
-  out.port = static_cast<std::uint16_t>(key & 0xffff);
-  for (std::size_t i = 0; i < 4; ++i) {
-    out.ip[3 - i] = static_cast<std::uint8_t>((key >> (16 + 8 * i)) & 0xff);
-  }
-  return out;
-}
-
-/// The address part of a peer_key.
-std::uint32_t address_of(std::uint64_t key) { return static_cast<std::uint32_t>(key >> 16); }
-
-/// One peer of a swarm.
-struct peer_record {
-  std::uint64_t key = 0;  ///< peer_key(address, port)
-  peer_id id{};
-  std::uint64_t left_bytes = 0;
-  time_point last_seen{};
-  std::uint64_t touched = 0;      ///< the table's announce counter at its last announce
-  bool counted_download = false;  ///< its `completed` was counted in torrent::downloaded
-};
-
-/// One swarm: its peers in a vector (for random picks) indexed by key.
-struct torrent {
-  std::vector<peer_record> peers;
-  std::unordered_map<std::uint64_t, std::size_t> index;
-  std::int64_t downloaded = 0;  ///< `completed` events seen
-
-  void remove_at(std::size_t i) {
-    index.erase(peers[i].key);
-    if (i + 1 != peers.size()) {
-      peers[i] = std::move(peers.back());
-      index[peers[i].key] = i;
-    }
-    peers.pop_back();
-  }
-
-  std::int64_t seeds() const {
-    return static_cast<std::int64_t>(
-        std::count_if(peers.begin(), peers.end(), [](const peer_record& p) { return p.left_bytes == 0; }));
-  }
-};
-
-/// Where one peer is held: its torrent and its key there.
-struct peer_place {
-  sha1_digest info_hash{};
-  std::uint64_t key = 0;
-};
-
-/// The swarms: pure state, driven with `now` and a generator by the server.
-class swarm_table {
- public:
-  explicit swarm_table(const tracker_config& config)
-      : config_(config), expiry_(effective_peer_expiry(config)) {}
-
-  /// Records an announce from the peer at (ip, request.port) and builds its answer.
-  announce_response announce(const announce_request& request, const ipv4_bytes& ip,
-                             time_point at, std::mt19937_64& rng) {
-    announce_response out;
-    out.interval = config_.interval;
-    auto it = torrents_.find(request.info_hash);
-    if (it == torrents_.end()) {
-      if (request.event == announce_event::stopped) {
-        out.complete = 0;
-        out.incomplete = 0;
-        return out;
-      }
-      if (torrents_.size() >= config_.max_torrents) return failure("tracker full: too many torrents");
-      it = torrents_.emplace(request.info_hash, torrent{}).first;
-    }
-    torrent& t = it->second;
-    purge(t, at - expiry_);
-
-    const std::uint64_t key = peer_key(ip, request.port);
-    const auto found = t.index.find(key);
-    if (request.event == announce_event::stopped) {
-      if (found != t.index.end()) remove(t, found->second);
-    } else {
-      std::size_t i = 0;
-      if (found != t.index.end()) {
-        i = found->second;
-        by_address_[address_of(key)].erase(t.peers[i].touched);
-      } else {
-        if (t.peers.size() >= config_.max_peers_per_torrent) {
-          if (t.peers.empty()) torrents_.erase(it);
-          return failure("torrent full: too many peers");
-        }
-        // At its cap, the address trades its least recently announced peer for this one
-        // (never emptying `t` away: it is about to hold the new peer).
-        const auto held = by_address_.find(address_of(key));
-        if (held != by_address_.end() && held->second.size() >= config_.max_peers_per_address) {
-          evict_oldest(held->second, &t);
-        }
-        i = t.peers.size();
-        t.peers.push_back(peer_record{.key = key});
-        t.index.emplace(key, i);
-        ++peers_;
-      }
-      peer_record& p = t.peers[i];
-      p.id = request.id;
-      p.left_bytes = request.left_bytes;
-      p.last_seen = at;
-      p.touched = ++announces_;
-      by_address_[address_of(key)].emplace(p.touched, peer_place{.info_hash = request.info_hash, .key = key});
-      if (request.event == announce_event::completed && !p.counted_download) {
-        p.counted_download = true;
-        ++t.downloaded;
-      }
-      const std::size_t wanted = std::min<std::size_t>(
-          request.numwant ? static_cast<std::size_t>(std::max(*request.numwant, 0)) : 50,
-          config_.max_peers_returned);
-      pick_peers(t, i, wanted, rng, out.peers);
-    }
-    out.complete = t.seeds();
-    out.incomplete = static_cast<std::int64_t>(t.peers.size()) - *out.complete;
-    if (t.peers.empty()) torrents_.erase(it);
-    return out;
-  }
-
-  /// The counts of each torrent asked for (zeros for an unknown one), or of every torrent.
-  std::vector<scrape_entry> scrape(const scrape_request& request) const {
-    std::vector<scrape_entry> out;
-    auto entry = [](const sha1_digest& hash, const torrent* t) {
-      scrape_entry e{.info_hash = hash};
-      if (t != nullptr) {
-        e.complete = t->seeds();
-        e.incomplete = static_cast<std::int64_t>(t->peers.size()) - e.complete;
-        e.downloaded = t->downloaded;
-      }
-      return e;
-    };
-    if (request.info_hashes.empty()) {
-      for (const auto& [hash, t] : torrents_) out.push_back(entry(hash, &t));
-      return out;
-    }
-    for (const sha1_digest& hash : request.info_hashes) {
-      const bool repeated = std::any_of(out.begin(), out.end(),
-                                        [&](const scrape_entry& e) { return e.info_hash == hash; });
-      if (repeated) continue;
-      const auto it = torrents_.find(hash);
-      out.push_back(entry(hash, it == torrents_.end() ? nullptr : &it->second));
-    }
-    return out;
-  }
-
-  /// Drops every peer not seen since `at - peer_expiry`, and the swarms left empty.
-  void expire(time_point at) {
-    for (auto it = torrents_.begin(); it != torrents_.end();) {
-      purge(it->second, at - expiry_);
-      it = it->second.peers.empty() ? torrents_.erase(it) : std::next(it);
-    }
-  }
-
-  std::size_t torrents() const noexcept { return torrents_.size(); }
-  std::size_t peers() const noexcept { return peers_; }
-  std::uint64_t evicted() const noexcept { return evicted_; }
-
- private:
-  static announce_response failure(std::string reason) {
-    announce_response out;
-    out.failure_reason = std::move(reason);
-    return out;
-  }
-
-  /// Removes the peer at `i` of `t` from the torrent and from its address's book.
-  void remove(torrent& t, std::size_t i) {
-    const std::uint32_t address = address_of(t.peers[i].key);
-    const auto book = by_address_.find(address);
-    if (book != by_address_.end()) {
-      book->second.erase(t.peers[i].touched);
-      if (book->second.empty()) by_address_.erase(book);
-    }
-    t.remove_at(i);
-    --peers_;
-  }
-
-  /// Drops the peers of `t` last seen before `cutoff`.
-  void purge(torrent& t, time_point cutoff) {
-    for (std::size_t i = 0; i < t.peers.size();) {
-      if (t.peers[i].last_seen < cutoff) {
-        remove(t, i);
-      } else {
-        ++i;
-      }
-    }
-  }
-
-  /// Removes the least recently announced peer of an address's book (not empty), and its
-  /// torrent when that is left empty, unless it is `keep`.
-  void evict_oldest(std::map<std::uint64_t, peer_place>& book, const torrent* keep) {
-    const peer_place place = book.begin()->second;
-    const auto it = torrents_.find(place.info_hash);
-    if (it == torrents_.end()) {  // cannot happen: every book entry is a held peer
-      book.erase(book.begin());
-      return;
-    }
-    const auto at = it->second.index.find(place.key);
-    if (at == it->second.index.end()) {  // cannot happen, as above
-      book.erase(book.begin());
-      return;
-    }
-    remove(it->second, at->second);  // may erase `book` (when it held one peer): not used after
-    ++evicted_;
-    if (it->second.peers.empty() && &it->second != keep) torrents_.erase(it);
-  }
-
-  /// Up to `wanted` peers of `t` other than the one at `self`, spread over addresses: in
-  /// rounds, each address still holding candidates gives one peer chosen at random, the
-  /// addresses taken in a random order. When every peer has its own address this is a
-  /// uniform random choice; when one address holds most peers (a flood of fake ports),
-  /// the others still get their share of the answer.
-  static void pick_peers(const torrent& t, std::size_t self, std::size_t wanted, std::mt19937_64& rng,
-                         std::vector<peer_endpoint>& out) {
-    if (wanted == 0) return;
-    // Candidates sorted by address; each address's run of them is a group.
-    std::vector<std::pair<std::uint32_t, std::size_t>> candidates;
-    candidates.reserve(t.peers.size());
-    for (std::size_t i = 0; i < t.peers.size(); ++i) {
-      if (i != self) candidates.emplace_back(address_of(t.peers[i].key), i);
-    }
-    std::sort(candidates.begin(), candidates.end());
-    struct group {
-      std::size_t begin = 0, end = 0;  ///< candidates not taken yet: [begin, end)
-    };
-    std::vector<group> groups;
-    for (std::size_t k = 0; k < candidates.size(); ++k) {
-      if (k == 0 || candidates[k].first != candidates[k - 1].first) groups.push_back({.begin = k, .end = k});
-      ++groups.back().end;
-    }
-    while (out.size() < wanted && !groups.empty()) {
-      std::shuffle(groups.begin(), groups.end(), rng);
-      for (std::size_t g = 0; g < groups.size() && out.size() < wanted; ++g) {
-        group& range = groups[g];
-        std::uniform_int_distribution<std::size_t> pick(range.begin, range.end - 1);
-        std::swap(candidates[pick(rng)], candidates[range.end - 1]);
-        const peer_record& p = t.peers[candidates[--range.end].second];
-        peer_endpoint e = unpack_key(p.key);
-        e.id = p.id;
-        out.push_back(e);
-      }
-      std::erase_if(groups, [](const group& range) { return range.begin == range.end; });
-    }
-  }
-
-  tracker_config config_;
-  duration expiry_;
-  std::map<sha1_digest, torrent> torrents_;  // ordered: no hash flooding by chosen info-hashes
-  /// Per address, its peers by `touched` (oldest first). Ordered maps, as above.
-  std::map<std::uint32_t, std::map<std::uint64_t, peer_place>> by_address_;
-  std::size_t peers_ = 0;
-  std::uint64_t announces_ = 0;
-  std::uint64_t evicted_ = 0;
-};
 
 /// A whole HTTP/1.1 response that closes the connection.
 std::string http_response(int status, std::string_view reason, std::string_view body,

@@ -53,6 +53,104 @@ std::vector<peer_key> sorted_ids(std::vector<peer_key> ids) {
   return ids;
 }
 
+/// The regular slots of a seed that serves in turn: `take` of the candidates (indexes into
+/// `peers`), in id order from the first after the state's cursor, wrapping around; the
+/// cursor moves to the last one taken.
+std::vector<std::size_t> round_robin_slots(choker_state& state, std::span<const peer_stats> peers,
+                                           std::vector<std::size_t> ranked, std::size_t take) {
+  std::vector<std::size_t> regular;
+  std::sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) { return peers[a].id < peers[b].id; });
+  std::size_t start = 0;
+  if (state.round_robin_cursor) {
+    start = static_cast<std::size_t>(
+        std::partition_point(ranked.begin(), ranked.end(),
+                             [&](std::size_t i) { return peers[i].id <= *state.round_robin_cursor; }) -
+        ranked.begin());
+  }
+  for (std::size_t k = 0; k < take; ++k) regular.push_back(ranked[(start + k) % ranked.size()]);
+  if (!regular.empty()) state.round_robin_cursor = peers[regular.back()].id;
+  return regular;
+}
+
+/// The regular slots by rate: the `take` fastest of the candidates (indexes into `peers`,
+/// in random order). A leecher ranks by rate from the peer, snubbed peers after all
+/// others; a seed by rate to the peer. On equal rates a current slot holder keeps its slot
+/// (less churn); other ties keep the candidates' order.
+std::vector<std::size_t> fastest_slots(const choker_state& state, std::span<const peer_stats> peers,
+                                       choker_role role, std::vector<std::size_t> ranked, std::size_t take) {
+  const auto is_optimistic = [&](const peer_stats& p) { return state.optimistic && p.id == *state.optimistic; };
+  const auto holds_regular = [&](const peer_stats& p) { return p.unchoked && !is_optimistic(p); };
+  const bool leecher = role == choker_role::leecher;
+  std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) {
+    const auto& pa = peers[a];
+    const auto& pb = peers[b];
+    if (leecher && pa.snubbed != pb.snubbed) return pb.snubbed;
+    const auto ra = sane_rate(leecher ? pa.rate_from_bytes_per_s : pa.rate_to_bytes_per_s);
+    const auto rb = sane_rate(leecher ? pb.rate_from_bytes_per_s : pb.rate_to_bytes_per_s);
+    if (ra != rb) return ra > rb;
+    return holds_regular(pa) && !holds_regular(pb);
+  });
+  return {ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(take)};
+}
+
+/// Keeps or moves the optimistic slot: when its holder is gone, no longer interested, now
+/// regular, or has held it for optimistic_interval, it goes to the candidate outside the
+/// regular slots with the highest optimistic priority (the first in the candidates' random
+/// order among equals), away from the current holder when anybody else can take it; with
+/// no such candidate the slot is left empty.
+void rotate_optimistic(choker_state& state, std::span<const peer_stats> peers, const choker_config& cfg,
+                       const std::vector<std::size_t>& candidates, const std::vector<bool>& in_regular,
+                       time_point now) {
+  const auto current = state.optimistic ? find_peer(peers, *state.optimistic) : std::nullopt;
+  const bool current_ok = current && peers[*current].interested && !in_regular[*current];
+  const bool rotation_due = !state.optimistic || now - state.optimistic_since >= cfg.optimistic_interval;
+  if (current_ok && !rotation_due) return;
+  std::vector<std::size_t> pool;
+  for (auto i : candidates) {
+    if (!in_regular[i]) pool.push_back(i);
+  }
+  // Rotate away from the current holder when anybody else can take the slot.
+  if (current_ok && pool.size() > 1) std::erase(pool, *current);
+  if (pool.empty()) {
+    state.optimistic.reset();
+    return;
+  }
+  std::size_t best = pool.front();
+  auto best_priority = optimistic_priority(peers[best], cfg, now);
+  for (auto i : pool) {  // pool is in random order: the first of equal priorities wins
+    const auto pr = optimistic_priority(peers[i], cfg, now);
+    if (pr > best_priority) {
+      best = i;
+      best_priority = pr;
+    }
+  }
+  if (!state.optimistic || *state.optimistic != peers[best].id) {
+    state.optimistic = peers[best].id;
+    state.optimistic_since = now;
+  }
+}
+
+/// The decision that gives the regular slots to `regular` and the optimistic one to the
+/// state's holder: what to unchoke and choke against the snapshot, all ids sorted.
+choke_decision decision(const choker_state& state, std::span<const peer_stats> peers,
+                        const std::vector<std::size_t>& regular, const std::vector<bool>& in_regular) {
+  choke_decision d;
+  std::vector<bool> target = in_regular;
+  for (auto i : regular) d.regular.push_back(peers[i].id);
+  if (state.optimistic) {
+    d.optimistic = state.optimistic;
+    target[*find_peer(peers, *state.optimistic)] = true;
+  }
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    if (target[i] && !peers[i].unchoked) d.to_unchoke.push_back(peers[i].id);
+    if (!target[i] && peers[i].unchoked) d.to_choke.push_back(peers[i].id);
+  }
+  d.regular = sorted_ids(std::move(d.regular));
+  d.to_unchoke = sorted_ids(std::move(d.to_unchoke));
+  d.to_choke = sorted_ids(std::move(d.to_choke));
+  return d;
+}
+
 }  // namespace
 
 choker_config scaled(choker_config cfg, double factor) noexcept {
@@ -74,8 +172,6 @@ time_point next_rechoke_at(const choker_state& state, const choker_config& cfg, 
 choke_decision rechoke(choker_state& state, std::span<const peer_stats> peers, const choker_config& cfg,
                        choker_role role, time_point now, std::mt19937_64& rng) {
   const auto slots = static_cast<std::size_t>(std::max(0, cfg.regular_slots));
-  const auto is_optimistic = [&](const peer_stats& p) { return state.optimistic && p.id == *state.optimistic; };
-  const auto holds_regular = [&](const peer_stats& p) { return p.unchoked && !is_optimistic(p); };
 
   // Interested peers in random order: every later sort is stable, so ties stay random.
   std::vector<std::size_t> candidates;
@@ -85,84 +181,15 @@ choke_decision rechoke(choker_state& state, std::span<const peer_stats> peers, c
   shuffle(candidates, rng);
   const auto take = std::min(slots, candidates.size());
 
-  // Regular slots.
-  std::vector<std::size_t> regular;
-  std::vector<std::size_t> ranked = candidates;
-  if (role == choker_role::seed && cfg.as_seed == seed_policy::round_robin) {
-    std::sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) { return peers[a].id < peers[b].id; });
-    std::size_t start = 0;
-    if (state.round_robin_cursor) {
-      start = static_cast<std::size_t>(
-          std::partition_point(ranked.begin(), ranked.end(),
-                               [&](std::size_t i) { return peers[i].id <= *state.round_robin_cursor; }) -
-          ranked.begin());
-    }
-    for (std::size_t k = 0; k < take; ++k) regular.push_back(ranked[(start + k) % ranked.size()]);
-    if (!regular.empty()) state.round_robin_cursor = peers[regular.back()].id;
-  } else {
-    // Rank: leecher by rate from the peer, snubbed peers after all others; seed by rate to
-    // the peer. On equal rates a current slot holder keeps its slot (less churn).
-    const bool leecher = role == choker_role::leecher;
-    std::stable_sort(ranked.begin(), ranked.end(), [&](std::size_t a, std::size_t b) {
-      const auto& pa = peers[a];
-      const auto& pb = peers[b];
-      if (leecher && pa.snubbed != pb.snubbed) return pb.snubbed;
-      const auto ra = sane_rate(leecher ? pa.rate_from_bytes_per_s : pa.rate_to_bytes_per_s);
-      const auto rb = sane_rate(leecher ? pb.rate_from_bytes_per_s : pb.rate_to_bytes_per_s);
-      if (ra != rb) return ra > rb;
-      return holds_regular(pa) && !holds_regular(pb);
-    });
-    regular.assign(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(take));
-  }
+  const std::vector<std::size_t> regular = role == choker_role::seed && cfg.as_seed == seed_policy::round_robin
+                                               ? round_robin_slots(state, peers, candidates, take)
+                                               : fastest_slots(state, peers, role, candidates, take);
   std::vector<bool> in_regular(peers.size(), false);
   for (auto i : regular) in_regular[i] = true;
 
-  // The optimistic slot.
-  const auto current = state.optimistic ? find_peer(peers, *state.optimistic) : std::nullopt;
-  const bool current_ok = current && peers[*current].interested && !in_regular[*current];
-  const bool rotation_due = !state.optimistic || now - state.optimistic_since >= cfg.optimistic_interval;
-  if (!current_ok || rotation_due) {
-    std::vector<std::size_t> pool;
-    for (auto i : candidates) {
-      if (!in_regular[i]) pool.push_back(i);
-    }
-    // Rotate away from the current holder when anybody else can take the slot.
-    if (current_ok && pool.size() > 1) std::erase(pool, *current);
-    if (pool.empty()) {
-      state.optimistic.reset();
-    } else {
-      std::size_t best = pool.front();
-      auto best_priority = optimistic_priority(peers[best], cfg, now);
-      for (auto i : pool) {  // pool is in random order: the first of equal priorities wins
-        const auto pr = optimistic_priority(peers[i], cfg, now);
-        if (pr > best_priority) {
-          best = i;
-          best_priority = pr;
-        }
-      }
-      if (!state.optimistic || *state.optimistic != peers[best].id) {
-        state.optimistic = peers[best].id;
-        state.optimistic_since = now;
-      }
-    }
-  }
+  rotate_optimistic(state, peers, cfg, candidates, in_regular, now);
   state.last_rechoke = now;
-
-  choke_decision d;
-  std::vector<bool> target = in_regular;
-  for (auto i : regular) d.regular.push_back(peers[i].id);
-  if (state.optimistic) {
-    d.optimistic = state.optimistic;
-    target[*find_peer(peers, *state.optimistic)] = true;
-  }
-  for (std::size_t i = 0; i < peers.size(); ++i) {
-    if (target[i] && !peers[i].unchoked) d.to_unchoke.push_back(peers[i].id);
-    if (!target[i] && peers[i].unchoked) d.to_choke.push_back(peers[i].id);
-  }
-  d.regular = sorted_ids(std::move(d.regular));
-  d.to_unchoke = sorted_ids(std::move(d.to_unchoke));
-  d.to_choke = sorted_ids(std::move(d.to_choke));
-  return d;
+  return decision(state, peers, regular, in_regular);
 }
 
 interest_action on_interested(choker_state& state, std::span<const peer_stats> peers, const choker_config& cfg,

@@ -36,8 +36,8 @@
 namespace p2pdist::bt {
 
 /// The caller's small id for a connected peer (e.g. an index into its connection table).
-/// Declared opaque (no enumerators), identically in choker.hpp and piece_picker.hpp, so
-/// that both headers can be included in one translation unit.
+/// Declared opaque (no enumerators), identically in choker.hpp, piece_picker.hpp and
+/// super_seed.hpp, so that these headers can be included in one translation unit.
 enum class peer_key : std::uint32_t;
 
 /// What the choker needs to know about one connected peer, as a value.

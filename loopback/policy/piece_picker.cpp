@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
-#include <cmath>
 #include <limits>
 #include <stdexcept>
 
@@ -510,7 +509,10 @@ std::vector<block_request> piece_picker::requests_of(peer_key key) const {
 }
 
 bool piece_picker::check_invariants() const {
-  // The pool: exactly the open pieces, bucketed by their availability.
+  return pool_consistent() && peers_consistent() && pieces_consistent();
+}
+
+bool piece_picker::pool_consistent() const {
   if (bucket_start_.size() < 2 || bucket_start_.front() != 0 || bucket_start_.back() != order_.size()) {
     return false;
   }
@@ -528,9 +530,10 @@ bool piece_picker::check_invariants() const {
     if (!is_open && pool_pos_[p] != npos) return false;
     if ((state_[p] == piece_state::have) != have_.test(p)) return false;
   }
-  if (open != order_.size()) return false;
+  return open == order_.size();
+}
 
-  // Requests: per-block requester counts match the peers' lists; availability and interest.
+bool piece_picker::peers_consistent() const {
   std::vector<std::uint32_t> requesters(requesters_.size(), 0);
   std::vector<std::uint32_t> availability(piece_count_, 0);
   for (const auto& [key, peer] : peers_) {
@@ -554,9 +557,10 @@ bool piece_picker::check_invariants() const {
       ++requesters[id];
     }
   }
-  if (requesters != requesters_ || availability != availability_) return false;
+  return requesters == requesters_ && availability == availability_;
+}
 
-  // Per piece counters, states and the partial list.
+bool piece_picker::pieces_consistent() const {
   std::uint64_t free_total = 0;
   std::size_t partial = 0;
   for (std::uint32_t p = 0; p < piece_count_; ++p) {
@@ -593,65 +597,6 @@ bool piece_picker::check_invariants() const {
     free_total += free;
   }
   return partial == partial_.size() && free_total == free_blocks_;
-}
-
-std::optional<std::uint32_t> pick_offer(const offer_inputs& in, std::mt19937_64& rng) {
-  const std::size_t count = in.spread.size();
-  if (count == 0 || in.offered.size() != count || in.excluded.size() != count ||
-      count > std::numeric_limits<std::uint32_t>::max())
-    return std::nullopt;
-  const std::size_t start = detail::uniform_index(rng, count);
-  std::optional<std::uint32_t> best;
-  std::uint64_t best_key = 0;
-  for (std::size_t k = 0; k < count; ++k) {
-    const std::size_t p = (start + k) % count;
-    if (in.excluded[p] != 0) continue;
-    const std::uint64_t key = std::uint64_t{in.spread[p]} << 32 | in.offered[p];
-    if (!best || key < best_key) {
-      best = static_cast<std::uint32_t>(p);
-      best_key = key;
-    }
-  }
-  return best;
-}
-
-void decayed_rate::add(time_point t, std::uint64_t bytes) {
-  if (last_) {
-    const double dt = std::chrono::duration<double>(t - *last_).count();
-    const double tau = std::chrono::duration<double>(tau_).count();
-    if (dt > 0 && tau > 0) decayed_bytes_ *= std::exp(-dt / tau);
-  }
-  decayed_bytes_ += static_cast<double>(bytes);
-  last_ = t;
-}
-
-double decayed_rate::rate(time_point t) const {
-  if (!last_) return 0;
-  const double tau = std::chrono::duration<double>(tau_).count();
-  if (!(tau > 0)) return 0;
-  const double dt = std::max(0.0, std::chrono::duration<double>(t - *last_).count());
-  return decayed_bytes_ * std::exp(-dt / tau) / tau;
-}
-
-std::uint32_t pipeline_depth_for(double rate_bytes_per_s, duration queue_time, std::uint32_t min_depth,
-                                 std::uint32_t max_depth) noexcept {
-  const double secs = std::chrono::duration<double>(queue_time).count();
-  if (!(rate_bytes_per_s > 0) || !(secs > 0)) return min_depth;
-  const double blocks = std::ceil(rate_bytes_per_s * secs / static_cast<double>(block_bytes));
-  if (!(blocks < static_cast<double>(max_depth))) return max_depth;
-  return std::max(min_depth, static_cast<std::uint32_t>(blocks));
-}
-
-std::optional<peer_key> pick_recipient(std::span<const offer_candidate> candidates) {
-  const offer_candidate* best = nullptr;
-  for (const auto& c : candidates) {
-    if (best == nullptr || c.owed < best->owed ||
-        (c.owed == best->owed &&
-         (c.last_served < best->last_served || (c.last_served == best->last_served && c.id < best->id))))
-      best = &c;
-  }
-  if (best == nullptr) return std::nullopt;
-  return best->id;
 }
 
 }  // namespace p2pdist::bt

@@ -19,23 +19,20 @@
 //
 // Threading: not thread-safe; call from one thread (the network layer's loop thread).
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <random>
-#include <span>
 #include <unordered_map>
 #include <vector>
 
 #include "loopback/protocol/bitfield.hpp"
-#include "loopback/protocol/time.hpp"
 
 namespace p2pdist::bt {
 
 /// A peer as the caller names it (any value, unique among the peers added).
-/// Declared opaque (no enumerators), identically in choker.hpp and piece_picker.hpp, so
-/// that both headers can be included in one translation unit.
+/// Declared opaque (no enumerators), identically in choker.hpp, piece_picker.hpp and
+/// super_seed.hpp, so that these headers can be included in one translation unit.
 enum class peer_key : std::uint32_t;
 
 /// A block to request, with BEP 3's field names (as in msg::request): `begin` is an
@@ -185,6 +182,14 @@ class piece_picker {
   void take_duplicates(peer_state& peer, std::size_t& want, std::vector<block_request>& out);
   void release(std::size_t block);
 
+  // The three parts of check_invariants().
+  /// The pool holds exactly the open pieces, bucketed by their availability.
+  bool pool_consistent() const;
+  /// Per-block requester counts, availability and interest match the peers' records.
+  bool peers_consistent() const;
+  /// Per-piece counters and states, the partial list and free_blocks_ match the blocks.
+  bool pieces_consistent() const;
+
   picker_config config_;
   std::uint32_t piece_count_ = 0;
   std::uint32_t blocks_per_piece_ = 0;  ///< of a full piece
@@ -209,69 +214,5 @@ class piece_picker {
   std::vector<std::uint32_t> partial_;  ///< begun pieces, oldest first
   std::unordered_map<peer_key, peer_state> peers_;
 };
-
-/// A download rate estimate from one peer: bytes received, decayed exponentially with time
-/// constant `tau`, so that rate() = decayed bytes / tau follows a steady rate exactly and
-/// forgets an old one within a few tau. Pure: times come from the caller.
-class decayed_rate {
- public:
-  explicit decayed_rate(duration tau = std::chrono::milliseconds(100)) : tau_(tau) {}
-  /// `bytes` arrived at `t` (t never earlier than a previous call's).
-  void add(time_point t, std::uint64_t bytes);
-  /// The rate at `t`, bytes per second (0 before the first add).
-  [[nodiscard]] double rate(time_point t) const;
-
- private:
-  duration tau_;
-  double decayed_bytes_ = 0;
-  std::optional<time_point> last_{};
-};
-
-/// Requests to keep in flight at a peer that sends `rate_bytes_per_s`: enough blocks for
-/// `queue_time` of its sending, at least `min_depth` and at most `max_depth`
-/// (min_depth ≥ 1, max_depth ≥ min_depth are assumed; a NaN or negative rate counts as 0).
-/// A short queue at a rate-limited peer keeps our requests where the data is coming soon:
-/// blocks are not committed to a peer that will take seconds to send them while another
-/// holder idles.
-[[nodiscard]] std::uint32_t pipeline_depth_for(double rate_bytes_per_s, duration queue_time,
-                                               std::uint32_t min_depth, std::uint32_t max_depth) noexcept;
-
-/// What an initial seed that super-seeds (BEP 16 style) knows of each piece, for
-/// pick_offer(); the three spans are indexed by piece and of equal length.
-struct offer_inputs {
-  /// Copies of the piece out there: whole uploads of it by us plus peers known to hold it.
-  std::span<const std::uint32_t> spread;
-  /// Peers the piece was already announced (offered) to.
-  std::span<const std::uint32_t> offered;
-  /// Nonzero: not to be offered now (the peer holds it or was offered it, or another
-  /// peer may be fetching it from us at this moment).
-  std::span<const std::uint8_t> excluded;
-};
-
-/// The piece to announce next to a peer: the least spread, then the least offered, among
-/// those not excluded; ties are resolved from a random starting piece (so that peers asking
-/// in turn get different pieces). nullopt when every piece is excluded or the spans'
-/// lengths differ. O(pieces).
-[[nodiscard]] std::optional<std::uint32_t> pick_offer(const offer_inputs& in, std::mt19937_64& rng);
-
-/// A peer that an initial seed which super-seeds could announce its next piece to, for
-/// pick_recipient().
-struct offer_candidate {
-  peer_key id{};
-  /// Copies this peer still owes the swarm: for each piece it got (or is getting) from us,
-  /// the other leechers that do not hold that piece yet, as far as the `have` messages tell.
-  std::uint64_t owed = 0;
-  /// When this peer was last given a piece, as an increasing sequence number; 0 = never.
-  std::uint64_t last_served = 0;
-};
-
-/// The peer to give the seed's next piece: the one that owes the fewest copies (BEP 16's
-/// rule, graded: a peer that has not passed its pieces on waits while another has), then
-/// the one served longest ago (never served first), then the smallest id. A peer that
-/// passes pieces on k times faster drains what it owes k times faster, so it is given
-/// about k times as many pieces: shares in proportion to upload, as in the bound's
-/// schedule for unequal peers. nullopt when there is no candidate. Deterministic;
-/// O(candidates).
-[[nodiscard]] std::optional<peer_key> pick_recipient(std::span<const offer_candidate> candidates);
 
 }  // namespace p2pdist::bt

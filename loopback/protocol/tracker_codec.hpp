@@ -4,6 +4,8 @@
 // response; the tracker server parses the request line and its announce (or scrape) target
 // and encodes the response. Pure: no socket, no clock, no global state. Everything read
 // from the network returns a result with an error code and the byte offset of the problem.
+// The shared parts and the client side are defined in tracker_codec.cpp, the server side
+// in tracker_codec_server.cpp.
 
 #include <array>
 #include <chrono>

@@ -255,52 +255,38 @@ result<std::optional<wire_event>, wire_error> wire_decoder::next_handshake() {
   return std::optional<wire_event>{std::move(h)};
 }
 
-result<std::optional<wire_event>, wire_error> wire_decoder::next() {
-  prepared_ = 0;
-  if (error_) return unexpected{*error_};
-  if (!handshake_done_) return next_handshake();
-
-  const std::size_t avail = end_ - begin_;
-  if (avail < 4) return std::optional<wire_event>{};
-  const std::byte* p = buf_.data() + begin_;
-  const std::uint64_t offset = base_offset_ + begin_;
-  const std::uint32_t length = load32(p);
-  if (length > config_.max_message_bytes) return fail(wire_errc::message_too_long, offset);
-  if (length == 0) {
-    begin_ += 4;
-    return std::optional<wire_event>{msg::keep_alive{}};
-  }
-  if (avail < 5) return std::optional<wire_event>{};
-
-  // Check the length against the id as soon as both are known, before waiting for the
-  // payload: a wrong length is refused without buffering it.
-  const auto id = std::to_integer<std::uint8_t>(p[4]);
+std::optional<wire_errc> wire_decoder::length_error(std::uint8_t id, std::uint32_t length) const noexcept {
   const std::uint64_t payload_bytes = length - 1;
   switch (static_cast<message_id>(id)) {
     case message_id::choke:
     case message_id::unchoke:
     case message_id::interested:
     case message_id::not_interested:
-      if (length != 1) return fail(wire_errc::bad_message_length, offset);
+      if (length != 1) return wire_errc::bad_message_length;
       break;
     case message_id::have:
-      if (length != 5) return fail(wire_errc::bad_message_length, offset);
+      if (length != 5) return wire_errc::bad_message_length;
       break;
     case message_id::bitfield:
-      if (payload_bytes != (piece_count_ + 7) / 8) return fail(wire_errc::bad_bitfield_size, offset);
+      if (payload_bytes != (piece_count_ + 7) / 8) return wire_errc::bad_bitfield_size;
       break;
     case message_id::request:
     case message_id::cancel:
-      if (length != 13) return fail(wire_errc::bad_message_length, offset);
+      if (length != 13) return wire_errc::bad_message_length;
       break;
     case message_id::piece:
-      if (length < 9) return fail(wire_errc::bad_message_length, offset);
+      if (length < 9) return wire_errc::bad_message_length;
       break;
     default:
       break;  // unknown ids: any length up to the limit
   }
-  if (avail - 4 < length) return std::optional<wire_event>{};
+  return std::nullopt;
+}
 
+result<std::optional<wire_event>, wire_error> wire_decoder::decode_message(std::uint8_t id, std::uint32_t length,
+                                                                          const std::byte* p,
+                                                                          std::uint64_t offset) {
+  const std::uint64_t payload_bytes = length - 1;
   const std::byte* payload = p + 5;
   const auto payload_span = std::span<const std::byte>(payload, static_cast<std::size_t>(payload_bytes));
   std::optional<wire_event> event;
@@ -317,7 +303,7 @@ result<std::optional<wire_event>, wire_error> wire_decoder::next() {
     }
     case message_id::bitfield: {
       auto pieces = bt::bitfield::from_wire(payload_span, static_cast<std::size_t>(piece_count_));
-      // The size was checked above, so only a spare bit can make from_wire refuse it.
+      // length_error checked the size, so only a spare bit can make from_wire refuse it.
       if (!pieces) return fail(wire_errc::bitfield_spare_bits, offset + 4 + length - 1);
       event.emplace(msg::bitfield{.pieces = std::move(*pieces)});
       break;
@@ -348,7 +334,34 @@ result<std::optional<wire_event>, wire_error> wire_decoder::next() {
     }
     default: event.emplace(msg::unknown{.id = id, .payload = payload_span}); break;
   }
-  begin_ += 4 + static_cast<std::size_t>(length);
+  return event;
+}
+
+result<std::optional<wire_event>, wire_error> wire_decoder::next() {
+  prepared_ = 0;
+  if (error_) return unexpected{*error_};
+  if (!handshake_done_) return next_handshake();
+
+  const std::size_t avail = end_ - begin_;
+  if (avail < 4) return std::optional<wire_event>{};
+  const std::byte* p = buf_.data() + begin_;
+  const std::uint64_t offset = base_offset_ + begin_;
+  const std::uint32_t length = load32(p);
+  if (length > config_.max_message_bytes) return fail(wire_errc::message_too_long, offset);
+  if (length == 0) {
+    begin_ += 4;
+    return std::optional<wire_event>{msg::keep_alive{}};
+  }
+  if (avail < 5) return std::optional<wire_event>{};
+
+  // Check the length against the id as soon as both are known, before waiting for the
+  // payload: a wrong length is refused without buffering it.
+  const auto id = std::to_integer<std::uint8_t>(p[4]);
+  if (const auto code = length_error(id, length)) return fail(*code, offset);
+  if (avail - 4 < length) return std::optional<wire_event>{};
+
+  auto event = decode_message(id, length, p, offset);
+  if (event) begin_ += 4 + static_cast<std::size_t>(length);
   return event;
 }
 

@@ -259,6 +259,13 @@ class wire_decoder {
  private:
   result<std::optional<wire_event>, wire_error> fail(wire_errc code, std::uint64_t offset);
   result<std::optional<wire_event>, wire_error> next_handshake();
+  /// The error of a length prefix that does not fit message `id` (checked as soon as the
+  /// id arrives, before the payload); nullopt when it fits. Precondition: length >= 1.
+  std::optional<wire_errc> length_error(std::uint8_t id, std::uint32_t length) const noexcept;
+  /// Decodes the whole message of `length` bytes (after its prefix) at `p`, the stream's
+  /// `offset`, whose length fits its id; fails on a bad field. Does not consume it.
+  result<std::optional<wire_event>, wire_error> decode_message(std::uint8_t id, std::uint32_t length,
+                                                               const std::byte* p, std::uint64_t offset);
   /// Size in bytes of piece `index`; precondition index < piece_count_.
   std::uint64_t piece_size(std::uint64_t index) const noexcept;
   /// Makes room for `bytes` more at end_, compacting first; returns the write position.

@@ -1,0 +1,218 @@
+#include "loopback/net/swarm_table.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace p2pdist::bt::detail {
+
+namespace {
+
+/// A peer's (address, port) packed into one integer: address in bits 16..47, port below.
+std::uint64_t peer_key(const ipv4_bytes& ip, std::uint16_t port) {
+  std::uint64_t key = 0;
+  for (std::uint8_t b : ip) key = (key << 8) | b;
+  return (key << 16) | port;
+}
+
+/// The (address, port) packed by peer_key, without an id.
+peer_endpoint unpack_key(std::uint64_t key) {
+  peer_endpoint out;
+  out.port = static_cast<std::uint16_t>(key & 0xffff);
+  for (std::size_t i = 0; i < 4; ++i) {
+    out.ip[3 - i] = static_cast<std::uint8_t>((key >> (16 + 8 * i)) & 0xff);
+  }
+  return out;
+}
+
+/// The address part of a peer_key.
+std::uint32_t address_of(std::uint64_t key) { return static_cast<std::uint32_t>(key >> 16); }
+
+}  // namespace
+
+void swarm_table::torrent::remove_at(std::size_t i) {
+  index.erase(peers[i].key);
+  if (i + 1 != peers.size()) {
+    peers[i] = std::move(peers.back());
+    index[peers[i].key] = i;
+  }
+  peers.pop_back();
+}
+
+std::int64_t swarm_table::torrent::seeds() const {
+  return static_cast<std::int64_t>(
+      std::count_if(peers.begin(), peers.end(), [](const peer_record& p) { return p.left_bytes == 0; }));
+}
+
+announce_response swarm_table::announce(const announce_request& request, const ipv4_bytes& ip, time_point at,
+                                        std::mt19937_64& rng) {
+  announce_response out;
+  out.interval = config_.interval;
+  auto it = torrents_.find(request.info_hash);
+  if (it == torrents_.end()) {
+    if (request.event == announce_event::stopped) {
+      out.complete = 0;
+      out.incomplete = 0;
+      return out;
+    }
+    if (torrents_.size() >= config_.max_torrents) return failure("tracker full: too many torrents");
+    it = torrents_.emplace(request.info_hash, torrent{}).first;
+  }
+  torrent& t = it->second;
+  purge(t, at - expiry_);
+
+  const std::uint64_t key = peer_key(ip, request.port);
+  const auto found = t.index.find(key);
+  if (request.event == announce_event::stopped) {
+    if (found != t.index.end()) remove(t, found->second);
+  } else {
+    std::size_t i = 0;
+    if (found != t.index.end()) {
+      i = found->second;
+      by_address_[address_of(key)].erase(t.peers[i].touched);
+    } else {
+      if (t.peers.size() >= config_.max_peers_per_torrent) {
+        if (t.peers.empty()) torrents_.erase(it);
+        return failure("torrent full: too many peers");
+      }
+      // At its cap, the address trades its least recently announced peer for this one
+      // (never emptying `t` away: it is about to hold the new peer).
+      const auto held = by_address_.find(address_of(key));
+      if (held != by_address_.end() && held->second.size() >= config_.max_peers_per_address) {
+        evict_oldest(held->second, &t);
+      }
+      i = t.peers.size();
+      t.peers.push_back(peer_record{.key = key});
+      t.index.emplace(key, i);
+      ++peers_;
+    }
+    peer_record& p = t.peers[i];
+    p.id = request.id;
+    p.left_bytes = request.left_bytes;
+    p.last_seen = at;
+    p.touched = ++announces_;
+    by_address_[address_of(key)].emplace(p.touched, peer_place{.info_hash = request.info_hash, .key = key});
+    if (request.event == announce_event::completed && !p.counted_download) {
+      p.counted_download = true;
+      ++t.downloaded;
+    }
+    const std::size_t wanted = std::min<std::size_t>(
+        request.numwant ? static_cast<std::size_t>(std::max(*request.numwant, 0)) : 50,
+        config_.max_peers_returned);
+    pick_peers(t, i, wanted, rng, out.peers);
+  }
+  out.complete = t.seeds();
+  out.incomplete = static_cast<std::int64_t>(t.peers.size()) - *out.complete;
+  if (t.peers.empty()) torrents_.erase(it);
+  return out;
+}
+
+std::vector<scrape_entry> swarm_table::scrape(const scrape_request& request) const {
+  std::vector<scrape_entry> out;
+  auto entry = [](const sha1_digest& hash, const torrent* t) {
+    scrape_entry e{.info_hash = hash};
+    if (t != nullptr) {
+      e.complete = t->seeds();
+      e.incomplete = static_cast<std::int64_t>(t->peers.size()) - e.complete;
+      e.downloaded = t->downloaded;
+    }
+    return e;
+  };
+  if (request.info_hashes.empty()) {
+    for (const auto& [hash, t] : torrents_) out.push_back(entry(hash, &t));
+    return out;
+  }
+  for (const sha1_digest& hash : request.info_hashes) {
+    const bool repeated = std::any_of(out.begin(), out.end(),
+                                      [&](const scrape_entry& e) { return e.info_hash == hash; });
+    if (repeated) continue;
+    const auto it = torrents_.find(hash);
+    out.push_back(entry(hash, it == torrents_.end() ? nullptr : &it->second));
+  }
+  return out;
+}
+
+void swarm_table::expire(time_point at) {
+  for (auto it = torrents_.begin(); it != torrents_.end();) {
+    purge(it->second, at - expiry_);
+    it = it->second.peers.empty() ? torrents_.erase(it) : std::next(it);
+  }
+}
+
+announce_response swarm_table::failure(std::string reason) {
+  announce_response out;
+  out.failure_reason = std::move(reason);
+  return out;
+}
+
+void swarm_table::remove(torrent& t, std::size_t i) {
+  const std::uint32_t address = address_of(t.peers[i].key);
+  const auto book = by_address_.find(address);
+  if (book != by_address_.end()) {
+    book->second.erase(t.peers[i].touched);
+    if (book->second.empty()) by_address_.erase(book);
+  }
+  t.remove_at(i);
+  --peers_;
+}
+
+void swarm_table::purge(torrent& t, time_point cutoff) {
+  for (std::size_t i = 0; i < t.peers.size();) {
+    if (t.peers[i].last_seen < cutoff) {
+      remove(t, i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void swarm_table::evict_oldest(std::map<std::uint64_t, peer_place>& book, const torrent* keep) {
+  const peer_place place = book.begin()->second;
+  const auto it = torrents_.find(place.info_hash);
+  if (it == torrents_.end()) {  // cannot happen: every book entry is a held peer
+    book.erase(book.begin());
+    return;
+  }
+  const auto at = it->second.index.find(place.key);
+  if (at == it->second.index.end()) {  // cannot happen, as above
+    book.erase(book.begin());
+    return;
+  }
+  remove(it->second, at->second);  // may erase `book` (when it held one peer): not used after
+  ++evicted_;
+  if (it->second.peers.empty() && &it->second != keep) torrents_.erase(it);
+}
+
+void swarm_table::pick_peers(const torrent& t, std::size_t self, std::size_t wanted, std::mt19937_64& rng,
+                             std::vector<peer_endpoint>& out) {
+  if (wanted == 0) return;
+  // Candidates sorted by address; each address's run of them is a group.
+  std::vector<std::pair<std::uint32_t, std::size_t>> candidates;
+  candidates.reserve(t.peers.size());
+  for (std::size_t i = 0; i < t.peers.size(); ++i) {
+    if (i != self) candidates.emplace_back(address_of(t.peers[i].key), i);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  struct group {
+    std::size_t begin = 0, end = 0;  ///< candidates not taken yet: [begin, end)
+  };
+  std::vector<group> groups;
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    if (k == 0 || candidates[k].first != candidates[k - 1].first) groups.push_back({.begin = k, .end = k});
+    ++groups.back().end;
+  }
+  while (out.size() < wanted && !groups.empty()) {
+    std::shuffle(groups.begin(), groups.end(), rng);
+    for (std::size_t g = 0; g < groups.size() && out.size() < wanted; ++g) {
+      group& range = groups[g];
+      std::uniform_int_distribution<std::size_t> pick(range.begin, range.end - 1);
+      std::swap(candidates[pick(rng)], candidates[range.end - 1]);
+      const peer_record& p = t.peers[candidates[--range.end].second];
+      peer_endpoint e = unpack_key(p.key);
+      e.id = p.id;
+      out.push_back(e);
+    }
+    std::erase_if(groups, [](const group& range) { return range.begin == range.end; });
+  }
+}
+
+}  // namespace p2pdist::bt::detail

@@ -1,0 +1,112 @@
+#pragma once
+// swarm_table: the tracker server's swarms as plain state, with no socket and no clock:
+// per info-hash, the peers keyed by (address, port), the per-address caps with eviction of
+// an address's least recently announced peer, expiry, and the spreading of a response's
+// peers over the addresses of the swarm. The server (tracker_server.cpp) drives it with
+// `now` and a generator, on its strand.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "loopback/net/tracker_server.hpp"
+#include "loopback/protocol/time.hpp"
+#include "loopback/protocol/tracker_codec.hpp"
+#include "loopback/protocol/types.hpp"
+
+namespace p2pdist::bt::detail {
+
+/// An IPv4 address in network order (a[0] is the first dotted number).
+using ipv4_bytes = std::array<std::uint8_t, 4>;
+
+/// The swarms: pure state, driven with `now` and a generator by the server. Not
+/// thread-safe: the server calls it from its strand only.
+class swarm_table {
+ public:
+  /// An empty table with the server's limits, interval and peer expiry.
+  explicit swarm_table(const tracker_config& config)
+      : config_(config), expiry_(effective_peer_expiry(config)) {}
+
+  /// Records an announce from the peer at (ip, request.port) and builds its answer.
+  announce_response announce(const announce_request& request, const ipv4_bytes& ip,
+                             time_point at, std::mt19937_64& rng);
+
+  /// The counts of each torrent asked for (zeros for an unknown one), or of every torrent.
+  std::vector<scrape_entry> scrape(const scrape_request& request) const;
+
+  /// Drops every peer not seen since `at - peer_expiry`, and the swarms left empty.
+  void expire(time_point at);
+
+  /// Torrents held now.
+  std::size_t torrents() const noexcept { return torrents_.size(); }
+  /// Peers held now, all torrents.
+  std::size_t peers() const noexcept { return peers_; }
+  /// Peers replaced so far to stay within max_peers_per_address.
+  std::uint64_t evicted() const noexcept { return evicted_; }
+
+ private:
+  /// One peer of a swarm.
+  struct peer_record {
+    std::uint64_t key = 0;  ///< peer_key(address, port)
+    peer_id id{};
+    std::uint64_t left_bytes = 0;
+    time_point last_seen{};
+    std::uint64_t touched = 0;      ///< the table's announce counter at its last announce
+    bool counted_download = false;  ///< its `completed` was counted in torrent::downloaded
+  };
+
+  /// One swarm: its peers in a vector (for random picks) indexed by key.
+  struct torrent {
+    std::vector<peer_record> peers;
+    std::unordered_map<std::uint64_t, std::size_t> index;
+    std::int64_t downloaded = 0;  ///< `completed` events seen
+
+    /// Removes the peer at `i` (the last one takes its place).
+    void remove_at(std::size_t i);
+    /// Peers with nothing left to download.
+    std::int64_t seeds() const;
+  };
+
+  /// Where one peer is held: its torrent and its key there.
+  struct peer_place {
+    sha1_digest info_hash{};
+    std::uint64_t key = 0;
+  };
+
+  /// An answer carrying only `reason` as its failure reason.
+  static announce_response failure(std::string reason);
+
+  /// Removes the peer at `i` of `t` from the torrent and from its address's book.
+  void remove(torrent& t, std::size_t i);
+
+  /// Drops the peers of `t` last seen before `cutoff`.
+  void purge(torrent& t, time_point cutoff);
+
+  /// Removes the least recently announced peer of an address's book (not empty), and its
+  /// torrent when that is left empty, unless it is `keep`.
+  void evict_oldest(std::map<std::uint64_t, peer_place>& book, const torrent* keep);
+
+  /// Up to `wanted` peers of `t` other than the one at `self`, spread over addresses: in
+  /// rounds, each address still holding candidates gives one peer chosen at random, the
+  /// addresses taken in a random order. When every peer has its own address this is a
+  /// uniform random choice; when one address holds most peers (a flood of fake ports),
+  /// the others still get their share of the answer.
+  static void pick_peers(const torrent& t, std::size_t self, std::size_t wanted, std::mt19937_64& rng,
+                         std::vector<peer_endpoint>& out);
+
+  tracker_config config_;
+  duration expiry_;
+  std::map<sha1_digest, torrent> torrents_;  // ordered: no hash flooding by chosen info-hashes
+  /// Per address, its peers by `touched` (oldest first). Ordered maps, as above.
+  std::map<std::uint32_t, std::map<std::uint64_t, peer_place>> by_address_;
+  std::size_t peers_ = 0;
+  std::uint64_t announces_ = 0;
+  std::uint64_t evicted_ = 0;
+};
+
+}  // namespace p2pdist::bt::detail
