@@ -183,6 +183,10 @@ void session::piece_failed(std::uint32_t piece, std::span<const std::uint64_t> f
   if (sit != senders_.end()) senders_.erase(sit);
   std::set<std::uint32_t> distinct(senders.begin(), senders.end());
   distinct.erase(0);
+  // With several senders nobody can be blamed yet: the piece comes next from one peer
+  // alone, so that its next check names the culprit either way (fails: that peer; passes:
+  // the senders of the blocks that differ from this copy).
+  if (distinct.size() > 1) picker_.set_single_source(piece);
   if (distinct.size() == 1) {
     strike(*distinct.begin());
   } else if (const auto fit = failed_.find(piece); !distinct.empty() && fit == failed_.end()) {

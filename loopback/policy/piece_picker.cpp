@@ -321,7 +321,7 @@ void piece_picker::take_free_blocks(peer_state& peer, std::uint32_t piece, std::
   }
 }
 
-void piece_picker::take_duplicates(peer_state& peer, std::size_t& want, std::vector<block_request>& out) {
+void piece_picker::take_duplicates(peer_key key, peer_state& peer, std::size_t& want, std::vector<block_request>& out) {
   // Blocks in flight elsewhere, from pieces the peer has, not yet asked of this peer; the
   // least duplicated first, then the oldest piece first.
   struct candidate {
@@ -330,7 +330,7 @@ void piece_picker::take_duplicates(peer_state& peer, std::size_t& want, std::vec
   };
   std::vector<candidate> candidates;
   for (const std::uint32_t piece : partial_) {
-    if (!has_piece(peer.pieces, piece)) continue;
+    if (!has_piece(peer.pieces, piece) || !may_take(key, piece)) continue;
     const std::uint32_t blocks = blocks_in_piece(piece);
     for (std::uint32_t b = 0; b < blocks; ++b) {
       const std::size_t id = block_id(piece, b);
@@ -363,8 +363,9 @@ std::vector<block_request> piece_picker::pick(peer_key key, std::size_t max_new,
   // 1. Pieces already begun, oldest first.
   for (const std::uint32_t piece : partial_) {
     if (want == 0) break;
-    if (free_in_piece_[piece] == 0 || !has_piece(peer.pieces, piece)) continue;
+    if (free_in_piece_[piece] == 0 || !has_piece(peer.pieces, piece) || !may_take(key, piece)) continue;
     take_free_blocks(peer, piece, want, out);
+    if (const auto s = sources_.find(piece); s != sources_.end()) s->second = key;
   }
   // 2. New pieces: random first, then rarest first.
   while (want > 0) {
@@ -372,10 +373,25 @@ std::vector<block_request> piece_picker::pick(peer_key key, std::size_t max_new,
     if (!piece) break;
     begin_piece(*piece);
     take_free_blocks(peer, *piece, want, out);
+    if (const auto s = sources_.find(*piece); s != sources_.end()) s->second = key;
   }
   // 3. End game: blocks already in flight elsewhere.
-  if (want > 0 && in_end_game()) take_duplicates(peer, want, out);
+  if (want > 0 && in_end_game()) take_duplicates(key, peer, want, out);
   return out;
+}
+
+void piece_picker::set_single_source(std::uint32_t piece) {
+  if (piece < piece_count_ && !have_.test(piece)) sources_.try_emplace(piece, std::nullopt);
+}
+
+bool piece_picker::may_take(peer_key peer, std::uint32_t piece) const {
+  const auto s = sources_.find(piece);
+  return s == sources_.end() || !s->second || *s->second == peer;
+}
+
+void piece_picker::release_sources(peer_key peer) {
+  for (auto& [piece, source] : sources_)
+    if (source == peer) source.reset();
 }
 
 // ---- answers ------------------------------------------------------------------------------
@@ -452,6 +468,7 @@ bool piece_picker::request_dropped(peer_key key, const block_request& block) {
   if (at == requests.end()) return false;
   requests.erase(at);
   release(*id);
+  release_sources(key);
   return true;
 }
 
@@ -461,6 +478,7 @@ void piece_picker::peer_choked(peer_key key) {
   std::vector<std::size_t> requests;
   requests.swap(it->second.requests);
   for (const std::size_t id : requests) release(id);
+  release_sources(key);
   it->second.requests.reserve(config_.pipeline_depth);
 }
 
@@ -468,6 +486,7 @@ bool piece_picker::piece_passed(std::uint32_t piece) {
   if (piece >= piece_count_ || state_[piece] != piece_state::complete) return false;
   state_[piece] = piece_state::have;
   have_.set(piece);
+  sources_.erase(piece);
   lose_interest(piece);
   return true;
 }
@@ -481,6 +500,7 @@ bool piece_picker::piece_failed(std::uint32_t piece) {
   free_blocks_ += blocks;
   state_[piece] = piece_state::open;
   pool_insert(piece);
+  if (const auto s = sources_.find(piece); s != sources_.end()) s->second.reset();
   return true;
 }
 

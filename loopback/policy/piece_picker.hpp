@@ -121,6 +121,15 @@ class piece_picker {
   /// The complete piece hashed wrong: all its blocks return to the pool. False unless
   /// the piece was complete.
   bool piece_failed(std::uint32_t piece);
+  /// Single source: the next copy of `piece` comes from one peer alone, so that its check
+  /// names a culprit either way (a failure: that peer; a pass: whoever sent the blocks that
+  /// differ from a bad copy). The caller sets it after a piece failed with blocks from
+  /// several peers. While set, the first peer handed a block of the piece is its source and
+  /// no other peer is handed a block of it — until the source chokes us, leaves or drops a
+  /// request (then the next peer to pick it becomes the source). Cleared when the piece passes.
+  void set_single_source(std::uint32_t piece);
+  /// The piece is under single_source (see set_single_source).
+  [[nodiscard]] bool single_source(std::uint32_t piece) const { return sources_.count(piece) > 0; }
 
   /// Every piece passed.
   bool is_complete() const noexcept { return have_.all(); }
@@ -179,7 +188,7 @@ class piece_picker {
                                              std::mt19937_64& rng) const;
   void take_free_blocks(peer_state& peer, std::uint32_t piece, std::size_t& want,
                         std::vector<block_request>& out);
-  void take_duplicates(peer_state& peer, std::size_t& want, std::vector<block_request>& out);
+  void take_duplicates(peer_key key, peer_state& peer, std::size_t& want, std::vector<block_request>& out);
   void release(std::size_t block);
 
   // The three parts of check_invariants().
@@ -213,6 +222,12 @@ class piece_picker {
 
   std::vector<std::uint32_t> partial_;  ///< begun pieces, oldest first
   std::unordered_map<peer_key, peer_state> peers_;
+  /// Pieces under single source, and the peer that is their source now (if any).
+  std::unordered_map<std::uint32_t, std::optional<peer_key>> sources_;
+  /// False when `piece` is under single source with another peer as its source.
+  bool may_take(peer_key peer, std::uint32_t piece) const;
+  /// The peer no longer serves its single-source pieces (choked, gone, a request dropped).
+  void release_sources(peer_key peer);
 };
 
 }  // namespace p2pdist::bt

@@ -18,9 +18,10 @@ namespace p2pdist::test {
 
 using namespace std::chrono_literals;
 
-/// A torrent of `pieces` pieces of 32 KiB (two blocks each), the last one 16 KiB.
-inline std::shared_ptr<const bt::metainfo> small_torrent(std::uint32_t pieces = 4) {
-  std::vector<std::byte> data(std::size_t{pieces} * 32 * 1024 - 16 * 1024, std::byte{7});
+/// A torrent of pieces of 32 KiB (two blocks each): `pieces` of them, the last one 16 KiB
+/// unless `whole_last`.
+inline std::shared_ptr<const bt::metainfo> small_torrent(std::uint32_t pieces = 4, bool whole_last = false) {
+  std::vector<std::byte> data(std::size_t{pieces} * 32 * 1024 - (whole_last ? 0 : 16 * 1024), std::byte{7});
   auto parsed = bt::parse_metainfo(
       bt::create_torrent(data, {.announce = "http://127.0.0.1:6969/announce", .name = "t", .piece_bytes = 32 * 1024}));
   return std::make_shared<const bt::metainfo>(std::move(*parsed));

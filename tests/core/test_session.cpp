@@ -124,6 +124,53 @@ TEST_CASE("two pieces failed by one sender: struck twice, banned, its connection
   CHECK_FALSE(sc.s.handle_accept({.ip = {127, 0, 0, 7}, .port = 50001}, sc.now));
 }
 
+TEST_CASE("a piece failed by two senders is fetched from one alone; the check then names the liar",
+          "[session]") {
+  const auto torrent = test::small_torrent(1, true);  // one piece of two blocks
+  bt::session_config c{.max_hash_failures = 1};
+  c.picker.pipeline_depth = 1;
+  auto sc = started(torrent, false, c);
+  const auto honest = sc.accept_peer(7, 0xA1);
+  const auto liar = sc.accept_peer(8, 0xB2);
+  for (const auto k : {honest, liar}) sc.message(k, bt::msg::bitfield{bt::bitfield(1, true)});
+  // The driver's view of the bytes: the honest peer's blocks hash to 1, the liar's to 90 + block.
+  std::vector<std::uint64_t> prints(2, 0);
+  auto answer = [&](bt::peer_key k) {
+    for (const auto& r : sc.sent<bt::msg::request>(k)) {
+      const bt::msg::piece p{.index = r.index, .begin = r.begin, .data = std::span<const std::byte>(zeros).first(r.length)};
+      if (sc.s.handle_block(k, p, sc.now))  // false: an end-game duplicate, cancelled meanwhile
+        prints[r.begin / bt::block_bytes] = k == honest ? 1 : 90 + r.begin / bt::block_bytes;
+      sc.drain();
+    }
+    return sc.take<bt::out::check_piece>();
+  };
+  auto verdict = [&] {
+    return prints == std::vector<std::uint64_t>{1, 1} ? bt::piece_verdict::passed : bt::piece_verdict::failed;
+  };
+  sc.message(honest, bt::msg::unchoke{});
+  sc.message(liar, bt::msg::unchoke{});  // the begun piece's other block goes to the liar
+  CHECK(answer(honest).empty());
+  auto checks = answer(liar);
+  REQUIRE(checks.size() == 1);
+  sc.s.handle_piece_checked(0, verdict(), prints, sc.now);
+  sc.drain();
+  CHECK(sc.s.stats().hash_failures == 1);
+  CHECK(sc.s.stats().peers_banned == 0);  // two senders: nobody can be blamed yet
+  // Now one peer fetches the whole piece; whichever it is, the next check settles it.
+  for (int round = 0; round < 4 && sc.s.stats().peers_banned == 0; ++round) {
+    for (const auto k : {honest, liar}) {
+      for (const auto& c2 : answer(k)) {
+        sc.s.handle_piece_checked(c2.piece, verdict(), prints, sc.now);
+        sc.drain();
+      }
+    }
+  }
+  CHECK(sc.s.stats().peers_banned == 1);
+  const auto closes = sc.take<bt::out::close>();
+  REQUIRE(closes.size() == 1);
+  CHECK(closes[0].conn == liar);
+}
+
 TEST_CASE("announces: started at once, backoff after a failure, the tracker's interval, stopped on stop",
           "[session]") {
   const auto torrent = test::small_torrent();

@@ -379,6 +379,40 @@ TEST_CASE("a piece that fails its hash is requested again; a passed one never", 
   CHECK(picker.check_invariants());
 }
 
+TEST_CASE("single source: after a mixed failure one peer fetches the piece alone until it leaves",
+          "[piece_picker]") {
+  // One piece of four blocks; two peers with it; two requests in flight per peer.
+  piece_picker picker(picker_config{.total_bytes = 64 * kib, .piece_bytes = 64 * kib, .pipeline_depth = 2});
+  REQUIRE(picker.add_peer(peer_a, mask("1")));
+  REQUIRE(picker.add_peer(peer_b, mask("1")));
+  std::mt19937_64 rng(5);
+  auto block = [](std::uint32_t i) { return block_request{.piece = 0, .begin = i * 16384, .length = 16384}; };
+  // Without single source the two peers share the piece.
+  REQUIRE(picker.pick(peer_a, 2, rng) == std::vector{block(0), block(1)});
+  REQUIRE(picker.pick(peer_b, 2, rng) == std::vector{block(2), block(3)});
+  for (std::uint32_t i = 0; i < 4; ++i) (void)picker.block_received(i < 2 ? peer_a : peer_b, block(i));
+  REQUIRE(picker.piece_failed(0));
+
+  picker.set_single_source(0);
+  CHECK(picker.single_source(0));
+  CHECK(picker.pick(peer_b, 2, rng) == std::vector{block(0), block(1)});  // b is the source now
+  CHECK(picker.pick(peer_a, 2, rng).empty());                             // a may not join in
+  CHECK(picker.check_invariants());
+  (void)picker.block_received(peer_b, block(0));
+  CHECK(picker.pick(peer_b, 2, rng) == std::vector{block(2)});
+  // The source chokes us: its requests return, and the next peer to ask becomes the source.
+  picker.peer_choked(peer_b);
+  CHECK(picker.pick(peer_a, 2, rng) == std::vector{block(1), block(2)});
+  CHECK(picker.pick(peer_b, 2, rng).empty());
+  (void)picker.block_received(peer_a, block(1));
+  (void)picker.block_received(peer_a, block(2));
+  CHECK(picker.pick(peer_a, 2, rng) == std::vector{block(3)});
+  CHECK(picker.block_received(peer_a, block(3)).piece_complete);
+  CHECK(picker.piece_passed(0));
+  CHECK_FALSE(picker.single_source(0));  // a pass ends it
+  CHECK(picker.check_invariants());
+}
+
 TEST_CASE("untrusted block fields and bad peer input change nothing", "[piece_picker]") {
   // Two pieces of 20000 bytes (blocks 16384 + 3616), the second 10000.
   piece_picker picker(picker_config{.total_bytes = 30000, .piece_bytes = 20000});
