@@ -1,10 +1,9 @@
-// p2pdist: the one executable. This file alone includes CLI11: it parses the command line
-// into the option structs of cli/commands.hpp, validates units once (naming the flag), and
-// maps errors to exit codes: 0 success, 1 runtime failure, 2 usage error.
+// p2pdist: the one executable. This file parses the command line (CLI11) into the option
+// structs of cli/commands.hpp, validates units once (naming the flag, with cli/flags.hpp),
+// and maps errors to exit codes: 0 success, 1 runtime failure, 2 usage error.
 
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -12,80 +11,13 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "model/units.hpp"
 
 namespace {
 
 using namespace p2pdist;
-using cli::usage_error;
-
-// Parses a flag's text with `parse`, turning a unit error into a usage error naming the flag.
-double parse_flag(const std::string& flag, const std::string& text, double (*parse)(std::string_view)) {
-  try {
-    return parse(text);
-  } catch (const model::unit_error& e) {
-    throw usage_error(flag + ": " + e.what());
-  }
-}
-
-std::vector<double> parse_flag_list(const std::string& flag, const std::string& text,
-                                    double (*parse)(std::string_view)) {
-  try {
-    return model::parse_list(text, parse);
-  } catch (const model::unit_error& e) {
-    throw usage_error(flag + ": " + e.what());
-  }
-}
-
-std::size_t parse_count(const std::string& flag, const std::string& text) {
-  std::size_t v = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
-    throw usage_error(flag + ": '" + text + "' is not a whole number");
-  return v;
-}
-
-std::size_t parse_peer_count(const std::string& flag, const std::string& text) {
-  const auto v = parse_count(flag, text);
-  if (v < 1) throw usage_error(flag + ": must be at least 1 (got " + text + ")");
-  return v;
-}
-
-double positive(const std::string& flag, double v) {
-  if (!(v > 0)) throw usage_error(flag + ": must be above zero");
-  return v;
-}
-
-// A peer's rate limit flag (`2MB/s`, `30Mbps`, `unlimited`) in bytes/s, 0 for unlimited.
-// Zero and rates under one byte per second are usage errors.
-double limit_bytes_per_s(const std::string& flag, const std::string& text) {
-  const double bps = parse_flag(flag, text, model::parse_rate_or_unlimited_bps);
-  if (std::isinf(bps)) return 0;
-  if (!(bps >= 8)) throw usage_error(flag + ": '" + text + "' is below one byte per second; give a rate such as 2MB/s, or 'unlimited'");
-  return bps / 8;
-}
-
-// The swarm flags `bound` and `sweep` share, as text until parsed.
-struct swarm_flags {
-  std::string n = "10";
-  std::string file_size = "15Gbit";
-  std::string server_up = "30Mbps";
-  std::string peer_up = "300kbps";
-  std::string peer_down = "2Mbps";
-
-  void add_to(CLI::App& app, bool lists) {
-    app.add_option("-N,--peers", n, "number of peers (leechers) N")->capture_default_str();
-    app.add_option("--file-size", file_size, "file size F, e.g. 15Gbit, 2GB, 32MiB")->capture_default_str();
-    app.add_option("--server-up", server_up, "server upload u_s, e.g. 30Mbps, 2MB/s")->capture_default_str();
-    app.add_option("--peer-up", peer_up,
-                   lists ? "peer upload u_i: one rate, or N comma-separated rates" : "peer upload u")
-        ->capture_default_str();
-    app.add_option("--peer-down", peer_down,
-                   lists ? "peer download d_i: one rate, or N comma-separated rates; 'unlimited' allowed"
-                         : "peer download d_min; 'unlimited' allowed")
-        ->capture_default_str();
-  }
-};
+using namespace p2pdist::cli;
 
 std::string one_line(std::string s) {
   for (auto& c : s)
