@@ -30,8 +30,10 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/listen.hpp"
 #include "cli/output.hpp"
 #include "loopback/protocol/bencode.hpp"
@@ -366,6 +368,42 @@ int seed_verified(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage>
   return 0;
 }
 
+/// Registers the flags seed and get share: --listen, -v, --up.
+void add_peer_flags(CLI::App& app, std::string& listen, bool& verbose, std::string& up) {
+  app.add_option("--listen", listen, "ADDR:PORT to listen on, ADDR in 127.0.0.0/8; port 0 picks a free port")
+      ->capture_default_str();
+  app.add_flag("-v,--verbose", verbose, "log peers connecting and leaving (with the reason) on stderr");
+  app.add_option("--up", up, "upload limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
+}
+
+/// seed's command line: the options CLI11 fills in directly, and the rate text.
+struct seed_input {
+  seed_options opts;
+  std::string up = "unlimited";
+
+  /// `opts` with the rate parsed; a usage_error names --up.
+  [[nodiscard]] seed_options parsed() const {
+    seed_options o = opts;
+    o.up_bytes_per_s = limit_bytes_per_s("--up", up);
+    return o;
+  }
+};
+
+/// get's command line: the options CLI11 fills in directly, and the rate texts.
+struct get_input {
+  get_options opts;
+  std::string up = "unlimited";
+  std::string down = "unlimited";
+
+  /// `opts` with the rates parsed; a usage_error names the flag at fault.
+  [[nodiscard]] get_options parsed() const {
+    get_options o = opts;
+    o.up_bytes_per_s = limit_bytes_per_s("--up", up);
+    o.down_bytes_per_s = limit_bytes_per_s("--down", down);
+    return o;
+  }
+};
+
 }  // namespace
 
 int run_seed(const seed_options& opts) {
@@ -509,6 +547,27 @@ int run_get(const get_options& opts) {
     std::cout << "stopped" << std::endl;
   }
   return 0;
+}
+
+command add_seed_command(CLI::App& parent) {
+  auto in = std::make_shared<seed_input>();
+  auto* app = parent.add_subcommand("seed", "check a file against its .torrent and share it until stopped");
+  app->add_option("torrent", in->opts.torrent_path, "the .torrent file")->required();
+  app->add_option("file", in->opts.file_path, "the complete file it describes")->required();
+  add_peer_flags(*app, in->opts.listen, in->opts.verbose, in->up);
+  return {app, [in] { return run_seed(in->parsed()); }};
+}
+
+command add_get_command(CLI::App& parent) {
+  auto in = std::make_shared<get_input>();
+  auto& o = in->opts;
+  auto* app = parent.add_subcommand("get", "download a .torrent's file into OUT (via OUT.part), resuming if stopped");
+  app->add_option("torrent", o.torrent_path, "the .torrent file")->required();
+  app->add_option("-o,--output", o.output_path, "where the file goes once complete and verified")->required();
+  add_peer_flags(*app, o.listen, o.verbose, in->up);
+  app->add_option("--down", in->down, "download limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
+  app->add_flag("--keep-seeding", o.keep_seeding, "once complete, go on seeding until SIGINT or SIGTERM");
+  return {app, [in] { return run_get(in->parsed()); }};
 }
 
 }  // namespace p2pdist::cli

@@ -4,12 +4,16 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
+#include <CLI/CLI.hpp>
+
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/output.hpp"
 #include "loopback/harness/faults.hpp"
 #include "loopback/harness/harness.hpp"
@@ -138,6 +142,40 @@ void print_table(const loopback::swarm_config& c, const loopback::swarm_result& 
   if (!c.faults.empty()) print_faults(r);
 }
 
+/// swarm's command line: the options CLI11 fills in directly, and the texts to parse.
+struct swarm_input {
+  swarm_options opts;
+  std::string leechers = "8", seeds = "1", file_size = "32MiB", piece_size = "256KiB";
+  std::string server_up = "4MB/s", peer_up = "2MB/s", peer_down = "unlimited";
+  std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1", request_queue = "30ms";
+
+  /// `opts` with the texts parsed; a usage_error names the flag at fault. `file_given`:
+  /// --file was on the command line (an empty path is then an error).
+  [[nodiscard]] swarm_options parsed(bool file_given) const {
+    if (file_given && opts.file.empty()) throw usage_error("--file: an empty path (give the file to share)");
+    swarm_options o = opts;
+    o.leechers = parse_peer_count("--leechers", leechers);
+    o.seeds = parse_peer_count("--seeds", seeds);
+    o.file_bits = parse_flag("--file-size", file_size, model::parse_size_bits);
+    o.piece_bytes = piece_size_bytes(piece_size, 0);
+    o.server_up_bps = parse_flag("--server-up", server_up, model::parse_rate_or_unlimited_bps);
+    o.peer_up_bps = parse_flag_list("--peer-up", peer_up, model::parse_rate_or_unlimited_bps);
+    o.peer_down_bps = parse_flag_list("--peer-down", peer_down, model::parse_rate_or_unlimited_bps);
+    for (double r : o.peer_up_bps)
+      if (r == 0) throw usage_error("--peer-up: a rate of zero; use --mode cs for leechers that upload nothing");
+    for (double r : o.peer_down_bps)
+      if (r == 0) throw usage_error("--peer-down: a leecher cannot download at zero");
+    if (o.server_up_bps == 0) throw usage_error("--server-up: the seed cannot upload at zero");
+    o.rechoke_seconds = parse_flag("--rechoke", rechoke, model::parse_duration_seconds);
+    o.request_queue_seconds =
+        request_queue == "0" ? 0.0 : parse_flag("--request-queue", request_queue, model::parse_duration_seconds);
+    o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
+    o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
+    o.repeat = parse_count("--repeat", repeat);
+    return o;
+  }
+};
+
 }  // namespace
 
 int run_swarm(const swarm_options& o) {
@@ -265,6 +303,49 @@ int run_swarm(const swarm_options& o) {
     }
   }
   return status;
+}
+
+command add_swarm_command(CLI::App& parent) {
+  auto in = std::make_shared<swarm_input>();
+  auto& o = in->opts;
+  auto* app = parent.add_subcommand("swarm", "run a swarm on loopback and hold its time against the bound");
+  app->add_option("--leechers,-N", in->leechers, "number of leechers N")->capture_default_str();
+  app->add_option("--seeds", in->seeds, "number of seeds (each uploads at --server-up)")->capture_default_str();
+  app->add_option("--file-size", in->file_size, "size of the random file")->capture_default_str();
+  app->add_option("--file", o.file, "share this file instead of random bytes");
+  app->add_option("--data-seed", o.data_seed, "seed of the random file")->capture_default_str();
+  app->add_option("--piece-size", in->piece_size, "piece length")->capture_default_str();
+  app->add_option("--server-up", in->server_up, "the seed's upload u_s ('unlimited' allowed)")->capture_default_str();
+  app->add_option("--peer-up", in->peer_up, "leechers' upload u_i: one rate or N rates")->capture_default_str();
+  app->add_option("--peer-down", in->peer_down, "leechers' download d_i: one rate or N rates")->capture_default_str();
+  app->add_option("--mode", o.mode, "p2p (BitTorrent) or cs (client-server)")->capture_default_str();
+  app->add_option("--after-complete", o.after_complete, "stay (seed until all are done) or leave")
+      ->capture_default_str();
+  app->add_option("--seed-policy", o.seed_policy, "once-first (seeds send each piece once before any twice) or standard")
+      ->capture_default_str();
+  app->add_option("--upload-order", o.upload_order,
+                  "piece-first (a piece asked for goes out whole before the next) or fair (equal shares)")
+      ->capture_default_str();
+  app->add_option("--slots", o.slots, "regular unchoke slots")->capture_default_str();
+  app->add_option("--rechoke", in->rechoke, "rechoke interval")->capture_default_str();
+  app->add_option("--request-queue", in->request_queue,
+                  "requests kept at a peer cover this much of its sending (0: always 16)")
+      ->capture_default_str();
+  app->add_option("--optimistic", in->optimistic, "optimistic unchoke interval")->capture_default_str();
+  app->add_option("--time-scale", o.time_scale, "multiplies every choker interval")->capture_default_str();
+  app->add_option("--timeout", in->timeout, "give up after this long, with partial results")->capture_default_str();
+  app->add_option("--repeat", in->repeat, "runs; figures are the median run's")->capture_default_str();
+  add_json_option(*app, o.json_path);
+  app->add_option("--fault", o.faults,
+                  "add adversaries, KIND[:COUNT] (repeatable): corrupt (wrong data), drop (cuts pieces "
+                  "midway), stall (never answers), garbage (bad bytes, 4 GiB length prefix), slowloris "
+                  "(one byte every few seconds to every peer and the tracker), churn (the first COUNT "
+                  "leechers leave mid-download and come back); the report counts hash failures, bans, "
+                  "snubs, protocol drops, wasted bytes and the time lost: distribution time minus that "
+                  "of the same swarm without faults, run first")
+      ->type_name("KIND[:COUNT]");
+  app->add_flag("--no-baseline", o.no_baseline, "with --fault: skip the fault-free run (no time lost)");
+  return {app, [in, app] { return run_swarm(in->parsed(app->count("--file") > 0)); }};
 }
 
 }  // namespace p2pdist::cli

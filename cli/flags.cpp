@@ -54,6 +54,17 @@ double limit_bytes_per_s(const std::string& flag, const std::string& text) {
   return bps / 8;
 }
 
+std::uint32_t piece_size_bytes(const std::string& text, double min_bytes) {
+  const double bytes = parse_flag("--piece-size", text, model::parse_size_bits) / 8;
+  if (bytes != std::floor(bytes) || bytes < min_bytes || bytes > (1u << 30))
+    throw usage_error("--piece-size: '" + text + "' is not a whole number of bytes up to 1GiB");
+  return static_cast<std::uint32_t>(bytes);
+}
+
+void add_json_option(CLI::App& app, std::string& path) {
+  app.add_option("--json", path, "write JSON to FILE ('-' for stdout)");
+}
+
 void swarm_flags::add_to(CLI::App& app, bool lists) {
   app.add_option("-N,--peers", n, "number of peers (leechers) N")->capture_default_str();
   app.add_option("--file-size", file_size, "file size F, e.g. 15Gbit, 2GB, 32MiB")->capture_default_str();
@@ -65,6 +76,16 @@ void swarm_flags::add_to(CLI::App& app, bool lists) {
                  lists ? "peer download d_i: one rate, or N comma-separated rates; 'unlimited' allowed"
                        : "peer download d_min; 'unlimited' allowed")
       ->capture_default_str();
+}
+
+std::size_t swarm_flags::peer_count() const { return parse_peer_count("-N", n); }
+
+double swarm_flags::file_bits() const {
+  return positive("--file-size", parse_flag("--file-size", file_size, model::parse_size_bits));
+}
+
+double swarm_flags::server_up_bps() const {
+  return positive("--server-up", parse_flag("--server-up", server_up, model::parse_rate_bps));
 }
 
 }  // namespace p2pdist::cli

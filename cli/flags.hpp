@@ -4,6 +4,7 @@
 // `sweep` both register. Units are those of model/units.hpp (bits, bits/s, seconds).
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,13 @@ double positive(const std::string& flag, double v);
 /// Zero and rates under one byte per second are usage errors.
 double limit_bytes_per_s(const std::string& flag, const std::string& text);
 
+/// The --piece-size flag (a size) in bytes: a whole number of bytes from `min_bytes` up to
+/// 1 GiB, so that it fits the uint32; the commands check their own, narrower range after.
+std::uint32_t piece_size_bytes(const std::string& text, double min_bytes);
+
+/// Registers `--json FILE` on `app`, storing FILE in `path` (empty: no JSON; "-": stdout).
+void add_json_option(CLI::App& app, std::string& path);
+
 /// The swarm flags `bound` and `sweep` share, as text until parsed.
 struct swarm_flags {
   std::string n = "10";
@@ -47,6 +55,12 @@ struct swarm_flags {
   /// not outlive this object. `lists`: the rates may be N comma-separated values (the help
   /// says so).
   void add_to(CLI::App& app, bool lists);
+
+  /// The flags read alike by both commands, parsed (a usage_error names the flag): N at
+  /// least 1; F in bits and u_s in bits/s, both above zero. The rates are the caller's.
+  [[nodiscard]] std::size_t peer_count() const;
+  [[nodiscard]] double file_bits() const;
+  [[nodiscard]] double server_up_bps() const;
 };
 
 }  // namespace p2pdist::cli
