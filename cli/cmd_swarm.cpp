@@ -142,6 +142,139 @@ void print_table(const loopback::swarm_config& c, const loopback::swarm_result& 
   if (!c.faults.empty()) print_faults(r);
 }
 
+using progress_fn = std::function<void(const loopback::swarm_progress&)>;
+
+/// The harness's choices named by --mode, --after-complete, --seed-policy and --upload-order;
+/// a usage_error names the flag and the accepted values.
+void set_choices(const swarm_options& o, loopback::swarm_config& c) {
+  if (o.mode == "p2p") c.mode = loopback::swarm_mode::p2p;
+  else if (o.mode == "cs") c.mode = loopback::swarm_mode::cs;
+  else throw usage_error("--mode: '" + o.mode + "' is not a mode (use p2p or cs)");
+  if (o.after_complete == "stay") c.after = loopback::after_complete::stay;
+  else if (o.after_complete == "leave") c.after = loopback::after_complete::leave;
+  else throw usage_error("--after-complete: '" + o.after_complete + "' (use stay or leave)");
+  if (o.seed_policy == "once-first") c.seed_policy = bt::initial_seeding::each_piece_once_first;
+  else if (o.seed_policy == "standard") c.seed_policy = bt::initial_seeding::standard;
+  else throw usage_error("--seed-policy: '" + o.seed_policy + "' (use once-first or standard)");
+  if (o.upload_order == "piece-first") c.upload_order = bt::upload_policy::piece_first;
+  else if (o.upload_order == "fair") c.upload_order = bt::upload_policy::fair;
+  else throw usage_error("--upload-order: '" + o.upload_order + "' (use piece-first or fair)");
+}
+
+/// The ranges of the numeric options, checked before anything is allocated or started; a
+/// usage_error names the flag and its range.
+void check_ranges(const swarm_options& o) {
+  if (o.slots < 0) throw usage_error("--slots: must be zero or more");
+  // Bounded so that the intervals, scaled by --time-scale, fit bt::duration (nanoseconds).
+  if (!(o.rechoke_seconds > 0 && o.rechoke_seconds <= 86400)) throw usage_error("--rechoke: must be above zero and at most 1 day");
+  if (!(o.optimistic_seconds > 0 && o.optimistic_seconds <= 86400))
+    throw usage_error("--optimistic: must be above zero and at most 1 day");
+  if (!(o.timeout_seconds > 0 && o.timeout_seconds <= 604800)) throw usage_error("--timeout: must be above zero and at most 1 week");
+  if (!(o.time_scale > 0 && o.time_scale <= 1000)) throw usage_error("--time-scale: must be above zero and at most 1000");
+  if (o.leechers > loopback::max_leechers)
+    throw usage_error("--leechers: at most " + std::to_string(loopback::max_leechers) + " (got " + std::to_string(o.leechers) + ")");
+  if (o.seeds > loopback::max_seeds)
+    throw usage_error("--seeds: at most " + std::to_string(loopback::max_seeds) + " (got " + std::to_string(o.seeds) + ")");
+  if (!bt::is_valid_piece_bytes(o.piece_bytes))
+    throw usage_error("--piece-size: " + std::to_string(o.piece_bytes) + " bytes is not a multiple of 16KiB from 16KiB to 64MiB");
+  for (const auto& [flag, rates] : {std::pair{"--peer-up", &o.peer_up_bps}, std::pair{"--peer-down", &o.peer_down_bps}}) {
+    if (rates->size() != 1 && rates->size() != o.leechers)
+      throw usage_error(std::string(flag) + ": " + std::to_string(rates->size()) + " rates given, but --leechers is " +
+                        std::to_string(o.leechers) + " (give one rate for all or one per leecher)");
+  }
+  if (o.repeat < 1) throw usage_error("--repeat: must be at least 1");
+  if (!(o.request_queue_seconds >= 0 && o.request_queue_seconds <= 10))
+    throw usage_error("--request-queue: must be from 0 to 10s");
+}
+
+/// The harness's configuration for `o`, checked in full before any swarm starts; a
+/// usage_error names the flag at fault.
+loopback::swarm_config config_of(const swarm_options& o) {
+  loopback::swarm_config c;
+  c.leechers = o.leechers;
+  c.seeds = o.seeds;
+  if (!o.file.empty()) {
+    c.file = o.file;
+  } else {
+    const double bytes = o.file_bits / 8;
+    // The swarm holds the file in memory (and every leecher a copy): 64 GiB is far beyond any
+    // loopback run, and keeps the cast below defined.
+    if (bytes < 1 || bytes != std::floor(bytes) || bytes > 64.0 * 1024 * 1024 * 1024)
+      throw usage_error("--file-size: must be a whole number of bytes from 1 byte to 64GiB");
+    c.file_bytes = static_cast<std::uint64_t>(bytes);
+  }
+  c.data_seed = o.data_seed;
+  c.piece_bytes = o.piece_bytes;
+  c.server_up_bytes_per_s = std::isinf(o.server_up_bps) ? 0 : o.server_up_bps / 8;
+  c.peer_up_bytes_per_s = bytes_per_s(o.peer_up_bps);
+  c.peer_down_bytes_per_s = bytes_per_s(o.peer_down_bps);
+  set_choices(o, c);
+  check_ranges(o);
+  c.picker.request_queue_time =
+      std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.request_queue_seconds));
+  c.choker.regular_slots = o.slots;
+  c.choker.rechoke_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.rechoke_seconds));
+  c.choker.optimistic_interval =
+      std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.optimistic_seconds));
+  c.time_scale = o.time_scale;
+  c.timeout = millis(o.timeout_seconds);
+  for (const auto& text : o.faults) {
+    try {
+      c.faults.push_back(loopback::parse_fault(text));
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(std::string("--fault: ") + e.what());
+    }
+  }
+  try {
+    loopback::validate(c);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
+  return c;
+}
+
+/// The line that says which swarm runs, on stdout before it starts.
+void print_header(const swarm_options& o, const loopback::swarm_config& c) {
+  std::printf("swarm: %s, %zu leecher%s, %zu seed%s, F = %s, u_s = %s, u_i = %s, d_i = %s\n", o.mode.c_str(),
+              c.leechers, c.leechers == 1 ? "" : "s", c.seeds, c.seeds == 1 ? "" : "s",
+              c.file ? c.file->c_str() : mib(c.file_bytes).c_str(), rate_text(c.server_up_bytes_per_s).c_str(),
+              rates_text(c.peer_up_bytes_per_s).c_str(), rates_text(c.peer_down_bytes_per_s).c_str());
+  std::fflush(stdout);
+}
+
+/// Runs `c` without its faults, for the time they cost; prints its time unless the JSON
+/// goes to stdout.
+loopback::swarm_result run_baseline(const loopback::swarm_config& c, const progress_fn& on_progress, bool to_stdout) {
+  auto cfg = c;
+  cfg.faults.clear();
+  if (!to_stdout) std::printf("baseline run, without faults: ");
+  std::fflush(stdout);
+  auto baseline = loopback::run_swarm(cfg, on_progress);
+  if (on_progress) std::fprintf(stderr, "\n");
+  if (!to_stdout) {
+    if (baseline.distribution_seconds) std::printf("%.3f s\n", *baseline.distribution_seconds);
+    else std::printf("did not finish (%s)\n", baseline.failure.c_str());
+  }
+  return baseline;
+}
+
+/// Says on stderr why a run failed, if one did; the exit code: 1 if any failed, else 0.
+int report_failures(const std::optional<loopback::swarm_result>& baseline,
+                    const std::vector<loopback::swarm_result>& runs) {
+  int status = 0;
+  if (baseline && !baseline->failure.empty()) {
+    std::cerr << "p2pdist: swarm: the baseline run without faults: " << baseline->failure << '\n';
+    status = 1;
+  }
+  for (const auto& r : runs) {
+    if (!r.failure.empty()) {
+      std::cerr << "p2pdist: swarm: " << r.failure << '\n';
+      status = 1;
+    }
+  }
+  return status;
+}
+
 /// swarm's command line: the options CLI11 fills in directly, and the texts to parse.
 struct swarm_input {
   swarm_options opts;
@@ -179,102 +312,14 @@ struct swarm_input {
 }  // namespace
 
 int run_swarm(const swarm_options& o) {
-  loopback::swarm_config c;
-  c.leechers = o.leechers;
-  c.seeds = o.seeds;
-  if (!o.file.empty()) {
-    c.file = o.file;
-  } else {
-    const double bytes = o.file_bits / 8;
-    // The swarm holds the file in memory (and every leecher a copy): 64 GiB is far beyond any
-    // loopback run, and keeps the cast below defined.
-    if (bytes < 1 || bytes != std::floor(bytes) || bytes > 64.0 * 1024 * 1024 * 1024)
-      throw usage_error("--file-size: must be a whole number of bytes from 1 byte to 64GiB");
-    c.file_bytes = static_cast<std::uint64_t>(bytes);
-  }
-  c.data_seed = o.data_seed;
-  c.piece_bytes = o.piece_bytes;
-  c.server_up_bytes_per_s = std::isinf(o.server_up_bps) ? 0 : o.server_up_bps / 8;
-  c.peer_up_bytes_per_s = bytes_per_s(o.peer_up_bps);
-  c.peer_down_bytes_per_s = bytes_per_s(o.peer_down_bps);
-  if (o.mode == "p2p") c.mode = loopback::swarm_mode::p2p;
-  else if (o.mode == "cs") c.mode = loopback::swarm_mode::cs;
-  else throw usage_error("--mode: '" + o.mode + "' is not a mode (use p2p or cs)");
-  if (o.after_complete == "stay") c.after = loopback::after_complete::stay;
-  else if (o.after_complete == "leave") c.after = loopback::after_complete::leave;
-  else throw usage_error("--after-complete: '" + o.after_complete + "' (use stay or leave)");
-  if (o.seed_policy == "once-first") c.seed_policy = bt::initial_seeding::each_piece_once_first;
-  else if (o.seed_policy == "standard") c.seed_policy = bt::initial_seeding::standard;
-  else throw usage_error("--seed-policy: '" + o.seed_policy + "' (use once-first or standard)");
-  if (o.upload_order == "piece-first") c.upload_order = bt::upload_policy::piece_first;
-  else if (o.upload_order == "fair") c.upload_order = bt::upload_policy::fair;
-  else throw usage_error("--upload-order: '" + o.upload_order + "' (use piece-first or fair)");
-  if (o.slots < 0) throw usage_error("--slots: must be zero or more");
-  // Bounded so that the intervals, scaled by --time-scale, fit bt::duration (nanoseconds).
-  if (!(o.rechoke_seconds > 0 && o.rechoke_seconds <= 86400)) throw usage_error("--rechoke: must be above zero and at most 1 day");
-  if (!(o.optimistic_seconds > 0 && o.optimistic_seconds <= 86400))
-    throw usage_error("--optimistic: must be above zero and at most 1 day");
-  if (!(o.timeout_seconds > 0 && o.timeout_seconds <= 604800)) throw usage_error("--timeout: must be above zero and at most 1 week");
-  if (!(o.time_scale > 0 && o.time_scale <= 1000)) throw usage_error("--time-scale: must be above zero and at most 1000");
-  if (o.leechers > loopback::max_leechers)
-    throw usage_error("--leechers: at most " + std::to_string(loopback::max_leechers) + " (got " + std::to_string(o.leechers) + ")");
-  if (o.seeds > loopback::max_seeds)
-    throw usage_error("--seeds: at most " + std::to_string(loopback::max_seeds) + " (got " + std::to_string(o.seeds) + ")");
-  if (!bt::is_valid_piece_bytes(o.piece_bytes))
-    throw usage_error("--piece-size: " + std::to_string(o.piece_bytes) + " bytes is not a multiple of 16KiB from 16KiB to 64MiB");
-  for (const auto& [flag, rates] : {std::pair{"--peer-up", &o.peer_up_bps}, std::pair{"--peer-down", &o.peer_down_bps}}) {
-    if (rates->size() != 1 && rates->size() != o.leechers)
-      throw usage_error(std::string(flag) + ": " + std::to_string(rates->size()) + " rates given, but --leechers is " +
-                        std::to_string(o.leechers) + " (give one rate for all or one per leecher)");
-  }
-  if (o.repeat < 1) throw usage_error("--repeat: must be at least 1");
-  if (!(o.request_queue_seconds >= 0 && o.request_queue_seconds <= 10))
-    throw usage_error("--request-queue: must be from 0 to 10s");
-  c.picker.request_queue_time =
-      std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.request_queue_seconds));
-  c.choker.regular_slots = o.slots;
-  c.choker.rechoke_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.rechoke_seconds));
-  c.choker.optimistic_interval =
-      std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.optimistic_seconds));
-  c.time_scale = o.time_scale;
-  c.timeout = millis(o.timeout_seconds);
-  for (const auto& text : o.faults) {
-    try {
-      c.faults.push_back(loopback::parse_fault(text));
-    } catch (const std::invalid_argument& e) {
-      throw usage_error(std::string("--fault: ") + e.what());
-    }
-  }
-  try {
-    loopback::validate(c);
-  } catch (const std::invalid_argument& e) {
-    throw usage_error(e.what());
-  }
-
+  const loopback::swarm_config c = config_of(o);
   const bool to_stdout = o.json_path == "-";
   const bool progress = stderr_is_terminal();
-  if (!to_stdout) {
-    std::printf("swarm: %s, %zu leecher%s, %zu seed%s, F = %s, u_s = %s, u_i = %s, d_i = %s\n", o.mode.c_str(),
-                c.leechers, c.leechers == 1 ? "" : "s", c.seeds, c.seeds == 1 ? "" : "s",
-                c.file ? c.file->c_str() : mib(c.file_bytes).c_str(), rate_text(c.server_up_bytes_per_s).c_str(),
-                rates_text(c.peer_up_bytes_per_s).c_str(), rates_text(c.peer_down_bytes_per_s).c_str());
-    std::fflush(stdout);
-  }
-  const auto on_progress = progress ? draw_progress : std::function<void(const loopback::swarm_progress&)>{};
+  if (!to_stdout) print_header(o, c);
+  const auto on_progress = progress ? draw_progress : progress_fn{};
   // Time lost to faults is measured against the same swarm without them, run first.
   std::optional<loopback::swarm_result> baseline;
-  if (!c.faults.empty() && !o.no_baseline) {
-    auto cfg = c;
-    cfg.faults.clear();
-    if (!to_stdout) std::printf("baseline run, without faults: ");
-    std::fflush(stdout);
-    baseline = loopback::run_swarm(cfg, on_progress);
-    if (progress) std::fprintf(stderr, "\n");
-    if (!to_stdout) {
-      if (baseline->distribution_seconds) std::printf("%.3f s\n", *baseline->distribution_seconds);
-      else std::printf("did not finish (%s)\n", baseline->failure.c_str());
-    }
-  }
+  if (!c.faults.empty() && !o.no_baseline) baseline = run_baseline(c, on_progress, to_stdout);
   std::vector<loopback::swarm_result> runs;
   for (std::size_t k = 0; k < o.repeat; ++k) {
     auto cfg = c;
@@ -291,18 +336,7 @@ int run_swarm(const swarm_options& o) {
   if (!o.json_path.empty()) {
     write_json(o.json_path, o.repeat == 1 ? loopback::swarm_document(c, runs.front()) : loopback::repeat_document(c, runs));
   }
-  int status = 0;
-  if (baseline && !baseline->failure.empty()) {
-    std::cerr << "p2pdist: swarm: the baseline run without faults: " << baseline->failure << '\n';
-    status = 1;
-  }
-  for (const auto& r : runs) {
-    if (!r.failure.empty()) {
-      std::cerr << "p2pdist: swarm: " << r.failure << '\n';
-      status = 1;
-    }
-  }
-  return status;
+  return report_failures(baseline, runs);
 }
 
 command add_swarm_command(CLI::App& parent) {
