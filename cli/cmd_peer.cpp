@@ -368,6 +368,96 @@ int seed_verified(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage>
   return 0;
 }
 
+/// get with OUT already there: never overwrite it. If it is this torrent's file there is
+/// nothing to download (with --keep-seeding, seed it); otherwise refuse (exit 1).
+int use_existing_output(const bt::metainfo& torrent, const bt::endpoint_v4& listen, const get_options& opts) {
+  const fs::path out = opts.output_path;
+  std::shared_ptr<bt::file_storage> existing;
+  try {
+    existing = bt::open_seed_file(out, torrent);
+  } catch (const std::system_error& e) {
+    std::cerr << "p2pdist: " << out.string() << " already exists and is not this torrent's file (" << error_text(e)
+              << "); remove it or choose another -o\n";
+    return 1;
+  }
+  const auto have = bt::verify_pieces(*existing, torrent);
+  if (const auto bad = first_missing(have, torrent.piece_count())) {
+    std::cerr << "p2pdist: " << out.string() << " already exists and is not this torrent's file (piece " << *bad
+              << " fails its SHA-1 check); remove it or choose another -o\n";
+    return 1;
+  }
+  std::cout << "complete: " << out.string() << " already holds the whole file (" << torrent.piece_count()
+            << " pieces verified); nothing to download" << std::endl;
+  if (!opts.keep_seeding) return 0;
+  return seed_verified(torrent, std::move(existing), listen, opts.up_bytes_per_s, out.string(), opts.verbose);
+}
+
+/// get's download into `store` (OUT.part, re-checked first when `resuming`): runs the client
+/// until the file is complete and renamed to OUT, then stops or, with --keep-seeding, seeds
+/// until SIGINT or SIGTERM. A signal stops it early, keeping OUT.part.
+int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> store, const bt::endpoint_v4& listen,
+             const get_options& opts, bool resuming) {
+  const fs::path out = opts.output_path;
+  const fs::path part = bt::part_path_for(out);
+  std::error_code ec;
+  asio::io_context io;
+  // Before anything is printed, so that a signal sent as soon as a line appears is caught.
+  peer_run watcher(io, run_params{.torrent = torrent,
+                                  .leeching = true,
+                                  .keep_seeding = opts.keep_seeding,
+                                  .out_label = out.string(),
+                                  .progress = stderr_is_terminal(),
+                                  .verbose = opts.verbose});
+  auto shared_torrent = std::make_shared<const bt::metainfo>(torrent);
+  bt::client c(io, bt::client_config{
+                       .torrent = shared_torrent,
+                       .store = store,
+                       .address = listen.ip,
+                       .port = listen.port,
+                       .initial = resuming ? bt::initial_data::verify : bt::initial_data::assume_empty,
+                       .upload_bytes_per_s = opts.up_bytes_per_s,
+                       .download_bytes_per_s = opts.down_bytes_per_s,
+                       .on_event = watcher.event_handler(),
+                   });
+  if (!start_client(c, listen)) {
+    if (!resuming) fs::remove(part, ec);  // created just now, holds nothing: leave no trace
+    return 1;
+  }
+  const auto held = c.stats().pieces_held;
+  std::cout << "get " << torrent.name << " (" << torrent.total_bytes << " bytes, " << torrent.piece_count()
+            << " pieces) into " << part.string() << "; listening on " << where(c) << std::endl;
+  if (resuming) {
+    std::cout << "resuming from " << part.string() << ": kept " << held << " of " << torrent.piece_count()
+              << " pieces" << std::endl;
+  }
+  if (torrent.announce.empty()) std::cerr << "p2pdist: warning: the torrent names no tracker; waiting for peers\n";
+  if (c.is_complete()) {
+    // The .part already held every piece: start() verified and renamed it.
+    std::cout << "complete: " << out.string() << " (" << torrent.total_bytes << " bytes, "
+              << torrent.piece_count() << " pieces verified)" << std::endl;
+    if (!opts.keep_seeding) {
+      bool stopped = false;
+      c.stop([&] { stopped = true; });
+      io.run();
+      return stopped ? 0 : 1;
+    }
+    std::cout << "seeding " << out.string() << " on " << where(c) << " until SIGINT or SIGTERM" << std::endl;
+  }
+  watcher.run(c);
+  const auto s = c.stats();
+  if (s.complete && !store->finalized()) {
+    std::cerr << "p2pdist: " << part.string() << " is complete but could not be renamed to " << out.string() << '\n';
+    return 1;
+  }
+  if (!s.complete) {
+    std::cout << "stopped: " << part.string() << " keeps " << s.pieces_held << " of " << s.piece_count
+              << " pieces" << std::endl;
+  } else if (watcher.interrupted()) {
+    std::cout << "stopped" << std::endl;
+  }
+  return 0;
+}
+
 /// Registers the flags seed and get share: --listen, -v, --up.
 void add_peer_flags(CLI::App& app, std::string& listen, bool& verbose, std::string& up) {
   app.add_option("--listen", listen, "ADDR:PORT to listen on, ADDR in 127.0.0.0/8; port 0 picks a free port")
@@ -456,33 +546,9 @@ int run_get(const get_options& opts) {
   if (!torrent) return 1;
 
   const fs::path out = opts.output_path;
-  const fs::path part = bt::part_path_for(out);
   std::error_code ec;
-
-  // OUT already there: never overwrite it. If it is this torrent's file, there is nothing
-  // to download (seed it with --keep-seeding); otherwise refuse.
-  if (fs::exists(out, ec) || fs::is_symlink(out, ec)) {
-    std::shared_ptr<bt::file_storage> existing;
-    try {
-      existing = bt::open_seed_file(out, *torrent);
-    } catch (const std::system_error& e) {
-      std::cerr << "p2pdist: " << out.string() << " already exists and is not this torrent's file (" << error_text(e)
-                << "); remove it or choose another -o\n";
-      return 1;
-    }
-    const auto have = bt::verify_pieces(*existing, *torrent);
-    if (const auto bad = first_missing(have, torrent->piece_count())) {
-      std::cerr << "p2pdist: " << out.string() << " already exists and is not this torrent's file (piece " << *bad
-                << " fails its SHA-1 check); remove it or choose another -o\n";
-      return 1;
-    }
-    std::cout << "complete: " << out.string() << " already holds the whole file (" << torrent->piece_count()
-              << " pieces verified); nothing to download" << std::endl;
-    if (!opts.keep_seeding) return 0;
-    return seed_verified(*torrent, std::move(existing), listen, opts.up_bytes_per_s, out.string(), opts.verbose);
-  }
-
-  const bool resuming = fs::exists(part, ec);
+  if (fs::exists(out, ec) || fs::is_symlink(out, ec)) return use_existing_output(*torrent, listen, opts);
+  const bool resuming = fs::exists(bt::part_path_for(out), ec);
   std::shared_ptr<bt::file_storage> store;
   try {
     store = bt::open_download_file(out, *torrent);
@@ -490,63 +556,7 @@ int run_get(const get_options& opts) {
     std::cerr << "p2pdist: " << error_text(e) << '\n';
     return 1;
   }
-
-  asio::io_context io;
-  // Before anything is printed, so that a signal sent as soon as a line appears is caught.
-  peer_run watcher(io, run_params{.torrent = *torrent,
-                                  .leeching = true,
-                                  .keep_seeding = opts.keep_seeding,
-                                  .out_label = out.string(),
-                                  .progress = stderr_is_terminal(),
-                                  .verbose = opts.verbose});
-  auto shared_torrent = std::make_shared<const bt::metainfo>(*torrent);
-  bt::client c(io, bt::client_config{
-                       .torrent = shared_torrent,
-                       .store = store,
-                       .address = listen.ip,
-                       .port = listen.port,
-                       .initial = resuming ? bt::initial_data::verify : bt::initial_data::assume_empty,
-                       .upload_bytes_per_s = opts.up_bytes_per_s,
-                       .download_bytes_per_s = opts.down_bytes_per_s,
-                       .on_event = watcher.event_handler(),
-                   });
-  if (!start_client(c, listen)) {
-    if (!resuming) fs::remove(part, ec);  // created just now, holds nothing: leave no trace
-    return 1;
-  }
-  const auto held = c.stats().pieces_held;
-  std::cout << "get " << torrent->name << " (" << torrent->total_bytes << " bytes, " << torrent->piece_count()
-            << " pieces) into " << part.string() << "; listening on " << where(c) << std::endl;
-  if (resuming) {
-    std::cout << "resuming from " << part.string() << ": kept " << held << " of " << torrent->piece_count()
-              << " pieces" << std::endl;
-  }
-  if (torrent->announce.empty()) std::cerr << "p2pdist: warning: the torrent names no tracker; waiting for peers\n";
-  if (c.is_complete()) {
-    // The .part already held every piece: start() verified and renamed it.
-    std::cout << "complete: " << out.string() << " (" << torrent->total_bytes << " bytes, "
-              << torrent->piece_count() << " pieces verified)" << std::endl;
-    if (!opts.keep_seeding) {
-      bool stopped = false;
-      c.stop([&] { stopped = true; });
-      io.run();
-      return stopped ? 0 : 1;
-    }
-    std::cout << "seeding " << out.string() << " on " << where(c) << " until SIGINT or SIGTERM" << std::endl;
-  }
-  watcher.run(c);
-  const auto s = c.stats();
-  if (s.complete && !store->finalized()) {
-    std::cerr << "p2pdist: " << part.string() << " is complete but could not be renamed to " << out.string() << '\n';
-    return 1;
-  }
-  if (!s.complete) {
-    std::cout << "stopped: " << part.string() << " keeps " << s.pieces_held << " of " << s.piece_count
-              << " pieces" << std::endl;
-  } else if (watcher.interrupted()) {
-    std::cout << "stopped" << std::endl;
-  }
-  return 0;
+  return download(*torrent, std::move(store), listen, opts, resuming);
 }
 
 command add_seed_command(CLI::App& parent) {
