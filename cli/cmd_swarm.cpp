@@ -1,14 +1,17 @@
 // `p2pdist swarm`: runs a swarm on loopback (tracker, seeds, leechers in this process) and
 // holds its distribution time against the bound.
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 

@@ -16,6 +16,7 @@ namespace {
 
 using namespace p2pdist::cli;
 
+/// `s` on one line: line breaks as spaces, no trailing space (CLI11's messages can span lines).
 std::string one_line(std::string s) {
   for (auto& c : s)
     if (c == '\n' || c == '\r') c = ' ';
@@ -66,9 +67,15 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", "p2pdist 0.1.0");
   // Registered in this order, which the help keeps (a braced list is evaluated in order).
   const std::vector<command> commands{
-      add_demo_command(app),  add_bound_command(app),        add_sweep_command(app),
-      add_info_command(app),  add_make_torrent_command(app), add_swarm_command(app),
-      add_tracker_command(app), add_seed_command(app),       add_get_command(app),
+      add_demo_command(app),
+      add_bound_command(app),
+      add_sweep_command(app),
+      add_info_command(app),
+      add_make_torrent_command(app),
+      add_swarm_command(app),
+      add_tracker_command(app),
+      add_seed_command(app),
+      add_get_command(app),
   };
   reject_unknown_command(app, argc, argv);
   if (const auto exit_code = parse(app, argc, argv)) return *exit_code;
