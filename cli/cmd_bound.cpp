@@ -2,9 +2,15 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/output.hpp"
 #include "model/bounds.hpp"
 #include "model/chunked.hpp"
@@ -62,6 +68,42 @@ void print_schedule(const char* title, const model::schedule& s) {
   }
   if (s.n() > shown) std::printf("  ... %zu more peers (--json FILE lists them all)\n", s.n() - shown);
 }
+
+/// bound's command line: the options CLI11 fills in directly, and the texts to parse.
+struct bound_input {
+  bound_options opts;
+  swarm_flags swarm;
+  std::vector<std::string> chunks;
+
+  /// `opts` with the texts parsed; a usage_error names the flag at fault.
+  [[nodiscard]] bound_options parsed() const {
+    bound_options o = opts;
+    o.n = swarm.peer_count();
+    o.file_bits = swarm.file_bits();
+    o.server_up_bps = swarm.server_up_bps();
+    o.peer_up_bps = parse_flag_list("--peer-up", swarm.peer_up, model::parse_rate_bps);
+    o.peer_down_bps = parse_flag_list("--peer-down", swarm.peer_down, model::parse_rate_or_unlimited_bps);
+    for (double d : o.peer_down_bps) positive("--peer-down", d);
+    for (const auto& c : chunks) {
+      const auto m = parse_count("--chunks", c);
+      if (m < 1) throw usage_error("--chunks: must be at least 1");
+      o.chunks.push_back(m);
+    }
+    return o;
+  }
+};
+
+/// demo's command line.
+struct demo_input {
+  demo_options opts;
+  bool no_swarm = false;
+
+  [[nodiscard]] demo_options parsed() const {
+    demo_options o = opts;
+    o.swarm = !no_swarm;
+    return o;
+  }
+};
 
 }  // namespace
 
@@ -160,6 +202,24 @@ int run_demo(const demo_options& o) {
               "(p2pdist swarm --leechers 4 --file-size 8MiB --server-up 4MB/s --peer-up 2MB/s --time-scale 0.2)\n\n");
   std::fflush(stdout);
   return run_swarm(s);
+}
+
+command add_bound_command(CLI::App& parent) {
+  auto in = std::make_shared<bound_input>();
+  auto* app = parent.add_subcommand("bound", "both lower bounds for one swarm, with the binding term");
+  in->swarm.add_to(*app, true);
+  app->add_flag("--schedule", in->opts.schedule, "also print the schedules that reach the bounds");
+  app->add_option("--chunks", in->chunks, "chunk counts M for the chunked bound (repeatable)");
+  add_json_option(*app, in->opts.json_path);
+  return {app, [in] { return run_bound(in->parsed()); }};
+}
+
+command add_demo_command(CLI::App& parent) {
+  auto in = std::make_shared<demo_input>();
+  auto* app = parent.add_subcommand("demo", "the main job: the textbook's example as a table");
+  add_json_option(*app, in->opts.json_path);
+  app->add_flag("--no-swarm", in->no_swarm, "only the bounds, no loopback swarm");
+  return {app, [in] { return run_demo(in->parsed()); }};
 }
 
 }  // namespace p2pdist::cli

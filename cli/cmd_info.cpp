@@ -15,9 +15,11 @@
 #include <system_error>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/output.hpp"
 #include "loopback/protocol/bencode.hpp"
 #include "loopback/protocol/metainfo.hpp"
@@ -135,6 +137,19 @@ void write_atomically(const std::string& path, const std::string& bytes) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) fail(errno);
 }
 
+/// make-torrent's command line: the options CLI11 fills in directly, and the piece size text.
+struct make_torrent_input {
+  make_torrent_options opts;
+  std::string piece_size = "256KiB";
+
+  /// `opts` with the piece size parsed; a usage_error names --piece-size.
+  [[nodiscard]] make_torrent_options parsed() const {
+    make_torrent_options o = opts;
+    o.piece_bytes = piece_size_bytes(piece_size, 1);
+    return o;
+  }
+};
+
 }  // namespace
 
 int run_info(const info_options& opts) {
@@ -200,6 +215,26 @@ int run_make_torrent(const make_torrent_options& opts) {
   std::cout << "wrote " << printable(opts.output_path) << '\n';
   print_table(*parsed);
   return 0;
+}
+
+command add_info_command(CLI::App& parent) {
+  auto opts = std::make_shared<info_options>();
+  auto* app = parent.add_subcommand("info", "name, size, piece length, pieces and info-hash of a .torrent");
+  app->add_option("torrent", opts->torrent_path, "the .torrent file")->required();
+  add_json_option(*app, opts->json_path);
+  return {app, [opts] { return run_info(*opts); }};
+}
+
+command add_make_torrent_command(CLI::App& parent) {
+  auto in = std::make_shared<make_torrent_input>();
+  auto& o = in->opts;
+  auto* app = parent.add_subcommand("make-torrent", "create a single-file .torrent");
+  app->add_option("file", o.file_path, "the file to share")->required();
+  app->add_option("--announce", o.announce, "tracker URL, e.g. http://127.0.0.1:6969/announce")->required();
+  app->add_option("-o,--output", o.output_path, "the .torrent to write")->required();
+  app->add_option("--piece-size", in->piece_size, "piece length, e.g. 256KiB")->capture_default_str();
+  app->add_option("--name", o.name, "name in the torrent (default: the file's name)");
+  return {app, [in] { return run_make_torrent(in->parsed()); }};
 }
 
 }  // namespace p2pdist::cli

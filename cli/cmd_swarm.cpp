@@ -1,15 +1,22 @@
 // `p2pdist swarm`: runs a swarm on loopback (tracker, seeds, leechers in this process) and
 // holds its distribution time against the bound.
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/output.hpp"
 #include "loopback/harness/faults.hpp"
 #include "loopback/harness/harness.hpp"
@@ -138,27 +145,11 @@ void print_table(const loopback::swarm_config& c, const loopback::swarm_result& 
   if (!c.faults.empty()) print_faults(r);
 }
 
-}  // namespace
+using progress_fn = std::function<void(const loopback::swarm_progress&)>;
 
-int run_swarm(const swarm_options& o) {
-  loopback::swarm_config c;
-  c.leechers = o.leechers;
-  c.seeds = o.seeds;
-  if (!o.file.empty()) {
-    c.file = o.file;
-  } else {
-    const double bytes = o.file_bits / 8;
-    // The swarm holds the file in memory (and every leecher a copy): 64 GiB is far beyond any
-    // loopback run, and keeps the cast below defined.
-    if (bytes < 1 || bytes != std::floor(bytes) || bytes > 64.0 * 1024 * 1024 * 1024)
-      throw usage_error("--file-size: must be a whole number of bytes from 1 byte to 64GiB");
-    c.file_bytes = static_cast<std::uint64_t>(bytes);
-  }
-  c.data_seed = o.data_seed;
-  c.piece_bytes = o.piece_bytes;
-  c.server_up_bytes_per_s = std::isinf(o.server_up_bps) ? 0 : o.server_up_bps / 8;
-  c.peer_up_bytes_per_s = bytes_per_s(o.peer_up_bps);
-  c.peer_down_bytes_per_s = bytes_per_s(o.peer_down_bps);
+/// The harness's choices named by --mode, --after-complete, --seed-policy and --upload-order;
+/// a usage_error names the flag and the accepted values.
+void set_choices(const swarm_options& o, loopback::swarm_config& c) {
   if (o.mode == "p2p") c.mode = loopback::swarm_mode::p2p;
   else if (o.mode == "cs") c.mode = loopback::swarm_mode::cs;
   else throw usage_error("--mode: '" + o.mode + "' is not a mode (use p2p or cs)");
@@ -171,6 +162,11 @@ int run_swarm(const swarm_options& o) {
   if (o.upload_order == "piece-first") c.upload_order = bt::upload_policy::piece_first;
   else if (o.upload_order == "fair") c.upload_order = bt::upload_policy::fair;
   else throw usage_error("--upload-order: '" + o.upload_order + "' (use piece-first or fair)");
+}
+
+/// The ranges of the numeric options, checked before anything is allocated or started; a
+/// usage_error names the flag and its range.
+void check_ranges(const swarm_options& o) {
   if (o.slots < 0) throw usage_error("--slots: must be zero or more");
   // Bounded so that the intervals, scaled by --time-scale, fit bt::duration (nanoseconds).
   if (!(o.rechoke_seconds > 0 && o.rechoke_seconds <= 86400)) throw usage_error("--rechoke: must be above zero and at most 1 day");
@@ -192,6 +188,31 @@ int run_swarm(const swarm_options& o) {
   if (o.repeat < 1) throw usage_error("--repeat: must be at least 1");
   if (!(o.request_queue_seconds >= 0 && o.request_queue_seconds <= 10))
     throw usage_error("--request-queue: must be from 0 to 10s");
+}
+
+/// The harness's configuration for `o`, checked in full before any swarm starts; a
+/// usage_error names the flag at fault.
+loopback::swarm_config config_of(const swarm_options& o) {
+  loopback::swarm_config c;
+  c.leechers = o.leechers;
+  c.seeds = o.seeds;
+  if (!o.file.empty()) {
+    c.file = o.file;
+  } else {
+    const double bytes = o.file_bits / 8;
+    // The swarm holds the file in memory (and every leecher a copy): 64 GiB is far beyond any
+    // loopback run, and keeps the cast below defined.
+    if (bytes < 1 || bytes != std::floor(bytes) || bytes > 64.0 * 1024 * 1024 * 1024)
+      throw usage_error("--file-size: must be a whole number of bytes from 1 byte to 64GiB");
+    c.file_bytes = static_cast<std::uint64_t>(bytes);
+  }
+  c.data_seed = o.data_seed;
+  c.piece_bytes = o.piece_bytes;
+  c.server_up_bytes_per_s = std::isinf(o.server_up_bps) ? 0 : o.server_up_bps / 8;
+  c.peer_up_bytes_per_s = bytes_per_s(o.peer_up_bps);
+  c.peer_down_bytes_per_s = bytes_per_s(o.peer_down_bps);
+  set_choices(o, c);
+  check_ranges(o);
   c.picker.request_queue_time =
       std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.request_queue_seconds));
   c.choker.regular_slots = o.slots;
@@ -212,31 +233,96 @@ int run_swarm(const swarm_options& o) {
   } catch (const std::invalid_argument& e) {
     throw usage_error(e.what());
   }
+  return c;
+}
 
-  const bool to_stdout = o.json_path == "-";
-  const bool progress = stderr_is_terminal();
+/// The line that says which swarm runs, on stdout before it starts.
+void print_header(const swarm_options& o, const loopback::swarm_config& c) {
+  std::printf("swarm: %s, %zu leecher%s, %zu seed%s, F = %s, u_s = %s, u_i = %s, d_i = %s\n", o.mode.c_str(),
+              c.leechers, c.leechers == 1 ? "" : "s", c.seeds, c.seeds == 1 ? "" : "s",
+              c.file ? c.file->c_str() : mib(c.file_bytes).c_str(), rate_text(c.server_up_bytes_per_s).c_str(),
+              rates_text(c.peer_up_bytes_per_s).c_str(), rates_text(c.peer_down_bytes_per_s).c_str());
+  std::fflush(stdout);
+}
+
+/// Runs `c` without its faults, for the time they cost; prints its time unless the JSON
+/// goes to stdout.
+loopback::swarm_result run_baseline(const loopback::swarm_config& c, const progress_fn& on_progress, bool to_stdout) {
+  auto cfg = c;
+  cfg.faults.clear();
+  if (!to_stdout) std::printf("baseline run, without faults: ");
+  std::fflush(stdout);
+  auto baseline = loopback::run_swarm(cfg, on_progress);
+  if (on_progress) std::fprintf(stderr, "\n");
   if (!to_stdout) {
-    std::printf("swarm: %s, %zu leecher%s, %zu seed%s, F = %s, u_s = %s, u_i = %s, d_i = %s\n", o.mode.c_str(),
-                c.leechers, c.leechers == 1 ? "" : "s", c.seeds, c.seeds == 1 ? "" : "s",
-                c.file ? c.file->c_str() : mib(c.file_bytes).c_str(), rate_text(c.server_up_bytes_per_s).c_str(),
-                rates_text(c.peer_up_bytes_per_s).c_str(), rates_text(c.peer_down_bytes_per_s).c_str());
-    std::fflush(stdout);
+    if (baseline.distribution_seconds) std::printf("%.3f s\n", *baseline.distribution_seconds);
+    else std::printf("did not finish (%s)\n", baseline.failure.c_str());
   }
-  const auto on_progress = progress ? draw_progress : std::function<void(const loopback::swarm_progress&)>{};
-  // Time lost to faults is measured against the same swarm without them, run first.
-  std::optional<loopback::swarm_result> baseline;
-  if (!c.faults.empty() && !o.no_baseline) {
-    auto cfg = c;
-    cfg.faults.clear();
-    if (!to_stdout) std::printf("baseline run, without faults: ");
-    std::fflush(stdout);
-    baseline = loopback::run_swarm(cfg, on_progress);
-    if (progress) std::fprintf(stderr, "\n");
-    if (!to_stdout) {
-      if (baseline->distribution_seconds) std::printf("%.3f s\n", *baseline->distribution_seconds);
-      else std::printf("did not finish (%s)\n", baseline->failure.c_str());
+  return baseline;
+}
+
+/// Says on stderr why a run failed, if one did; the exit code: 1 if any failed, else 0.
+int report_failures(const std::optional<loopback::swarm_result>& baseline,
+                    const std::vector<loopback::swarm_result>& runs) {
+  int status = 0;
+  if (baseline && !baseline->failure.empty()) {
+    std::cerr << "p2pdist: swarm: the baseline run without faults: " << baseline->failure << '\n';
+    status = 1;
+  }
+  for (const auto& r : runs) {
+    if (!r.failure.empty()) {
+      std::cerr << "p2pdist: swarm: " << r.failure << '\n';
+      status = 1;
     }
   }
+  return status;
+}
+
+/// swarm's command line: the options CLI11 fills in directly, and the texts to parse.
+struct swarm_input {
+  swarm_options opts;
+  std::string leechers = "8", seeds = "1", file_size = "32MiB", piece_size = "256KiB";
+  std::string server_up = "4MB/s", peer_up = "2MB/s", peer_down = "unlimited";
+  std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1", request_queue = "30ms";
+
+  /// `opts` with the texts parsed; a usage_error names the flag at fault. `file_given`:
+  /// --file was on the command line (an empty path is then an error).
+  [[nodiscard]] swarm_options parsed(bool file_given) const {
+    if (file_given && opts.file.empty()) throw usage_error("--file: an empty path (give the file to share)");
+    swarm_options o = opts;
+    o.leechers = parse_peer_count("--leechers", leechers);
+    o.seeds = parse_peer_count("--seeds", seeds);
+    o.file_bits = parse_flag("--file-size", file_size, model::parse_size_bits);
+    o.piece_bytes = piece_size_bytes(piece_size, 0);
+    o.server_up_bps = parse_flag("--server-up", server_up, model::parse_rate_or_unlimited_bps);
+    o.peer_up_bps = parse_flag_list("--peer-up", peer_up, model::parse_rate_or_unlimited_bps);
+    o.peer_down_bps = parse_flag_list("--peer-down", peer_down, model::parse_rate_or_unlimited_bps);
+    for (double r : o.peer_up_bps)
+      if (r == 0) throw usage_error("--peer-up: a rate of zero; use --mode cs for leechers that upload nothing");
+    for (double r : o.peer_down_bps)
+      if (r == 0) throw usage_error("--peer-down: a leecher cannot download at zero");
+    if (o.server_up_bps == 0) throw usage_error("--server-up: the seed cannot upload at zero");
+    o.rechoke_seconds = parse_flag("--rechoke", rechoke, model::parse_duration_seconds);
+    o.request_queue_seconds =
+        request_queue == "0" ? 0.0 : parse_flag("--request-queue", request_queue, model::parse_duration_seconds);
+    o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
+    o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
+    o.repeat = parse_count("--repeat", repeat);
+    return o;
+  }
+};
+
+}  // namespace
+
+int run_swarm(const swarm_options& o) {
+  const loopback::swarm_config c = config_of(o);
+  const bool to_stdout = o.json_path == "-";
+  const bool progress = stderr_is_terminal();
+  if (!to_stdout) print_header(o, c);
+  const auto on_progress = progress ? draw_progress : progress_fn{};
+  // Time lost to faults is measured against the same swarm without them, run first.
+  std::optional<loopback::swarm_result> baseline;
+  if (!c.faults.empty() && !o.no_baseline) baseline = run_baseline(c, on_progress, to_stdout);
   std::vector<loopback::swarm_result> runs;
   for (std::size_t k = 0; k < o.repeat; ++k) {
     auto cfg = c;
@@ -253,18 +339,50 @@ int run_swarm(const swarm_options& o) {
   if (!o.json_path.empty()) {
     write_json(o.json_path, o.repeat == 1 ? loopback::swarm_document(c, runs.front()) : loopback::repeat_document(c, runs));
   }
-  int status = 0;
-  if (baseline && !baseline->failure.empty()) {
-    std::cerr << "p2pdist: swarm: the baseline run without faults: " << baseline->failure << '\n';
-    status = 1;
-  }
-  for (const auto& r : runs) {
-    if (!r.failure.empty()) {
-      std::cerr << "p2pdist: swarm: " << r.failure << '\n';
-      status = 1;
-    }
-  }
-  return status;
+  return report_failures(baseline, runs);
+}
+
+command add_swarm_command(CLI::App& parent) {
+  auto in = std::make_shared<swarm_input>();
+  auto& o = in->opts;
+  auto* app = parent.add_subcommand("swarm", "run a swarm on loopback and hold its time against the bound");
+  app->add_option("--leechers,-N", in->leechers, "number of leechers N")->capture_default_str();
+  app->add_option("--seeds", in->seeds, "number of seeds (each uploads at --server-up)")->capture_default_str();
+  app->add_option("--file-size", in->file_size, "size of the random file")->capture_default_str();
+  app->add_option("--file", o.file, "share this file instead of random bytes");
+  app->add_option("--data-seed", o.data_seed, "seed of the random file")->capture_default_str();
+  app->add_option("--piece-size", in->piece_size, "piece length")->capture_default_str();
+  app->add_option("--server-up", in->server_up, "the seed's upload u_s ('unlimited' allowed)")->capture_default_str();
+  app->add_option("--peer-up", in->peer_up, "leechers' upload u_i: one rate or N rates")->capture_default_str();
+  app->add_option("--peer-down", in->peer_down, "leechers' download d_i: one rate or N rates")->capture_default_str();
+  app->add_option("--mode", o.mode, "p2p (BitTorrent) or cs (client-server)")->capture_default_str();
+  app->add_option("--after-complete", o.after_complete, "stay (seed until all are done) or leave")
+      ->capture_default_str();
+  app->add_option("--seed-policy", o.seed_policy, "once-first (seeds send each piece once before any twice) or standard")
+      ->capture_default_str();
+  app->add_option("--upload-order", o.upload_order,
+                  "piece-first (a piece asked for goes out whole before the next) or fair (equal shares)")
+      ->capture_default_str();
+  app->add_option("--slots", o.slots, "regular unchoke slots")->capture_default_str();
+  app->add_option("--rechoke", in->rechoke, "rechoke interval")->capture_default_str();
+  app->add_option("--request-queue", in->request_queue,
+                  "requests kept at a peer cover this much of its sending (0: always 16)")
+      ->capture_default_str();
+  app->add_option("--optimistic", in->optimistic, "optimistic unchoke interval")->capture_default_str();
+  app->add_option("--time-scale", o.time_scale, "multiplies every choker interval")->capture_default_str();
+  app->add_option("--timeout", in->timeout, "give up after this long, with partial results")->capture_default_str();
+  app->add_option("--repeat", in->repeat, "runs; figures are the median run's")->capture_default_str();
+  add_json_option(*app, o.json_path);
+  app->add_option("--fault", o.faults,
+                  "add adversaries, KIND[:COUNT] (repeatable): corrupt (wrong data), drop (cuts pieces "
+                  "midway), stall (never answers), garbage (bad bytes, 4 GiB length prefix), slowloris "
+                  "(one byte every few seconds to every peer and the tracker), churn (the first COUNT "
+                  "leechers leave mid-download and come back); the report counts hash failures, bans, "
+                  "snubs, protocol drops, wasted bytes and the time lost: distribution time minus that "
+                  "of the same swarm without faults, run first")
+      ->type_name("KIND[:COUNT]");
+  app->add_flag("--no-baseline", o.no_baseline, "with --fault: skip the fault-free run (no time lost)");
+  return {app, [in, app] { return run_swarm(in->parsed(app->count("--file") > 0)); }};
 }
 
 }  // namespace p2pdist::cli

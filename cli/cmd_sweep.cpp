@@ -4,9 +4,14 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/output.hpp"
 #include "model/export_json.hpp"
 #include "model/sweep.hpp"
@@ -103,6 +108,28 @@ void print_table(const model::sweep_result& r) {
   }
 }
 
+/// sweep's command line: the options CLI11 fills in directly, and the texts to parse.
+struct sweep_input {
+  sweep_options opts;
+  swarm_flags swarm;
+  std::string x_points = "50";
+  std::string y_points = "20";
+
+  /// `opts` with the texts parsed; a usage_error names the flag at fault.
+  [[nodiscard]] sweep_options parsed() const {
+    sweep_options o = opts;
+    o.n = swarm.peer_count();
+    o.file_bits = swarm.file_bits();
+    o.server_up_bps = swarm.server_up_bps();
+    o.peer_up_bps = parse_flag("--peer-up", swarm.peer_up, model::parse_rate_bps);
+    o.peer_down_bps =
+        positive("--peer-down", parse_flag("--peer-down", swarm.peer_down, model::parse_rate_or_unlimited_bps));
+    o.x_points = parse_count("--points", x_points);
+    o.y_points = parse_count("--y-points", y_points);
+    return o;
+  }
+};
+
 }  // namespace
 
 int run_sweep(const sweep_options& o) {
@@ -151,6 +178,27 @@ int run_sweep(const sweep_options& o) {
   if (o.json_path != "-") print_table(r);
   if (!o.json_path.empty()) write_json(o.json_path, model::to_json(r));
   return 0;
+}
+
+command add_sweep_command(CLI::App& parent) {
+  auto in = std::make_shared<sweep_input>();
+  auto& o = in->opts;
+  auto* app = parent.add_subcommand("sweep", "the bounds over one or two swept parameters");
+  in->swarm.add_to(*app, false);
+  app->add_option("--x", o.x_param, "swept parameter: N, file-size, server-up, peer-up, peer-down")
+      ->capture_default_str();
+  app->add_option("--from", o.x_from, "first value, in the parameter's unit")->required();
+  app->add_option("--to", o.x_to, "last value");
+  app->add_option("--points", in->x_points, "number of points")->capture_default_str();
+  app->add_flag("--log", o.x_log, "logarithmic steps");
+  app->add_option("--y", o.y_param, "second swept parameter (a grid)");
+  app->add_option("--y-from", o.y_from, "first y value");
+  app->add_option("--y-to", o.y_to, "last y value");
+  app->add_option("--y-points", in->y_points, "number of y points")->capture_default_str();
+  app->add_flag("--y-log", o.y_log, "logarithmic y steps");
+  app->add_option("--series", o.series, "series: PARAM=V1,V2,... e.g. peer-up=300kbps,700kbps,2Mbps");
+  add_json_option(*app, o.json_path);
+  return {app, [in] { return run_sweep(in->parsed()); }};
 }
 
 }  // namespace p2pdist::cli

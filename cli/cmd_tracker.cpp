@@ -4,6 +4,7 @@
 #include <cmath>
 #include <csignal>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -11,12 +12,15 @@
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/flags.hpp"
 #include "cli/listen.hpp"
 #include "loopback/protocol/endpoint.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
 #include "loopback/net/tracker_server.hpp"
+#include "model/units.hpp"
 
 namespace p2pdist::cli {
 namespace {
@@ -34,6 +38,19 @@ std::chrono::seconds announce_interval(double seconds) {
   }
   return std::chrono::seconds{static_cast<std::chrono::seconds::rep>(seconds)};
 }
+
+/// tracker's command line: the options CLI11 fills in directly, and the interval text.
+struct tracker_input {
+  tracker_options opts;
+  std::string interval = "5s";
+
+  /// `opts` with the interval parsed; a usage_error names --interval.
+  [[nodiscard]] tracker_options parsed() const {
+    tracker_options o = opts;
+    o.interval_seconds = parse_flag("--interval", interval, model::parse_duration_seconds);
+    return o;
+  }
+};
 
 }  // namespace
 
@@ -64,6 +81,14 @@ int run_tracker(const tracker_options& opts) {
   });
   io.run();
   return 0;
+}
+
+command add_tracker_command(CLI::App& parent) {
+  auto in = std::make_shared<tracker_input>();
+  auto* app = parent.add_subcommand("tracker", "run an HTTP BitTorrent tracker on loopback until stopped");
+  app->add_option("--listen", in->opts.listen, "ADDR:PORT, ADDR in 127.0.0.0/8")->capture_default_str();
+  app->add_option("--interval", in->interval, "announce interval told to clients, e.g. 5s")->capture_default_str();
+  return {app, [in] { return run_tracker(in->parsed()); }};
 }
 
 }  // namespace p2pdist::cli

@@ -1,15 +1,30 @@
 #pragma once
-// The p2pdist subcommands as plain functions over option structs. main.cpp parses the
-// command line (CLI11) into these structs; each run_* returns the process exit code:
+// The p2pdist subcommands. Each is a plain function over an option struct (run_*), and an
+// add_*_command that registers the subcommand and its options (CLI11) on the top-level app
+// and returns how to run what was parsed. Each run returns the process exit code:
 // 0 success, 1 runtime failure (message already on stderr), 2 usage error.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace p2pdist::cli {
+
+/// A subcommand registered on the top-level app. `app` is the subcommand (owned by the
+/// parent app); `run`, once `app->parsed()`, parses the flags' texts (a unit error is a
+/// usage_error naming the flag) and runs the command, returning its exit code. `run` owns
+/// what the options are stored in: keep it while the parent app parses.
+struct command {
+  CLI::App* app;
+  std::function<int()> run;
+};
 
 /// `p2pdist info FILE.torrent [--json FILE]`
 struct info_options {
@@ -17,6 +32,8 @@ struct info_options {
   std::string json_path;  ///< empty: no JSON; "-": stdout
 };
 int run_info(const info_options& opts);
+/// Registers `info`.
+command add_info_command(CLI::App& parent);
 
 /// `p2pdist make-torrent FILE --announce URL -o OUT [--piece-size SIZE] [--name NAME]`
 struct make_torrent_options {
@@ -27,6 +44,8 @@ struct make_torrent_options {
   std::string name;  ///< empty: the file's base name
 };
 int run_make_torrent(const make_torrent_options& opts);
+/// Registers `make-torrent`.
+command add_make_torrent_command(CLI::App& parent);
 
 /// `p2pdist bound`: both bounds for one swarm (rates in bits/s, sizes in bits, already
 /// validated by the caller's parsing; the model validates the rest).
@@ -41,6 +60,8 @@ struct bound_options {
   std::string json_path;                     ///< empty: no JSON; "-": stdout
 };
 int run_bound(const bound_options& opts);
+/// Registers `bound`.
+command add_bound_command(CLI::App& parent);
 
 /// `p2pdist sweep`: the bounds over one or two swept parameters, several series.
 struct sweep_options {
@@ -61,6 +82,8 @@ struct sweep_options {
   std::string json_path;
 };
 int run_sweep(const sweep_options& opts);
+/// Registers `sweep`.
+command add_sweep_command(CLI::App& parent);
 
 /// `p2pdist demo` (the main job): the textbook's example as a table.
 struct demo_options {
@@ -68,6 +91,8 @@ struct demo_options {
   bool swarm = true;  ///< also run a short loopback swarm beside the bounds
 };
 int run_demo(const demo_options& opts);
+/// Registers `demo`.
+command add_demo_command(CLI::App& parent);
 
 /// `p2pdist tracker --listen 127.0.0.1:6969 [--interval 5s]`: runs the HTTP tracker until
 /// SIGINT or SIGTERM.
@@ -76,6 +101,8 @@ struct tracker_options {
   double interval_seconds = 5;            ///< the announce interval told to clients
 };
 int run_tracker(const tracker_options& opts);
+/// Registers `tracker`.
+command add_tracker_command(CLI::App& parent);
 
 /// `p2pdist swarm`: a real swarm on loopback, measured against the bound. Rates in bits/s
 /// as parsed (0 = unlimited); the command converts them to the harness's bytes/s.
@@ -105,6 +132,8 @@ struct swarm_options {
   bool no_baseline = false;                    ///< with faults: skip the fault-free baseline run
 };
 int run_swarm(const swarm_options& opts);
+/// Registers `swarm`.
+command add_swarm_command(CLI::App& parent);
 
 /// `p2pdist seed FILE.torrent FILE [--listen ADDR:PORT] [--up RATE]`: checks FILE against the
 /// torrent (exit 1 naming the first bad piece), listens, prints a line with `seeding` and
@@ -118,6 +147,8 @@ struct seed_options {
   bool verbose = false;                ///< log peers connecting and leaving on stderr
 };
 int run_seed(const seed_options& opts);
+/// Registers `seed`.
+command add_seed_command(CLI::App& parent);
 
 /// `p2pdist get FILE.torrent -o OUT [--listen ADDR:PORT] [--up RATE] [--down RATE]
 /// [--keep-seeding]`: downloads into OUT.part (resuming an existing one after re-checking it),
@@ -135,6 +166,8 @@ struct get_options {
   bool verbose = false;                ///< as for seed
 };
 int run_get(const get_options& opts);
+/// Registers `get`.
+command add_get_command(CLI::App& parent);
 
 /// Thrown by commands for a usage error (exit code 2); what() is the one-line message.
 struct usage_error : std::runtime_error {

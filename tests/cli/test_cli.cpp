@@ -2,6 +2,12 @@
 // an error, and the JSON contract of DESIGN.md.
 #include <catch2/catch.hpp>
 
+#include <regex>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
@@ -14,6 +20,23 @@ std::size_t lines(const std::string& s) {
   std::size_t n = 0;
   for (char c : s) n += c == '\n';
   return n;
+}
+
+/// The first column of a --help text's option, positional and subcommand lines, in order:
+/// names, type, default and REQUIRED (e.g. "-N,--peers TEXT=10"), without -h,--help.
+std::vector<std::string> help_entries(const std::string& help) {
+  static const std::regex entry(R"(^  [-a-z].*)");
+  static const std::regex gap(R"(\s{2,})");
+  std::vector<std::string> out;
+  std::istringstream in(help);
+  for (std::string line; std::getline(in, line);) {
+    if (!std::regex_match(line, entry)) continue;
+    line = line.substr(2);
+    std::smatch m;
+    if (std::regex_search(line, m, gap)) line = line.substr(0, static_cast<std::size_t>(m.position(0)));
+    if (line != "-h,--help") out.push_back(line);
+  }
+  return out;
 }
 }  // namespace
 
@@ -137,6 +160,57 @@ TEST_CASE("help exits 0 and lists the subcommands", "[cli]") {
   const auto b = run_p2pdist({"bound", "--help"});
   CHECK(b.exit_code == 0);
   CHECK_THAT(b.out, Catch::Contains("--peer-up"));
+}
+
+TEST_CASE("every subcommand's --help lists its options, with types and defaults, in order", "[cli]") {
+  // Scripts and notebooks depend on these flags and defaults; the commands register them
+  // each in its own cmd_*.cpp, and main.cpp wires the commands in this order.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+      {"demo", {"--json TEXT", "--no-swarm"}},
+      {"bound",
+       {"-N,--peers TEXT=10", "--file-size TEXT=15Gbit", "--server-up TEXT=30Mbps", "--peer-up TEXT=300kbps",
+        "--peer-down TEXT=2Mbps", "--schedule", "--chunks TEXT ...", "--json TEXT"}},
+      {"sweep",
+       {"-N,--peers TEXT=10", "--file-size TEXT=15Gbit", "--server-up TEXT=30Mbps", "--peer-up TEXT=300kbps",
+        "--peer-down TEXT=2Mbps", "--x TEXT=N", "--from TEXT REQUIRED", "--to TEXT", "--points TEXT=50", "--log",
+        "--y TEXT", "--y-from TEXT", "--y-to TEXT", "--y-points TEXT=20", "--y-log", "--series TEXT", "--json TEXT"}},
+      {"info", {"torrent TEXT REQUIRED", "--json TEXT"}},
+      {"make-torrent",
+       {"file TEXT REQUIRED", "--announce TEXT REQUIRED", "-o,--output TEXT REQUIRED", "--piece-size TEXT=256KiB",
+        "--name TEXT"}},
+      {"swarm",
+       {"-N,--leechers TEXT=8", "--seeds TEXT=1", "--file-size TEXT=32MiB", "--file TEXT", "--data-seed UINT=1",
+        "--piece-size TEXT=256KiB", "--server-up TEXT=4MB/s", "--peer-up TEXT=2MB/s", "--peer-down TEXT=unlimited",
+        "--mode TEXT=p2p", "--after-complete TEXT=stay", "--seed-policy TEXT=once-first",
+        "--upload-order TEXT=piece-first", "--slots INT=4", "--rechoke TEXT=10s", "--request-queue TEXT=30ms",
+        "--optimistic TEXT=30s", "--time-scale FLOAT=1", "--timeout TEXT=10min", "--repeat TEXT=1", "--json TEXT",
+        "--fault KIND[:COUNT] ...", "--no-baseline"}},
+      {"tracker", {"--listen TEXT=127.0.0.1:6969", "--interval TEXT=5s"}},
+      {"seed",
+       {"torrent TEXT REQUIRED", "file TEXT REQUIRED", "--listen TEXT=127.0.0.1:0", "-v,--verbose",
+        "--up TEXT=unlimited"}},
+      {"get",
+       {"torrent TEXT REQUIRED", "-o,--output TEXT REQUIRED", "--listen TEXT=127.0.0.1:0", "-v,--verbose",
+        "--up TEXT=unlimited", "--down TEXT=unlimited", "--keep-seeding"}},
+  };
+  std::vector<std::string> top = {"--version"};
+  std::string names;
+  for (const auto& [name, entries] : commands) {
+    top.push_back(name);
+    names += (names.empty() ? "" : ", ") + name;
+    const auto r = run_p2pdist({name, "--help"});
+    INFO("p2pdist " << name << " --help\n" << r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+    CHECK_THAT(r.out, Catch::Contains("Usage: " + name + " [OPTIONS]"));
+    CHECK(help_entries(r.out) == entries);
+  }
+  const auto r = run_p2pdist({"--help"});
+  CHECK(r.exit_code == 0);
+  CHECK(help_entries(r.out) == top);
+  const auto unknown = run_p2pdist({"frobnicate"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err == "p2pdist: unknown command 'frobnicate' (commands: " + names + ")\n");
 }
 
 TEST_CASE("json to a FILE writes the file, an unwritable path is a runtime error", "[cli]") {
