@@ -196,196 +196,214 @@ void validate(const swarm_config& c) {
     fail("with faults, at most " + std::to_string(max_leechers_with_faults) + " leechers (the address plan)");
 }
 
-swarm_result run_swarm(const swarm_config& config,
-                       const std::function<void(const swarm_progress&)>& on_progress) {
-  validate(config);
-  const std::vector<std::byte> data =
-      config.file ? read_file(*config.file) : random_bytes(config.file_bytes, config.data_seed);
-  if (data.empty()) throw std::invalid_argument("the file to share is empty");
-  const std::size_t n = config.leechers;
-  const auto timeouts = scaled_timeouts_for(config);
-  const std::size_t adversaries_count = fault_peer_count(config.faults);
+namespace {
 
-  io_runner runner(config.io_threads);
-  auto& io = runner.io();
+// One run of run_swarm: the tracker, the seeds, the adversaries, the leechers (and their
+// churn), the sampling loop, the results and the stop, one method each.
+class swarm_run {
+ public:
+  swarm_run(const swarm_config& config, const std::function<void(const swarm_progress&)>& on_progress)
+      : config_(config),
+        on_progress_(on_progress),
+        data_(config.file ? read_file(*config.file) : random_bytes(config.file_bytes, config.data_seed)),
+        timeouts_(scaled_timeouts_for(config)),
+        runner_(config.io_threads) {
+    if (data_.empty()) throw std::invalid_argument("the file to share is empty");
+  }
+
+  swarm_result run() {
+    start_tracker();
+    start_seeds();
+    start_adversaries();
+    make_leechers();
+    // t0: every seed listens and holds the file; release the leechers together.
+    t0_ = clock::now();
+    for (auto& l : leechers_) l->start();
+    sample_until_done();
+    collect();
+    stop();
+    return std::move(result_);
+  }
+
+ private:
+  std::size_t n() const { return config_.leechers; }
+  bool p2p() const { return config_.mode == swarm_mode::p2p; }
 
   // The tracker, then the torrent that names it.
-  bt::tracker_server tracker(io, bt::tracker_config{.listen = {.ip = {127, 0, 0, 1}, .port = 0},
-                                                    .interval = std::chrono::seconds(1),
-                                                    .idle_timeout = timeouts.tracker_idle});
-  tracker.start();
-  const std::string announce = "http://127.0.0.1:" + std::to_string(tracker.port()) + "/announce";
-  const std::string torrent_bytes =
-      bt::create_torrent(data, {.announce = announce, .name = "swarm.bin", .piece_bytes = config.piece_bytes});
-  auto parsed = bt::parse_metainfo(torrent_bytes);
-  if (!parsed) throw std::logic_error("harness: the torrent it made does not parse");
-  const auto torrent = std::make_shared<const bt::metainfo>(std::move(*parsed));
+  void start_tracker() {
+    tracker_ = std::make_unique<bt::tracker_server>(
+        runner_.io(), bt::tracker_config{.listen = {.ip = {127, 0, 0, 1}, .port = 0},
+                                         .interval = std::chrono::seconds(1),
+                                         .idle_timeout = timeouts_.tracker_idle});
+    tracker_->start();
+    const std::string announce = "http://127.0.0.1:" + std::to_string(tracker_->port()) + "/announce";
+    const std::string torrent_bytes =
+        bt::create_torrent(data_, {.announce = announce, .name = "swarm.bin", .piece_bytes = config_.piece_bytes});
+    auto parsed = bt::parse_metainfo(torrent_bytes);
+    if (!parsed) throw std::logic_error("harness: the torrent it made does not parse");
+    torrent_ = std::make_shared<const bt::metainfo>(std::move(*parsed));
+    choker_ = bt::scaled(config_.choker, config_.time_scale);
+    // Room for every honest peer, a margin, and one connection from each adversary.
+    max_peers_ = n() + config_.seeds + 8 + fault_peer_count(config_.faults);
+  }
 
-  bt::choker_config choker = bt::scaled(config.choker, config.time_scale);
-  bt::choker_config seed_choker = choker;
-  // Client-server: the server streams to every client at once (r = min(u_s/N, d_min)).
-  if (config.mode == swarm_mode::cs) seed_choker.regular_slots = std::max<int>(choker.regular_slots, static_cast<int>(n));
-
-  // Policy (config.seed_policy, by default): in p2p mode with several leechers the seeds super-seed (each piece leaves a
-  // seed once before any leaves it twice, see bt::initial_seeding): the bound's schedule
-  // has the server send every bit once, and with a full bitfield the leechers' random and
-  // rarest-first picks fetch some pieces from the seed twice (about a third of the seed's
-  // upload at N = 8). Client-server mode keeps the standard bitfield.
-  bt::picker_knobs seed_picker = config.picker;
-  if (config.mode == swarm_mode::p2p && n > 1) seed_picker.seeding = config.seed_policy;
-
-  // Room for every honest peer, a margin, and one connection from each adversary.
-  const std::size_t max_peers = n + config.seeds + 8 + adversaries_count;
-  std::uint64_t rng_seed = config.rng_seed;
-  std::vector<std::unique_ptr<bt::client>> seeds;
-  for (std::size_t s = 0; s < config.seeds; ++s) {
-    seeds.push_back(std::make_unique<bt::client>(
-        io, bt::client_config{.torrent = torrent,
-                              .store = bt::make_memory_storage(data),
-                              .address = seed_address(s),
-                              .initial = bt::initial_data::assume_complete,
-                              .upload_bytes_per_s = config.server_up_bytes_per_s,
-                              .upload_order = config.upload_order,
-                              .choker = seed_choker,
-                              .picker = seed_picker,
-                              .max_peers = max_peers,
-                              .rng_seed = rng_seed++,
-                              .handshake_timeout = timeouts.handshake,
-                              .request_timeout = timeouts.request}));
-    seeds.back()->start();
+  void start_seeds() {
+    bt::choker_config seed_choker = choker_;
+    // Client-server: the server streams to every client at once (r = min(u_s/N, d_min)).
+    if (!p2p()) seed_choker.regular_slots = std::max<int>(choker_.regular_slots, static_cast<int>(n()));
+    // In p2p mode with several leechers the seeds follow config.seed_policy (super-seeding by
+    // default: each piece leaves a seed once before any leaves it twice, as the bound's
+    // schedule has it; with a full bitfield, rarest-first fetches some pieces from the seed
+    // twice, about a third of its upload at N = 8). Client-server mode keeps the bitfield.
+    bt::picker_knobs seed_picker = config_.picker;
+    if (p2p() && n() > 1) seed_picker.seeding = config_.seed_policy;
+    for (std::size_t s = 0; s < config_.seeds; ++s) {
+      seeds_.push_back(std::make_unique<bt::client>(
+          runner_.io(), bt::client_config{.torrent = torrent_,
+                                          .store = bt::make_memory_storage(data_),
+                                          .address = seed_address(s),
+                                          .initial = bt::initial_data::assume_complete,
+                                          .upload_bytes_per_s = config_.server_up_bytes_per_s,
+                                          .upload_order = config_.upload_order,
+                                          .choker = seed_choker,
+                                          .picker = seed_picker,
+                                          .max_peers = max_peers_,
+                                          .rng_seed = rng_seed_++,
+                                          .handshake_timeout = timeouts_.handshake,
+                                          .request_timeout = timeouts_.request}));
+      seeds_.back()->start();
+    }
   }
 
   // The adversaries join before t0, so that the leechers' first announce lists them.
-  std::unique_ptr<fault_swarm> adversaries;
-  if (adversaries_count > 0) {
+  void start_adversaries() {
     using namespace std::chrono_literals;
-    adversaries = std::make_unique<fault_swarm>(
-        io, fault_swarm_config{.torrent = torrent,
-                               .tracker = {.ip = {127, 0, 0, 1}, .port = tracker.port()},
-                               .faults = config.faults,
-                               .reconnect_pause = scaled(500ms, config.time_scale, 50ms),
-                               // About three bytes before an honest handshake timeout or the tracker's idle one.
-                               .drip_interval = std::min(timeouts.handshake, timeouts.tracker_idle) * 3 / 10,
-                               .keepalive_interval = scaled(5s, config.time_scale, 100ms),
-                               .rng_seed = config.rng_seed});
-    adversaries->start();
+    if (fault_peer_count(config_.faults) == 0) return;
+    adversaries_ = std::make_unique<fault_swarm>(
+        runner_.io(),
+        fault_swarm_config{.torrent = torrent_,
+                           .tracker = {.ip = {127, 0, 0, 1}, .port = tracker_->port()},
+                           .faults = config_.faults,
+                           .reconnect_pause = scaled(500ms, config_.time_scale, 50ms),
+                           // About three bytes before an honest handshake timeout or the tracker's idle one.
+                           .drip_interval = std::min(timeouts_.handshake, timeouts_.tracker_idle) * 3 / 10,
+                           .keepalive_interval = scaled(5s, config_.time_scale, 100ms),
+                           .rng_seed = config_.rng_seed});
+    adversaries_->start();
     const auto until = clock::now() + 5s;
-    while (!adversaries->announced() && clock::now() < until) std::this_thread::sleep_for(5ms);
+    while (!adversaries_->announced() && clock::now() < until) std::this_thread::sleep_for(5ms);
   }
 
-  const bool p2p = config.mode == swarm_mode::p2p;
-  std::vector<std::shared_ptr<bt::memory_storage>> stores;
-  std::vector<std::uint64_t> leecher_seeds;  // the next incarnation's seed, per leecher
-  auto make_leecher = [&](std::size_t i, bt::initial_data initial) {
-    const std::uint64_t seed = leecher_seeds[i];
-    leecher_seeds[i] = seed * 6364136223846793005ULL + 1442695040888963407ULL;  // a churner's next one
+  std::unique_ptr<bt::client> make_leecher(std::size_t i, bt::initial_data initial) {
+    const std::uint64_t seed = leecher_seeds_[i];
+    leecher_seeds_[i] = seed * 6364136223846793005ULL + 1442695040888963407ULL;  // a churner's next one
     return std::make_unique<bt::client>(
-        io, bt::client_config{.torrent = torrent,
-                              .store = stores[i],
-                              .address = leecher_address(i),
-                              .initial = initial,
-                              .upload_bytes_per_s = per_leecher(config.peer_up_bytes_per_s, i),
-                              .download_bytes_per_s = per_leecher(config.peer_down_bytes_per_s, i),
-                              .upload = p2p,
-                              .upload_order = config.upload_order,
-                              .connect_to_leechers = p2p,
-                              .seed_when_complete = config.after == after_complete::stay,
-                              .choker = choker,
-                              .picker = config.picker,
-                              .max_peers = max_peers,
-                              .rng_seed = seed,
-                              .handshake_timeout = timeouts.handshake,
-                              .request_timeout = timeouts.request});
-  };
-  std::vector<std::unique_ptr<bt::client>> leechers;
-  for (std::size_t i = 0; i < n; ++i) {
-    stores.push_back(bt::make_memory_storage(data.size()));
-    leecher_seeds.push_back(rng_seed++);
-    leechers.push_back(make_leecher(i, bt::initial_data::assume_empty));
+        runner_.io(), bt::client_config{.torrent = torrent_,
+                                        .store = stores_[i],
+                                        .address = leecher_address(i),
+                                        .initial = initial,
+                                        .upload_bytes_per_s = per_leecher(config_.peer_up_bytes_per_s, i),
+                                        .download_bytes_per_s = per_leecher(config_.peer_down_bytes_per_s, i),
+                                        .upload = p2p(),
+                                        .upload_order = config_.upload_order,
+                                        .connect_to_leechers = p2p(),
+                                        .seed_when_complete = config_.after == after_complete::stay,
+                                        .choker = choker_,
+                                        .picker = config_.picker,
+                                        .max_peers = max_peers_,
+                                        .rng_seed = seed,
+                                        .handshake_timeout = timeouts_.handshake,
+                                        .request_timeout = timeouts_.request});
   }
 
-  // Churn: the first K leechers leave once, mid-download, and come back after a pause.
-  std::vector<churner> churners;
-  for (const auto& e : plan_churn(n, churn_count(config.faults), config.rng_seed ^ 0x636875726eULL)) {
-    churners.emplace_back();
-    churners.back().plan = e;
-    churners.back().record.address = to_string(leecher_address(e.leecher));
-    churners.back().record.leave_at_fraction = e.leave_at_fraction;
+  void make_leechers() {
+    for (std::size_t i = 0; i < n(); ++i) {
+      stores_.push_back(bt::make_memory_storage(data_.size()));
+      leecher_seeds_.push_back(rng_seed_++);
+      leechers_.push_back(make_leecher(i, bt::initial_data::assume_empty));
+    }
+    // Churn: the first K leechers leave once, mid-download, and come back after a pause.
+    for (const auto& e : plan_churn(n(), churn_count(config_.faults), config_.rng_seed ^ 0x636875726eULL)) {
+      churners_.emplace_back();
+      churners_.back().plan = e;
+      churners_.back().record.address = to_string(leecher_address(e.leecher));
+      churners_.back().record.leave_at_fraction = e.leave_at_fraction;
+    }
+    retired_stats_.assign(n(), {});
   }
-  const auto churn_pause = scaled(std::chrono::seconds(2), config.time_scale, std::chrono::milliseconds(100));
-  std::vector<bt::client_stats> retired_stats(n);              // earlier incarnations, added up
-  std::vector<std::unique_ptr<bt::client>> retired;            // stopped incarnations
 
-  // t0: every seed listens and holds the file; release the leechers together.
-  const bt::time_point t0 = clock::now();
-  for (auto& l : leechers) l->start();
+  void sample_until_done() {
+    result_.file_bytes = data_.size();
+    result_.piece_bytes = config_.piece_bytes;
+    result_.timeline_bytes.assign(n(), {});
+    const auto deadline = t0_ + config_.timeout;
+    auto next_sample = t0_;
+    held_.assign(n(), 0);
+    while (true) {
+      next_sample += config_.sample_interval;
+      std::this_thread::sleep_until(next_sample);
+      const auto now = clock::now();
+      const auto progress = sample(now);
+      step_churn(now);
+      if (on_progress_) on_progress_(progress);
+      if (progress.leechers_complete == n()) break;
+      if (now >= deadline) {
+        result_.timed_out = true;
+        break;
+      }
+    }
+  }
 
-  swarm_result result;
-  result.file_bytes = data.size();
-  result.piece_bytes = config.piece_bytes;
-  result.timeline_bytes.assign(n, {});
-  const auto deadline = t0 + config.timeout;
-  auto next_sample = t0;
-  std::vector<std::uint64_t> held(n, 0);
-  while (true) {
-    next_sample += config.sample_interval;
-    std::this_thread::sleep_until(next_sample);
-    const auto now = clock::now();
-    swarm_progress progress{.elapsed_seconds = seconds_between(t0, now), .leechers = n,
-                            .bytes_total = data.size() * n};
-    result.timeline_seconds.push_back(progress.elapsed_seconds);
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto st = leechers[i]->stats();
-      held[i] = st.complete ? data.size()
-                            : std::min<std::uint64_t>(std::uint64_t{st.pieces_held} * config.piece_bytes, data.size());
-      result.timeline_bytes[i].push_back(held[i]);
-      progress.bytes_held += held[i];
+  swarm_progress sample(clock::time_point now) {
+    swarm_progress progress{.elapsed_seconds = seconds_between(t0_, now), .leechers = n(),
+                            .bytes_total = data_.size() * n()};
+    result_.timeline_seconds.push_back(progress.elapsed_seconds);
+    for (std::size_t i = 0; i < n(); ++i) {
+      const auto st = leechers_[i]->stats();
+      held_[i] = st.complete ? data_.size()
+                             : std::min<std::uint64_t>(std::uint64_t{st.pieces_held} * config_.piece_bytes, data_.size());
+      result_.timeline_bytes[i].push_back(held_[i]);
+      progress.bytes_held += held_[i];
       progress.leechers_complete += st.complete ? 1 : 0;
     }
-    for (auto& ch : churners) {
+    return progress;
+  }
+
+  void step_churn(clock::time_point now) {
+    const auto pause = scaled(std::chrono::seconds(2), config_.time_scale, std::chrono::milliseconds(100));
+    for (auto& ch : churners_) {
       const std::size_t i = ch.plan.leecher;
-      if (ch.now == churner::phase::waiting && held[i] < data.size() &&
-          static_cast<double>(held[i]) >= ch.plan.leave_at_fraction * static_cast<double>(data.size())) {
+      if (ch.now == churner::phase::waiting && held_[i] < data_.size() &&
+          static_cast<double>(held_[i]) >= ch.plan.leave_at_fraction * static_cast<double>(data_.size())) {
         ch.now = churner::phase::stopping;
-        ch.record.left_seconds = seconds_between(t0, now);
-        ch.back_at = now + churn_pause;
-        leechers[i]->stop([flag = ch.stopped] { flag->store(true); });
+        ch.record.left_seconds = seconds_between(t0_, now);
+        ch.back_at = now + pause;
+        leechers_[i]->stop([flag = ch.stopped] { flag->store(true); });
       } else if (ch.now == churner::phase::stopping && ch.stopped->load() && now >= ch.back_at) {
         // Back from what it holds: a new instance on the same storage re-checks every piece.
-        add_counters(retired_stats[i], leechers[i]->stats());
-        retired.push_back(std::move(leechers[i]));
-        leechers[i] = make_leecher(i, bt::initial_data::verify);
-        leechers[i]->start();
+        add_counters(retired_stats_[i], leechers_[i]->stats());
+        retired_.push_back(std::move(leechers_[i]));
+        leechers_[i] = make_leecher(i, bt::initial_data::verify);
+        leechers_[i]->start();
         ch.now = churner::phase::back;
-        ch.record.back_seconds = seconds_between(t0, clock::now());
-        ch.record.pieces_kept = leechers[i]->stats().pieces_held;
+        ch.record.back_seconds = seconds_between(t0_, clock::now());
+        ch.record.pieces_kept = leechers_[i]->stats().pieces_held;
         ++ch.record.restarts;
       }
     }
-    if (on_progress) on_progress(progress);
-    if (progress.leechers_complete == n) break;
-    if (now >= deadline) {
-      result.timed_out = true;
-      break;
-    }
   }
 
-  // Results, then the data check, then a clean stop.
-  std::vector<std::unique_ptr<bt::client>> all;
-  double last = 0;
-  bool all_done = true;
-  result.faults.faults = config.faults;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto current = leechers[i]->stats();
-    auto st = retired_stats[i];
+  leecher_result leecher_outcome(std::size_t i, double& last, bool& all_done) {
+    const auto current = leechers_[i]->stats();
+    auto st = retired_stats_[i];
     add_counters(st, current);
     leecher_result r;
     r.address = to_string(leecher_address(i));
     if (current.complete && current.completed_at) {
-      r.completion_seconds = seconds_between(t0, *current.completed_at);
+      r.completion_seconds = seconds_between(t0_, *current.completed_at);
       last = std::max(last, *r.completion_seconds);
-      const auto got = stores[i]->bytes();
-      r.data_matches = got.size() == data.size() && std::equal(got.begin(), got.end(), data.begin());
+      const auto got = stores_[i]->bytes();
+      r.data_matches = got.size() == data_.size() && std::equal(got.begin(), got.end(), data_.begin());
     } else {
       all_done = false;
     }
@@ -394,47 +412,90 @@ swarm_result run_swarm(const swarm_config& config,
     r.wire_bytes_up = st.wire_up_bytes;
     r.wire_bytes_down = st.wire_down_bytes;
     r.hash_failures = st.hash_failures;
-    add_to_report(result.faults, st);
-    result.leechers.push_back(std::move(r));
+    add_to_report(result_.faults, st);
+    return r;
   }
-  for (auto& s : seeds) {
-    const auto st = s->stats();
-    result.seed_bytes_up += st.payload_up_bytes;
-    add_to_report(result.faults, st);
+
+  // Results, then the data check.
+  void collect() {
+    double last = 0;
+    bool all_done = true;
+    result_.faults.faults = config_.faults;
+    for (std::size_t i = 0; i < n(); ++i) result_.leechers.push_back(leecher_outcome(i, last, all_done));
+    for (auto& s : seeds_) {
+      const auto st = s->stats();
+      result_.seed_bytes_up += st.payload_up_bytes;
+      add_to_report(result_.faults, st);
+    }
+    result_.faults.tracker_timeouts = tracker_->stats().timeouts;
+    if (adversaries_) result_.faults.peers = adversaries_->stats();
+    for (const auto& ch : churners_) result_.faults.churn.push_back(ch.record);
+    if (all_done) result_.distribution_seconds = last;
+    result_.data_ok = std::all_of(result_.leechers.begin(), result_.leechers.end(),
+                                  [](const leecher_result& r) { return !r.completion_seconds || r.data_matches; });
+    describe_failure();
   }
-  result.faults.tracker_timeouts = tracker.stats().timeouts;
-  if (adversaries) result.faults.peers = adversaries->stats();
-  for (const auto& ch : churners) result.faults.churn.push_back(ch.record);
-  if (all_done) result.distribution_seconds = last;
-  result.data_ok = std::all_of(result.leechers.begin(), result.leechers.end(), [](const leecher_result& r) {
-    return !r.completion_seconds || r.data_matches;
-  });
-  if (result.timed_out) {
-    const auto done = std::count_if(result.leechers.begin(), result.leechers.end(),
-                                    [](const leecher_result& r) { return r.completion_seconds.has_value(); });
-    char limit[32];
-    std::snprintf(limit, sizeof limit, "%.1f", std::chrono::duration<double>(config.timeout).count());
-    result.failure = "timed out after " + std::string(limit) + " s with " +
-                     std::to_string(done) + " of " + std::to_string(n) + " leechers complete";
-  }
-  if (!result.data_ok) {
-    std::string who;
-    for (const auto& r : result.leechers)
-      if (r.completion_seconds && !r.data_matches) who += (who.empty() ? "" : ", ") + r.address;
-    result.failure += (result.failure.empty() ? "" : "; ") + std::string("data differs from the seed's at ") + who;
+
+  void describe_failure() {
+    if (result_.timed_out) {
+      const auto done = std::count_if(result_.leechers.begin(), result_.leechers.end(),
+                                      [](const leecher_result& r) { return r.completion_seconds.has_value(); });
+      char limit[32];
+      std::snprintf(limit, sizeof limit, "%.1f", std::chrono::duration<double>(config_.timeout).count());
+      result_.failure = "timed out after " + std::string(limit) + " s with " + std::to_string(done) + " of " +
+                        std::to_string(n()) + " leechers complete";
+    }
+    if (!result_.data_ok) {
+      std::string who;
+      for (const auto& r : result_.leechers)
+        if (r.completion_seconds && !r.data_matches) who += (who.empty() ? "" : ", ") + r.address;
+      result_.failure += (result_.failure.empty() ? "" : "; ") + std::string("data differs from the seed's at ") + who;
+    }
   }
 
   // The adversaries go first, so that no honest instance is dialed while it stops.
-  if (adversaries) (void)adversaries->stop(std::chrono::seconds(5));
-  for (auto& l : leechers) all.push_back(std::move(l));
-  for (auto& l : retired) all.push_back(std::move(l));
-  for (auto& s : seeds) all.push_back(std::move(s));
-  stop_all(all, std::chrono::seconds(5));
-  tracker.stop();
-  runner.shutdown();
-  all.clear();
-  adversaries.reset();
-  return result;
+  void stop() {
+    if (adversaries_) (void)adversaries_->stop(std::chrono::seconds(5));
+    std::vector<std::unique_ptr<bt::client>> all;
+    for (auto& l : leechers_) all.push_back(std::move(l));
+    for (auto& l : retired_) all.push_back(std::move(l));
+    for (auto& s : seeds_) all.push_back(std::move(s));
+    stop_all(all, std::chrono::seconds(5));
+    tracker_->stop();
+    runner_.shutdown();
+    all.clear();
+    adversaries_.reset();
+  }
+
+  const swarm_config& config_;
+  const std::function<void(const swarm_progress&)>& on_progress_;
+  const std::vector<std::byte> data_;
+  const scaled_timeouts timeouts_;
+  io_runner runner_;
+  std::unique_ptr<bt::tracker_server> tracker_;
+  std::shared_ptr<const bt::metainfo> torrent_;
+  bt::choker_config choker_;
+  std::size_t max_peers_ = 0;
+  std::uint64_t rng_seed_ = config_.rng_seed;
+  std::vector<std::unique_ptr<bt::client>> seeds_;
+  std::unique_ptr<fault_swarm> adversaries_;
+  std::vector<std::shared_ptr<bt::memory_storage>> stores_;
+  std::vector<std::uint64_t> leecher_seeds_;  // the next incarnation's seed, per leecher
+  std::vector<std::unique_ptr<bt::client>> leechers_;
+  std::vector<churner> churners_;
+  std::vector<bt::client_stats> retired_stats_;          // earlier incarnations, added up
+  std::vector<std::unique_ptr<bt::client>> retired_;    // stopped incarnations
+  clock::time_point t0_{};
+  std::vector<std::uint64_t> held_;
+  swarm_result result_;
+};
+
+}  // namespace
+
+swarm_result run_swarm(const swarm_config& config,
+                       const std::function<void(const swarm_progress&)>& on_progress) {
+  validate(config);
+  return swarm_run(config, on_progress).run();
 }
 
 }  // namespace p2pdist::loopback
