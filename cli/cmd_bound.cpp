@@ -1,5 +1,6 @@
 // `p2pdist bound` and `p2pdist demo`: the bounds for one swarm, or the textbook's table.
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "model/bounds.hpp"
 #include "model/chunked.hpp"
 #include "model/export_json.hpp"
+#include "model/piece_bound.hpp"
 #include "model/schedule.hpp"
 #include "model/units.hpp"
 
@@ -54,6 +56,21 @@ void print_bound_table(const model::swarm_params& p) {
               term_cell(pp.slowest_download_seconds).c_str(), term_cell(pp.aggregate_upload_seconds).c_str());
 }
 
+// The piece bound of both modes, and what it means, under the bound table.
+void print_piece_bound(const model::swarm_params& p, double piece_bits, const model::piece_bound_result& cs,
+                       const model::piece_bound_result& pp) {
+  std::printf("\npiece bound, %llu pieces of %s (a piece is passed on only once received whole):\n",
+              static_cast<unsigned long long>(pp.pieces), model::format_bits(piece_bits).c_str());
+  std::printf("  client-server  %-24s (pieces cost nothing when nobody passes them on)\n",
+              format_seconds(cs.seconds).c_str());
+  std::printf("  p2p            %-24s binding %s; %.4f x the fluid bound\n", format_seconds(pp.seconds).c_str(),
+              std::string(to_string(pp.binding)).c_str(), pp.seconds / pp.fluid_seconds);
+  if (pp.round_schedule_seconds)
+    std::printf("  the round schedule for equal peers (%llu + floor(log2 %zu) rounds) takes %s: achievable, not a bound\n",
+                static_cast<unsigned long long>(pp.pieces), p.n, format_seconds(*pp.round_schedule_seconds).c_str());
+  std::printf("  read a measured swarm against the piece bound: no schedule of whole pieces beats it\n");
+}
+
 void print_schedule(const char* title, const model::schedule& s) {
   constexpr std::size_t shown = 20;
   std::printf("\n%s schedule (%s): every peer completes at %s; the server sends %s in all\n", title,
@@ -74,6 +91,7 @@ struct bound_input {
   bound_options opts;
   swarm_flags swarm;
   std::vector<std::string> chunks;
+  std::string piece_size = "256KiB";
 
   /// `opts` with the texts parsed; a usage_error names the flag at fault.
   [[nodiscard]] bound_options parsed() const {
@@ -84,6 +102,8 @@ struct bound_input {
     o.peer_up_bps = parse_flag_list("--peer-up", swarm.peer_up, model::parse_rate_bps);
     o.peer_down_bps = parse_flag_list("--peer-down", swarm.peer_down, model::parse_rate_or_unlimited_bps);
     for (double d : o.peer_down_bps) positive("--peer-down", d);
+    o.piece_bits = parse_flag("--piece-size", piece_size, model::parse_size_bits);
+    if (!(o.piece_bits > 0) || !std::isfinite(o.piece_bits)) throw usage_error("--piece-size: must be above zero");
     for (const auto& c : chunks) {
       const auto m = parse_count("--chunks", c);
       if (m < 1) throw usage_error("--chunks: must be at least 1");
@@ -127,6 +147,11 @@ int run_bound(const bound_options& o) {
   auto doc = model::bound_document(p);
   const bool to_stdout = o.json_path == "-";
   if (!to_stdout) print_bound_table(p);
+  const auto cs_pieces = model::piece_bound(p, o.piece_bits, model::distribution_mode::client_server);
+  const auto p2p_pieces = model::piece_bound(p, o.piece_bits, model::distribution_mode::p2p);
+  doc["client_server"]["piece_bound"] = model::to_json(cs_pieces, o.piece_bits);
+  doc["p2p"]["piece_bound"] = model::to_json(p2p_pieces, o.piece_bits);
+  if (!to_stdout) print_piece_bound(p, o.piece_bits, cs_pieces, p2p_pieces);
 
   if (!o.chunks.empty()) {
     auto chunked = nlohmann::json::array();
@@ -210,6 +235,8 @@ command add_bound_command(CLI::App& parent) {
   in->swarm.add_to(*app, true);
   app->add_flag("--schedule", in->opts.schedule, "also print the schedules that reach the bounds");
   app->add_option("--chunks", in->chunks, "chunk counts M for the chunked bound (repeatable)");
+  app->add_option("--piece-size", in->piece_size, "piece size for the piece bound (store and forward)")
+      ->capture_default_str();
   add_json_option(*app, in->opts.json_path);
   return {app, [in] { return run_bound(in->parsed()); }};
 }

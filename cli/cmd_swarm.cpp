@@ -136,9 +136,20 @@ void print_table(const loopback::swarm_config& c, const loopback::swarm_result& 
   } else {
     std::printf("distribution time   - (not every leecher finished)\n");
   }
-  if (bound) {
-    std::printf("bound               %.3f s (%s)\n", bound->seconds, std::string(model::to_string(bound->binding)).c_str());
-    if (r.distribution_seconds) std::printf("measured / bound    %.3f\n", *r.distribution_seconds / bound->seconds);
+  if (r.first_byte_seconds) std::printf("first byte          %.3f s (the first block to reach any leecher)\n", *r.first_byte_seconds);
+  const auto pieces = loopback::swarm_piece_bound(c, r.file_bytes);
+  if (bound && pieces) {
+    std::printf("bound               %.3f s (%s; the fluid bound)\n", bound->seconds,
+                std::string(model::to_string(bound->binding)).c_str());
+    std::printf("piece bound         %.3f s (%s; %llu whole pieces, each passed on only once received)\n",
+                pieces->seconds, std::string(model::to_string(pieces->binding)).c_str(),
+                static_cast<unsigned long long>(pieces->pieces));
+    if (r.distribution_seconds) {
+      std::printf("measured / bound    %.3f\n", *r.distribution_seconds / bound->seconds);
+      std::printf("measured / piece    %.3f  <- read the engine against this one: no schedule of whole\n"
+                  "                           pieces beats the piece bound\n",
+                  *r.distribution_seconds / pieces->seconds);
+    }
   } else {
     std::printf("bound               - (the server's upload is unlimited)\n");
   }

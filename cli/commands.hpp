@@ -57,6 +57,7 @@ struct bound_options {
   std::vector<double> peer_down_bps{2e6};    ///< one value for all, or N values; may be inf
   bool schedule = false;                     ///< also print the achieving schedules
   std::vector<std::uint64_t> chunks;         ///< chunk counts for the chunked bound
+  double piece_bits = 256.0 * 1024 * 8;      ///< piece size for the piece bound
   std::string json_path;                     ///< empty: no JSON; "-": stdout
 };
 int run_bound(const bound_options& opts);

@@ -76,6 +76,18 @@ nlohmann::json to_json(const chunked_result& c, std::uint64_t chunks) {
   return j;
 }
 
+nlohmann::json to_json(const piece_bound_result& r, double piece_bits) {
+  return {{"seconds", r.seconds},
+          {"pieces", r.pieces},
+          {"piece_bits", piece_bits},
+          {"binding", to_string(r.binding)},
+          {"fluid_seconds", r.fluid_seconds},
+          {"spread_seconds", r.spread_seconds},
+          {"ramp_seconds", r.ramp_seconds},
+          {"round_schedule_seconds",
+           r.round_schedule_seconds ? nlohmann::json(*r.round_schedule_seconds) : nlohmann::json(nullptr)}};
+}
+
 nlohmann::json to_json(const sweep_result& r) {
   const auto& spec = r.spec;
   nlohmann::json j;

@@ -6,6 +6,7 @@
 
 #include "model/bounds.hpp"
 #include "model/chunked.hpp"
+#include "model/piece_bound.hpp"
 #include "model/schedule.hpp"
 #include "model/sweep.hpp"
 
@@ -21,6 +22,9 @@ nlohmann::json bound_document(const swarm_params& p);
 nlohmann::json to_json(const schedule& s);
 /// {"chunks", "closed_form", "rounds", "seconds", "fluid_seconds", "note"}
 nlohmann::json to_json(const chunked_result& c, std::uint64_t chunks);
+/// {"seconds", "pieces", "piece_bits", "binding", "fluid_seconds", "spread_seconds",
+/// "ramp_seconds", "round_schedule_seconds" (null unless the homogeneous round schedule applies)}
+nlohmann::json to_json(const piece_bound_result& r, double piece_bits);
 /// Columnar sweep output a notebook plots directly: "base" (the fixed parameters; null for
 /// the swept and series ones), "x": {"param", "values", "log"},
 /// optional "y", "series_param", "binding_terms" (the code legend), and "series": per

@@ -316,6 +316,7 @@ void session::handle_handshake(peer_key conn, const handshake& hs, time_point no
   c.last_received = now;
   if (picker_.have().count() > 0 && !super_seeding_) send(c, msg::bitfield{picker_.have()});
   if (super_seeding_ && !peer_is_seed(c)) {
+    never_offered_.insert(static_cast<std::uint32_t>(c.key));
     apply_choke(c, false);
     dispatch_offers();
   }

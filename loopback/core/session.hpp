@@ -40,6 +40,7 @@
 #include "loopback/core/session_io.hpp"
 #include "loopback/policy/choker.hpp"
 #include "loopback/policy/piece_picker.hpp"
+#include "loopback/policy/request_pipeline.hpp"
 #include "loopback/policy/super_seed.hpp"
 #include "loopback/protocol/bitfield.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
@@ -189,6 +190,10 @@ class session {
   // session_super_seed.cpp: super seeding (initial_seeding::each_piece_once_first)
   void dispatch_offers();
   std::uint64_t unsent_offered_bytes();
+  std::uint64_t offer_budget() const;
+  void adapt_offer_budget(bool budget_full);
+  std::vector<offer_candidate> offer_candidates(std::unordered_map<std::uint32_t, std::size_t>& live_of,
+                                                std::uint32_t& others);
   void drop_offers(peer_key k);
   void end_super_seeding();
   void count_sent_for_super_seeding(connection& c, const block_request& b);
@@ -238,8 +243,15 @@ class session {
     time_point at{};
   };
   std::unordered_map<std::uint32_t, super_seed_peer> super_peers_;  // by connection key
-  std::map<std::uint32_t, offer_in_flight> flying_;  // pieces offered, not yet sent whole
+  std::multimap<std::uint32_t, offer_in_flight> flying_;  // pieces offered, not yet sent whole (one entry a recipient)
   std::uint64_t serve_seq_ = 0;
+  std::set<std::uint32_t> never_offered_;  // leechers connected that have had no offer yet
+  std::uint32_t extra_offers_ = 0;         // pieces on offer beyond pieces_in_flight (adapt_offer_budget)
+  time_point offers_adapted_at_{};
+
+  // our upload: its recent rate, and when an idle upload last unchoked one more peer
+  decayed_rate sent_rate_{std::chrono::milliseconds(200)};
+  time_point idle_unchoke_at_{};
 
   // timers
   time_point next_tick_{};

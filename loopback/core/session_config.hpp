@@ -68,7 +68,9 @@ struct session_config {
   bool loopback_only = true;
   bool has_tracker = false;          ///< announce (the driver carries the announces)
   bool upload = true;                ///< false: never unchoke anyone (client-server leechers)
-  bool upload_limited = false;       ///< our upload is rate limited (an idle one unchokes more)
+  /// Our upload's rate limit in wire bytes/s, 0 = unlimited. A limited upload that idles
+  /// unchokes one more peer; a super-seeding seed that does not reach it offers more pieces.
+  double upload_bytes_per_s = 0;
   upload_policy upload_order = upload_policy::fair;  ///< used when the upload is limited
   bool connect_to_leechers = true;   ///< false: keep only connections to seeds (while leeching)
   bool seed_when_complete = true;    ///< false: ask to stop (output stop) once complete

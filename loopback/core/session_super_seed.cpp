@@ -3,8 +3,10 @@
 // pick_recipient, the piece by pick_offer. Every peer is unchoked meanwhile, so the upload
 // goes to those few pieces at a high rate, and a piece half sent to a peer is never offered
 // to another (it would leave the seed twice). The next piece is offered before the last one
-// is sent (offer_lookahead_bytes), so that the seed does not idle for the round trip. An
-// offer that draws no block within request_timeout lapses. See session.hpp.
+// is sent (offer_lookahead_bytes), so that the seed does not idle for the round trip; a seed
+// faster than its recipients keeps 100 ms of its upload on offer, and a peer that has never
+// had an offer gets one at once. An offer that draws no block within request_timeout lapses.
+// See session.hpp.
 
 #include <algorithm>
 
@@ -35,23 +37,45 @@ std::uint64_t session::unsent_offered_bytes() {
   return unsent;
 }
 
-void session::dispatch_offers() {
-  if (!super_seeding_ || stopping_) return;
-  const auto& torrent = *config_.torrent;
-  std::uint64_t unsent = unsent_offered_bytes();
-  const std::uint64_t budget = std::uint64_t{std::max<std::uint32_t>(config_.picker.pieces_in_flight, 1)} *
-                                   torrent.piece_bytes + config_.picker.offer_lookahead_bytes;
-  if (unsent + torrent.piece_bytes > budget) return;
+// Unsent bytes kept on offer: pieces_in_flight pieces (and the pieces widen_offers added)
+// plus the lookahead, or 100 ms of our upload if that is more.
+std::uint64_t session::offer_budget() const {
+  const std::uint64_t pieces = std::max<std::uint32_t>(config_.picker.pieces_in_flight, 1) + extra_offers_;
+  const auto by_pieces = pieces * config_.torrent->piece_bytes + config_.picker.offer_lookahead_bytes;
+  const auto by_rate = static_cast<std::uint64_t>(config_.upload_bytes_per_s * 0.1);
+  return std::max<std::uint64_t>(by_pieces, by_rate);
+}
 
+// Every 200 ms: when the offers are all taken up yet our upload runs below 90 % of its limit,
+// the recipients' downloads hold it back (they cannot take the pieces as fast as we can send
+// them): offer more pieces at a time, half as many again; once the upload is busy (97 %),
+// a quarter fewer. Piece-first uploads still send the piece first asked for first.
+void session::adapt_offer_budget(bool budget_full) {
+  const double limit = config_.upload_bytes_per_s;
+  const auto tau = std::chrono::milliseconds(200);
+  if (!(limit > 0) || !stats_.started_at || now_ - *stats_.started_at < tau || now_ - offers_adapted_at_ < tau)
+    return;
+  offers_adapted_at_ = now_;
+  const double rate = sent_rate_.rate(now_);
+  const double payload_limit = limit * block_bytes / (block_bytes + piece_header_bytes);
+  if (budget_full && rate < 0.9 * payload_limit)
+    extra_offers_ = std::min<std::uint32_t>(extra_offers_ + std::max<std::uint32_t>(1, extra_offers_ / 2),
+                                            2 * static_cast<std::uint32_t>(stats_.peers_connected));
+  else if (rate > 0.97 * payload_limit && extra_offers_ > 0)
+    extra_offers_ -= std::max<std::uint32_t>(1, extra_offers_ / 4);
+}
+
+// The leechers we could offer a piece now (fewer than offers_per_peer live offers), with what
+// each owes: for each piece it got (or is getting) from us, the leechers that do not hold it
+// yet. A peer that passes its pieces on faster owes fewer and is given more.
+std::vector<offer_candidate> session::offer_candidates(std::unordered_map<std::uint32_t, std::size_t>& live_of,
+                                                      std::uint32_t& others) {
   const std::size_t per_peer = std::max<std::uint32_t>(config_.picker.offers_per_peer, 1);
-  std::unordered_map<std::uint32_t, std::size_t> live_of;
   for (const auto& [p, f] : flying_) ++live_of[f.key];
-  // Copies owed: for each piece a peer got (or is getting) from us, the leechers that do not
-  // hold it yet. A peer that passes its pieces on faster owes fewer and is given more.
   std::uint32_t leechers = 0;
   for (auto& [k, c] : conns_)
     if (c->is_open() && c->handshake_done && !peer_is_seed(*c)) ++leechers;
-  const std::uint32_t others = leechers > 0 ? leechers - 1 : 0;
+  others = leechers > 0 ? leechers - 1 : 0;
   std::vector<offer_candidate> candidates;
   for (auto& [k, c] : conns_) {
     if (!c->is_open() || !c->handshake_done || peer_is_seed(*c) || live_of[k] >= per_peer) continue;
@@ -67,22 +91,45 @@ void session::dispatch_offers() {
     });
     candidates.push_back({.id = c->key, .owed = owed, .last_served = sp.last_served});
   }
-  if (candidates.empty()) return;
+  return candidates;
+}
+
+void session::dispatch_offers() {
+  if (!super_seeding_ || stopping_) return;
+  const auto& torrent = *config_.torrent;
+  std::uint64_t unsent = unsent_offered_bytes();
+  adapt_offer_budget(unsent + torrent.piece_bytes > offer_budget());
+  const std::uint64_t budget = offer_budget();
+  // Over the budget only a peer never offered a piece gets one: a late peer starts at once.
+  if (unsent + torrent.piece_bytes > budget && never_offered_.empty()) return;
+  const std::size_t per_peer = std::max<std::uint32_t>(config_.picker.offers_per_peer, 1);
+  std::unordered_map<std::uint32_t, std::size_t> live_of;
+  std::uint32_t others = 0;
+  auto candidates = offer_candidates(live_of, others);
   const auto count = static_cast<std::uint32_t>(sent_count_.size());
   std::vector<std::uint32_t> spread(count, 0);
   for (std::uint32_t p = 0; p < count; ++p) spread[p] = sent_count_[p] + picker_.availability(p);
   std::vector<std::uint8_t> excluded(count, 0);
-  while (unsent + torrent.piece_bytes <= budget && !candidates.empty()) {
-    const auto who = pick_recipient(candidates);
+  while (!candidates.empty()) {
+    const auto who = pick_recipient(candidates);  // never-served peers first among equals
     const auto pos = std::find_if(candidates.begin(), candidates.end(),
                                   [&](const offer_candidate& x) { return x.id == *who; });
+    if (unsent + torrent.piece_bytes > budget && pos->last_served != 0) break;
     auto* c = find(*who);
     const auto key = static_cast<std::uint32_t>(*who);
     // Excluded: what the peer holds or was ever offered, and what is in flight to anyone.
     for (std::uint32_t p = 0; p < count; ++p) excluded[p] = c->peer_has.test(p) ? 1 : 0;
     for (const auto p : c->offered) excluded[p] = 1;
     for (const auto& [p, f] : flying_) excluded[p] = 1;
-    const auto best = pick_offer({.spread = spread, .offered = offered_count_, .excluded = excluded}, rng_);
+    auto best = pick_offer({.spread = spread, .offered = offered_count_, .excluded = excluded}, rng_);
+    // Every piece it lacks is on its way to someone, yet the upload has room (the seed is
+    // faster than its recipients' downloads), or the peer has had nothing yet: a piece may
+    // then go out a second time.
+    if (!best && (unsent + torrent.piece_bytes <= budget || pos->last_served == 0)) {
+      for (const auto& [p, f] : flying_) excluded[p] = c->peer_has.test(p) ? 1 : 0;
+      for (const auto p : c->offered) excluded[p] = 1;
+      best = pick_offer({.spread = spread, .offered = offered_count_, .excluded = excluded}, rng_);
+    }
     if (!best) {
       candidates.erase(pos);
       continue;
@@ -90,9 +137,10 @@ void session::dispatch_offers() {
     auto& sp = super_peers_[key];
     c->offered.push_back(*best);
     ++offered_count_[*best];
-    flying_[*best] = offer_in_flight{.key = key, .at = now_};
+    flying_.emplace(*best, offer_in_flight{.key = key, .at = now_});
     unsent += torrent.piece_size(*best);
     sp.last_served = ++serve_seq_;
+    never_offered_.erase(key);
     if (c->am_choking) apply_choke(*c, false);
     send(*c, msg::have{*best});
     if (++live_of[key] >= per_peer) {
@@ -106,6 +154,7 @@ void session::dispatch_offers() {
 
 void session::drop_offers(peer_key k) {
   const auto key = static_cast<std::uint32_t>(k);
+  never_offered_.erase(key);
   super_peers_.erase(key);
   std::erase_if(flying_, [&](const auto& kv) { return kv.second.key == key; });
 }
@@ -123,6 +172,7 @@ void session::end_super_seeding() {
   }
   super_peers_.clear();
   flying_.clear();
+  never_offered_.clear();
   // Standard choking from now on: the first rechoke is due at once.
   choker_state_.last_rechoke.reset();
 }
@@ -139,7 +189,7 @@ void session::count_sent_for_super_seeding(connection& c, const block_request& b
     return;
   }
   super_peers_[static_cast<std::uint32_t>(c.key)].served.push_back(b.piece);
-  flying_.erase(b.piece);
+  std::erase_if(flying_, [&](const auto& kv) { return kv.first == b.piece && kv.second.key == static_cast<std::uint32_t>(c.key); });
   dispatch_offers();
 }
 

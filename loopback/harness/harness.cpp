@@ -75,6 +75,7 @@ void add_counters(bt::client_stats& into, const bt::client_stats& s) {
   into.snubs += s.snubs;
   into.protocol_drops += s.protocol_drops;
   into.handshake_timeouts += s.handshake_timeouts;
+  if (!into.first_block_at) into.first_block_at = s.first_block_at;
 }
 
 void add_to_report(fault_report& r, const bt::client_stats& s) {
@@ -399,6 +400,12 @@ class swarm_run {
     add_counters(st, current);
     leecher_result r;
     r.address = to_string(leecher_address(i));
+    const auto& first = retired_stats_[i].first_block_at ? retired_stats_[i].first_block_at : current.first_block_at;
+    if (first) {
+      r.first_byte_seconds = seconds_between(t0_, *first);
+      if (!result_.first_byte_seconds || *r.first_byte_seconds < *result_.first_byte_seconds)
+        result_.first_byte_seconds = r.first_byte_seconds;
+    }
     if (current.complete && current.completed_at) {
       r.completion_seconds = seconds_between(t0_, *current.completed_at);
       last = std::max(last, *r.completion_seconds);

@@ -106,6 +106,7 @@ struct swarm_progress {
 struct leecher_result {
   std::string address;                       ///< e.g. "127.0.0.10"
   std::optional<double> completion_seconds;  ///< since t0; nullopt if it did not finish
+  std::optional<double> first_byte_seconds;  ///< since t0, its first block (16 KiB of payload)
   std::uint64_t bytes_up = 0;                ///< payload bytes uploaded
   std::uint64_t bytes_down = 0;              ///< payload bytes downloaded (duplicates too)
   std::uint64_t wire_bytes_up = 0;
@@ -147,6 +148,8 @@ struct fault_report {
 struct swarm_result {
   std::vector<leecher_result> leechers;
   std::optional<double> distribution_seconds;  ///< last completion; nullopt if any missed
+  /// Start-up: since t0, the first block (16 KiB of payload) that reached any leecher.
+  std::optional<double> first_byte_seconds;
   bool timed_out = false;
   bool data_ok = false;                        ///< every finished leecher's data matches
   std::uint64_t seed_bytes_up = 0;             ///< payload, all seeds together

@@ -1,5 +1,7 @@
 #include "loopback/harness/harness_json.hpp"
 
+#include "model/export_json.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -35,11 +37,18 @@ std::optional<double> ratio(const swarm_config& config, const swarm_result& r) {
   return *r.distribution_seconds / b->seconds;
 }
 
+std::optional<double> ratio_to_piece_bound(const swarm_config& config, const swarm_result& r) {
+  const auto b = swarm_piece_bound(config, r.file_bytes);
+  if (!b || !r.distribution_seconds || b->seconds <= 0) return std::nullopt;
+  return *r.distribution_seconds / b->seconds;
+}
+
 nlohmann::json leechers(const swarm_result& r) {
   auto out = nlohmann::json::array();
   for (const auto& l : r.leechers) {
     out.push_back({{"address", l.address},
                    {"completion_seconds", optional_number(l.completion_seconds)},
+                   {"first_byte_seconds", optional_number(l.first_byte_seconds)},
                    {"bytes_up", l.bytes_up},
                    {"bytes_down", l.bytes_down},
                    {"wire_bytes_up", l.wire_bytes_up},
@@ -53,6 +62,8 @@ nlohmann::json leechers(const swarm_result& r) {
 nlohmann::json run_figures(const swarm_config& config, const swarm_result& r) {
   nlohmann::json j{{"distribution_seconds", optional_number(r.distribution_seconds)},
                    {"ratio", optional_number(ratio(config, r))},
+                   {"ratio_to_piece_bound", optional_number(ratio_to_piece_bound(config, r))},
+                   {"first_byte_seconds", optional_number(r.first_byte_seconds)},
                    {"timed_out", r.timed_out},
                    {"data_ok", r.data_ok},
                    {"failure", r.failure},
@@ -88,6 +99,13 @@ std::optional<model::bound> swarm_bound(const swarm_config& c, std::uint64_t fil
   const auto p = model_params(c, file_bytes);
   if (!p) return std::nullopt;
   return c.mode == swarm_mode::p2p ? model::p2p_bound(*p) : model::client_server_bound(*p);
+}
+
+std::optional<model::piece_bound_result> swarm_piece_bound(const swarm_config& c, std::uint64_t file_bytes) {
+  const auto p = model_params(c, file_bytes);
+  if (!p) return std::nullopt;
+  const auto mode = c.mode == swarm_mode::p2p ? model::distribution_mode::p2p : model::distribution_mode::client_server;
+  return model::piece_bound(*p, 8.0 * c.piece_bytes, mode);
 }
 
 nlohmann::json faults_document(const swarm_config& c, const swarm_result& r) {
@@ -162,6 +180,8 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   } else {
     j["bound"] = nullptr;
   }
+  const auto pb = swarm_piece_bound(c, r.file_bytes);
+  j["piece_bound"] = pb ? model::to_json(*pb, 8.0 * c.piece_bytes) : nlohmann::json(nullptr);
   j.update(run_figures(c, r));
   j["timeline"] = {{"seconds", r.timeline_seconds}, {"bytes_held", r.timeline_bytes}};
   return j;
@@ -172,11 +192,12 @@ nlohmann::json repeat_document(const swarm_config& c, const std::vector<swarm_re
   nlohmann::json j = swarm_document(c, runs[mid]);
   j["repeat"] = runs.size();
   j["median_run"] = mid;
-  std::vector<double> times, ratios;
+  std::vector<double> times, ratios, piece_ratios;
   auto all = nlohmann::json::array();
   for (const auto& r : runs) {
     if (r.distribution_seconds) times.push_back(*r.distribution_seconds);
     if (const auto q = ratio(c, r)) ratios.push_back(*q);
+    if (const auto q = ratio_to_piece_bound(c, r)) piece_ratios.push_back(*q);
     all.push_back(run_figures(c, r));
   }
   auto span = [](const std::vector<double>& v) {
@@ -184,7 +205,8 @@ nlohmann::json repeat_document(const swarm_config& c, const std::vector<swarm_re
     const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
     return nlohmann::json{{"min", *lo}, {"max", *hi}};
   };
-  j["spread"] = {{"distribution_seconds", span(times)}, {"ratio", span(ratios)}};
+  j["spread"] = {{"distribution_seconds", span(times)}, {"ratio", span(ratios)},
+                 {"ratio_to_piece_bound", span(piece_ratios)}};
   j["runs"] = all;
   return j;
 }

@@ -9,6 +9,7 @@
 
 #include "loopback/harness/harness.hpp"
 #include "model/bounds.hpp"
+#include "model/piece_bound.hpp"
 
 namespace p2pdist::loopback {
 
@@ -21,9 +22,15 @@ std::optional<model::swarm_params> model_params(const swarm_config& config, std:
 /// The bound the run is held against: D_p2p in p2p mode, D_cs in cs mode.
 std::optional<model::bound> swarm_bound(const swarm_config& config, std::uint64_t file_bytes);
 
+/// The piece bound the run is also held against: the same swarm when whole pieces of
+/// config.piece_bytes must be received before they are passed on (model/piece_bound.hpp).
+std::optional<model::piece_bound_result> swarm_piece_bound(const swarm_config& config, std::uint64_t file_bytes);
+
 /// The contract's swarm document for one run: parameters, bound (seconds, binding),
-/// distribution_seconds, ratio, leechers (address, completion_seconds, bytes_up,
-/// bytes_down, ...), timeline (seconds, bytes_held per leecher), timed_out, data_ok.
+/// piece_bound (seconds, pieces, binding, ...), distribution_seconds, ratio,
+/// ratio_to_piece_bound, first_byte_seconds, leechers (address, completion_seconds,
+/// first_byte_seconds, bytes_up, bytes_down, ...), timeline (seconds, bytes_held per
+/// leecher), timed_out, data_ok.
 nlohmann::json swarm_document(const swarm_config& config, const swarm_result& result);
 
 /// The `faults` object of a run with faults: spec (kind, count), the counters of

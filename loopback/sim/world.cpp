@@ -42,7 +42,7 @@ std::size_t world::add_peer(peer_config config) {
   config.session.torrent = config_.torrent;
   config.session.address = config.address;
   config.session.has_tracker = true;
-  config.session.upload_limited = to_rate(config.up_bytes_per_s) != 0;
+  config.session.upload_bytes_per_s = static_cast<double>(to_rate(config.up_bytes_per_s));
   config.session.rng_seed = config_.rng_seed * 0x9E3779B97F4A7C15ULL + index + 1;
   p->config = std::move(config);
   if (!p->config.seed) ++incomplete_;
@@ -174,6 +174,7 @@ void world::carry_out(std::uint32_t index, bt::output& o) {
           p.announcing = x.request;
           schedule(now_ + 2 * config_.latency, event_kind::announce, index);
         } else if constexpr (std::is_same_v<T, bt::out::event>) {
+          if (config_.on_event) config_.on_event(index, x.what);
           if (x.what.kind == bt::client_event_kind::completed && !p.config.seed && !p.counted_complete) {
             p.counted_complete = true;
             --incomplete_;

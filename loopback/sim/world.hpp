@@ -41,7 +41,7 @@ struct peer_config {
   bool seed = false;            ///< starts with every piece
   bool liar = false;            ///< answers every request with wrong bytes
   /// The session's knobs (choker, picker, limits, timeouts); the world sets torrent,
-  /// address, has_tracker, upload_limited and rng_seed.
+  /// address, has_tracker, upload_bytes_per_s and rng_seed.
   bt::session_config session{};
   bt::duration start_at{};      ///< when it joins, since the world's start
 };
@@ -56,6 +56,9 @@ struct world_config {
   std::chrono::seconds tracker_interval{1};     ///< re-announce interval the tracker gives
   std::size_t tracker_max_peers = 50;           ///< peers in one answer (numwant caps it too)
   std::uint64_t rng_seed = 1;                   ///< tracker answers, peer sessions' seeds
+  /// Called with every event a peer's session reports (piece verified, completed, ...),
+  /// with the peer's index; `at` is on the world's clock (epoch() is its start).
+  std::function<void(std::size_t peer, const bt::client_event& e)> on_event{};
 };
 
 /// What one peer did.
