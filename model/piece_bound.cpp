@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -37,36 +38,37 @@ swarm_view view_of(const swarm_params& p) {
   return v;
 }
 
-// Term 2: F/u_s + Σ_{k=0}^{N−2} σ / min(u_s + U_(k+1), (N−1−k)·d_max).
+// Term 2: F/u_s + Σ_{k=0}^{N−2} σ / r_k, r_k = max_{c ≤ k} min(u_s + U_(c+1), (N−1−c)·d_max).
 double spread_seconds(const swarm_params& p, const swarm_view& v, double sigma) {
   double t = p.file_bits / p.server_up_bps;
   const std::size_t n = p.n;
+  double rate = 0;
   for (std::size_t k = 0; k + 1 < n; ++k) {
     const double send = p.server_up_bps + v.top[k + 1];
     const double receive = static_cast<double>(n - 1 - k) * v.d_max;
-    t += sigma / std::min(send, receive);
+    rate = std::max(rate, std::min(send, receive));
+    t += sigma / rate;
   }
   return t;
 }
 
-// Term 3: the least T with u_s·T + Σ_k u_(k)·(T − τ_k)⁺ ≥ N·F, where
-// τ_k = Σ_{j=0}^{k−1} σ / min(u_s + U_(j), (N−j)·d_max) (increasing in k).
+// Term 3: the least T with ∫₀ᵀ min(u_s + Σ_{k: τ_k ≤ t} u_(k), D) dt ≥ N·F, where
+// τ_k = Σ_{j=0}^{k−1} σ / r_j, r_j = max_{a ≤ j} min(u_s + U_(a), (N−a)·d_max) (so τ_k
+// increases with k), and D = Σ d_i.
 double ramp_seconds(const swarm_params& p, const swarm_view& v, double sigma) {
   const std::size_t n = p.n;
   const double need = static_cast<double>(n) * p.file_bits;
-  std::vector<double> tau(n);
-  double t = 0;
-  for (std::size_t j = 0; j < n; ++j) {
-    t += sigma / std::min(p.server_up_bps + v.top[j], static_cast<double>(n - j) * v.d_max);
-    tau[j] = t;  // tau[k-1] = τ_k
-  }
-  // On [τ_m, τ_{m+1}) the first m peers upload: (u_s + U_(m))·T − Σ_{k≤m} u_(k)·τ_k.
-  double weighted = 0;
+  double receive = 0;
+  for (double d : p.peer_down_bps) receive += d;
+  // On [τ_m, τ_{m+1}) the first m peers upload (τ_0 = 0, τ_{N+1} = ∞).
+  double start = 0, delivered = 0, first_pieces = 0;
   for (std::size_t m = 0;; ++m) {
-    const double rate = p.server_up_bps + v.top[m];
-    const double at = (need + weighted) / rate;
-    if (m == n || at <= tau[m]) return at;
-    weighted += v.up_desc[m] * tau[m];
+    const double rate = std::min(p.server_up_bps + v.top[m], receive);
+    if (m < n) first_pieces = std::max(first_pieces, std::min(p.server_up_bps + v.top[m], static_cast<double>(n - m) * v.d_max));
+    const double end = m < n ? start + sigma / first_pieces : std::numeric_limits<double>::infinity();
+    if (delivered + rate * (end - start) >= need) return start + (need - delivered) / rate;
+    delivered += rate * (end - start);
+    start = end;
   }
 }
 

@@ -12,7 +12,7 @@
 //
 // P2P: the largest of three terms.
 //  1. fluid:  D_p2p = max(F/u_s, F/d_min, N·F/(u_s + U)).
-//  2. spread: T ≥ F/u_s + Σ_{k=0}^{N−2} σ / min(u_s + U_(k+1), (N−1−k)·d_max).
+//  2. spread: T ≥ F/u_s + Σ_{k=0}^{N−2} σ / r_k,  r_k = max_{c ≤ k} min(u_s + U_(c+1), (N−1−c)·d_max).
 //     Proof. Only the server holds a piece until some peer has received it whole, and a
 //     peer passes on only whole pieces; so every piece's first complete copy came entirely
 //     from the server, and the moment T₁ when the last piece j* gets its first complete copy
@@ -20,21 +20,24 @@
 //     still need all of j* but what the server sent them of it before T₁ — bits that delayed
 //     T₁ by 1/u_s each and can save at most 1/(u_s + u_first) each afterwards, so sending
 //     none is no worse. After T₁, bits of j* come only from its holders: the server and the
-//     peers holding j* whole. While k of the others hold it, they send at most
-//     u_s + U_(k+1) (the first holder included, the fastest uploaders assumed) and the
-//     N−1−k still without it receive at most (N−1−k)·d_max; the (k+1)-th of them to complete
-//     needs σ more bits delivered to the peers still without it. Summing the least time each
-//     step can take gives the term. (With d unlimited and all u equal, the tail is
+//     peers holding j* whole. While c of the others hold it, they send at most
+//     u_s + U_(c+1) (the first holder included, the fastest uploaders assumed) and the
+//     N−1−c still without it receive at most (N−1−c)·d_max. At most g/σ of them can hold it
+//     once g bits of it have been delivered to them, so while g < (k+1)·σ the delivery rate
+//     is at most r_k (c ≤ k; fewer holders send less but may receive more, hence the max);
+//     the (k+1)-th completion needs σ more. Summing the least time each step can take gives
+//     the term. (With d unlimited and all u equal, the tail is
 //     (H_N − 1)·σ/u, H_N the harmonic number: less than the ⌊log₂N⌋·σ/u of the round model,
 //     where a piece moves whole from one sender to one receiver.)
-//  3. ramp:   T ≥ the least T with  u_s·T + Σ_k u_(k)·(T − τ_k)⁺ ≥ N·F,
-//     τ_k = Σ_{j=0}^{k−1} σ / min(u_s + U_(j), (N−j)·d_max).
+//  3. ramp:   T ≥ the least T with  ∫₀ᵀ min(u_s + Σ_{k: τ_k ≤ t} u_(k), D) dt ≥ N·F,
+//     τ_k = Σ_{j=0}^{k−1} σ / min(u_s + U_(j), (N−j)·d_max),  D = Σ d_i.
 //     Proof. A peer uploads only pieces it holds whole, so peer i uploads nothing before its
 //     first complete piece, at T_i. The same counting as in 2 (a peer's first piece needs σ
-//     bits delivered to peers that hold nothing whole yet, at most u_s + U_(j) while j peers
-//     hold a piece, received at most (N−j)·d_max) makes the k-th such moment ≥ τ_k; the sum
-//     Σ u_i·(T − T_i)⁺ is least when the fastest uploaders start first (rearrangement). All
-//     N peers must receive F bits each by T.
+//     bits delivered to peers that hold nothing whole yet, at most u_s + U_(a) while a peers
+//     hold a piece, received at most (N−a)·d_max) makes the k-th such moment ≥ τ_k; the
+//     delivery rate is at most the upload of those who can send, and at most what all can
+//     receive, D; it is largest when the fastest uploaders start first. All N peers must
+//     receive F bits each by T.
 //  As the pieces shrink (σ → 0) terms 2 and 3 tend to F/u_s and N·F/(u_s + U): the piece
 //  bound tends to the fluid bound.
 //

@@ -29,8 +29,8 @@ TEST_CASE("piece bound: two peers, one piece", "[piece_bound]") {
   // fluid = max(F/u_s = 1, N·F/(u_s+U) = 2/3) = 1.
   // spread = F/u_s + σ/min(u_s + U_(1), 1·d) = 1 + 1/2 = 1.5: the server sends A the piece,
   //   then the server and A each send B half of it at once (B receives at 2).
-  // ramp: τ1 = 1/1 = 1, τ2 = 1 + 1/2 = 1.5; u_s·T ≥ 2 fails at T = 1, so A joins:
-  //   (2 + 1·1)/2 = 1.5 ≤ τ2 → 1.5.
+  // ramp: τ1 = 1/1 = 1, τ2 = 1 + 1/2 = 1.5; the server alone delivers 1 by τ1, then it and
+  //   A deliver 2 a second: 1 more by 1.5 → 1.5.
   // The round schedule takes 2 (A, then B, one sender a round): better than rounds.
   const auto r = piece_bound(swarm(1, 1, {1, 1}, {inf, inf}), 1, p2p);
   CHECK(r.pieces == 1);
@@ -46,7 +46,8 @@ TEST_CASE("piece bound: two peers, one piece", "[piece_bound]") {
 TEST_CASE("piece bound: with downloads at u, one sender at a time, the round optimum", "[piece_bound]") {
   // As above with d = 1: B receives at most 1, so after A has the piece B needs 1 more:
   // spread = 1 + 1/min(2, 1·1) = 2 = the round schedule (M + ⌊log₂2⌋ = 2 rounds).
-  // ramp: τ1 = 1/min(1, 2·1) = 1, τ2 = 1 + 1/min(2, 1) = 2; (2 + 1·1)/2 = 1.5 ≤ 2 → 1.5.
+  // ramp: τ1 = 1/min(1, 2·1) = 1, τ2 = 1 + 1/min(2, 1) = 2; 1 delivered by τ1, then
+  //   min(2, D = 2) = 2 a second: 1 more by 1.5 → 1.5.
   const auto r = piece_bound(swarm(1, 1, {1, 1}, {1, 1}), 1, p2p);
   CHECK(r.spread_seconds == Approx(2.0));
   CHECK(r.ramp_seconds == Approx(1.5));
@@ -70,8 +71,9 @@ TEST_CASE("piece bound: eight equal peers, sixteen pieces", "[piece_bound]") {
 TEST_CASE("piece bound: unequal uploads, the fastest assumed to help first", "[piece_bound]") {
   // N = 3, u_s = 2, u = {1, 3, 2} (U_(1) = 3, U_(2) = 5, U = 6), F = 4, σ = 1, d unlimited.
   // fluid = max(4/2, 3·4/8) = 2. spread = 2 + 1/(2+3) + 1/(2+5) = 2.342857142857.
-  // ramp: τ = 0.5, 0.7, 0.842857142857; T: 12/2 = 6 > 0.5; (12 + 1.5)/5 = 2.7 > 0.7;
-  //   (13.5 + 1.4)/7 = 2.128571 > 0.842857; (14.9 + 0.842857142857)/8 = 1.967857142857.
+  // ramp: τ = 0.5, 0.7, 0.842857142857; delivered 2·0.5 = 1 by τ1, + 5·0.2 = 2 by τ2,
+  //   + 7·0.142857142857 = 3 by τ3, then 8 a second: (12 − 3)/8 = 1.125 more
+  //   → 0.842857142857 + 1.125 = 1.967857142857.
   const auto r = piece_bound(swarm(4, 2, {1, 3, 2}, {inf, inf, inf}), 1, p2p);
   CHECK(r.fluid_seconds == Approx(2.0));
   CHECK(r.spread_seconds == Approx(2.342857142857));
@@ -92,6 +94,23 @@ TEST_CASE("piece bound: large pieces and slow peers, the ramp binds", "[piece_bo
   CHECK(r.ramp_seconds == Approx(2.519047619048));
   CHECK(r.seconds == Approx(2.519047619048));
   CHECK(r.binding == piece_binding::ramp);
+}
+
+TEST_CASE("piece bound: a slow server and slow downloads, both terms above the fluid bound", "[piece_bound]") {
+  // N = 4, u_s = 1, u = 4 each, d = 1 each (D = 4), F = 1, σ = 0.5.
+  // fluid = max(F/u_s = 1, F/d = 1, 4/17) = 1.
+  // ramp: r_0 = min(1, 4·1) = 1, r_1 = max(1, min(5, 3)) = 3, r_2 = max(3, min(9, 2)) = 3,
+  //   r_3 = 3: τ = 0.5, 0.666666666667, 0.833333333333, 1.0. Delivered: 1·0.5 = 0.5 by τ1,
+  //   then min(5, D) = 4 a second: the rest, 3.5, takes 0.875 → 1.375. (Without the cap D
+  //   it would be below 1: after τ1 the downloads, not the uploads, bind.)
+  // spread: F/u_s = 1, then r = min(1 + 4, 3·1) = 3 for the three others at once:
+  //   3 · 0.5/3 = 0.5 → 1.5 (the last piece reaches the three in parallel, at d each).
+  const auto r = piece_bound(swarm(1, 1, {4, 4, 4, 4}, {1, 1, 1, 1}), 0.5, p2p);
+  CHECK(r.fluid_seconds == Approx(1.0));
+  CHECK(r.ramp_seconds == Approx(1.375));
+  CHECK(r.spread_seconds == Approx(1.5));
+  CHECK(r.seconds == Approx(1.5));
+  CHECK(r.binding == piece_binding::spread);
 }
 
 TEST_CASE("piece bound: a short last piece is the one assumed to go last", "[piece_bound]") {
@@ -131,15 +150,17 @@ TEST_CASE("piece bound: tends to the fluid bound as pieces shrink", "[piece_boun
 
 TEST_CASE("piece bound: never above a schedule that is achieved (the round schedule)", "[piece_bound]") {
   // The round schedule is a real schedule for equal peers (d ≥ u), so a lower bound may not
-  // exceed it, for every N and M tried.
+  // exceed it, for every N, M and d ≥ u tried.
+  for (double d : {inf, 1.0, 2.5}) {
   for (std::size_t n : {1, 2, 3, 5, 8, 17, 64, 255}) {
     for (std::uint64_t m : {1, 2, 3, 7, 16, 100}) {
-      const auto p = swarm_params::homogeneous(n, static_cast<double>(m), 1, 1, inf);
+      const auto p = swarm_params::homogeneous(n, static_cast<double>(m), 1, 1, d);
       const auto r = piece_bound(p, 1, p2p);
-      INFO("N = " << n << ", M = " << m);
+      INFO("N = " << n << ", M = " << m << ", d = " << d);
       REQUIRE(r.round_schedule_seconds);
       CHECK(r.seconds <= *r.round_schedule_seconds + 1e-9);
     }
+  }
   }
 }
 
