@@ -1,194 +1,77 @@
 #!/usr/bin/env python3
-"""Scale: a swarm of N = 64 leechers in one process, its fidelity and its peak memory.
+"""Scale: the CPU a swarm in one process costs per GiB it delivers, as N grows.
 
-Runs `p2pdist swarm -N 64 ... --json FILE` under GNU time (`/usr/bin/time -v`, Debian
-package `time`), or, where that is missing, reads the process's VmHWM from /proc while it
-runs. Writes JSON (default build/bench/scale.json): the parameters, the bound and its
-binding term, the measured distribution time, measured/bound, the spread of the leechers'
-completion times, the process's peak resident set size, wall and CPU time, and the
-swarm's own JSON (timeline dropped unless --keep-timeline).
+Runs `p2pdist swarm --json -` at N = 16, 64, 128, 256, 512, 1000 leechers (--n to change)
+with the same swarm each time — F = 4 MiB, 64 KiB pieces, u_s = 2 MB/s, u_i = 250 kB/s,
+downloads unlimited, generated content (no instance stores the file, every piece is still
+SHA-1-checked), choker at --time-scale 0.2 — and reports, per N, the bound and the piece
+bound, the measured time and both ratios, the process's CPU time (user + system, from the
+swarm's own getrusage) and CPU-seconds per GiB delivered (N·F), its peak RSS, the
+connection limit each instance ran with, and the wall time. The cost that grows with N is
+what this watches: per peer, per connection, per unit of time. Writes JSON (default
+build/bench/scale.json) and prints a table; progress on stderr.
 
-Default parameters (a little over 1 minute on a 2-core machine): N = 64, F = 16 MiB,
-256 KiB pieces, u_s = 2 MB/s, u_i = 250 kB/s, downloads unlimited, p2p, finished leechers
-stay. The P2P bound binds on aggregate upload:
-N·F/(u_s + N·u) = 64 × 16 MiB / (2 + 64 × 0.25) MB/s = 59.65 s.
-The harness keeps every instance's data in memory, so the peak RSS is at least
-(N + 1) × F = 1.04 GiB (+ the seed's copy of the file it generated).
-
-Python 3 stdlib only. Usage:
-  bench/scale.py [--p2pdist build/p2pdist] [-N 64] [--file-size 16MiB] [--server-up 2MB/s]
-                 [--peer-up 250kB/s] [--extra ARG ...] [--out FILE]
-Exit 0 when the swarm finished with every leecher's data intact, 1 otherwise.
+  bench/scale.py [--bin build/p2pdist] [--n 16,64,128] [--file-size 4MiB] [--piece-size 64KiB]
+                 [--server-up 2MB/s] [--peer-up 250kB/s] [--content generated] [--extra ARG ...]
 """
 
 import argparse
-import json
 import os
-import re
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GNU_TIME = "/usr/bin/time"
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import swarm_runs  # noqa: E402  (beside this script)
 
-
-def gnu_time_works():
-    if not (os.path.isfile(GNU_TIME) and os.access(GNU_TIME, os.X_OK)):
-        return False
-    r = subprocess.run([GNU_TIME, "-v", "true"], capture_output=True, text=True, timeout=10)
-    return r.returncode == 0 and "Maximum resident set size" in r.stderr
+MIB = swarm_runs.MIB
 
 
-def parse_gnu_time(text):
-    """The fields of `/usr/bin/time -v` we report: peak RSS (KiB), CPU seconds, wall seconds."""
-    out = {}
-    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    if m:
-        out["peak_rss_bytes"] = int(m.group(1)) * 1024
-    for key, label in (("user_cpu_seconds", "User time (seconds)"),
-                       ("system_cpu_seconds", "System time (seconds)")):
-        m = re.search(re.escape(label) + r": ([0-9.]+)", text)
-        if m:
-            out[key] = float(m.group(1))
-    m = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([0-9.]+)", text)
-    if m:
-        out["wall_seconds"] = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
-    return out
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bin", "--p2pdist", dest="bin", default=os.path.join(root, "build", "p2pdist"))
+    p.add_argument("--out", default=os.path.join(root, "build", "bench", "scale.json"))
+    p.add_argument("--n", default="16,64,128,256,512,1000")
+    p.add_argument("--file-size", default="4MiB")
+    p.add_argument("--piece-size", default="64KiB")
+    p.add_argument("--server-up", default="2MB/s")
+    p.add_argument("--peer-up", default="250kB/s")
+    p.add_argument("--content", default="generated", choices=["generated", "memory"])
+    p.add_argument("--time-scale", default="0.2")
+    p.add_argument("--timeout", default="600s")
+    p.add_argument("--extra", action="append", default=[], help="one more argument for `p2pdist swarm`")
+    args = p.parse_args()
 
+    rows = []
+    ns = [int(x) for x in args.n.split(",")]
+    for k, n in enumerate(ns):
+        cmd = [args.bin, "swarm", "--json", "-", "-N", str(n), "--file-size", args.file_size,
+               "--piece-size", args.piece_size, "--server-up", args.server_up, "--peer-up", args.peer_up,
+               "--content", args.content, "--time-scale", args.time_scale, "--timeout", args.timeout] + args.extra
+        doc, status, wall, err = swarm_runs.run(cmd, f"[{k + 1}/{len(ns)}] N = {n} ...")
+        if doc is None:
+            rows.append(swarm_runs.failed_row(n, status, wall, err))
+            continue
+        row = swarm_runs.row_of(n, doc, status, wall)
+        row["delivered_gib"] = n * doc["file_bytes"] / (1 << 30)
+        row["cpu_seconds_per_gib"] = row["cpu_seconds"] / row["delivered_gib"]
+        rows.append(row)
+        print(f"    ratio {row['ratio']}, {row['cpu_seconds_per_gib']:.2f} CPU-s/GiB, "
+              f"peak RSS {row['peak_rss_bytes'] / MIB:.0f} MiB, {wall:.0f} s wall", file=sys.stderr, flush=True)
 
-def vm_hwm_bytes(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def run_measured(cmd, timeout_s):
-    """Runs cmd; returns (returncode, stderr text, memory/time figures)."""
-    if gnu_time_works():
-        full = [GNU_TIME, "-v", *cmd]
-        try:
-            proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            return None, f"did not exit within {timeout_s:.0f} s", {}
-        figures = parse_gnu_time(proc.stderr)
-        figures["memory_source"] = "/usr/bin/time -v (Maximum resident set size)"
-        return proc.returncode, proc.stderr, figures
-    # Fallback: sample VmHWM (the kernel's high-water mark, so a late sample still holds the
-    # peak reached before it) every 50 ms until the process exits.
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    peak = None
-    deadline = start + timeout_s
-    while proc.poll() is None:
-        if time.monotonic() > deadline:
-            proc.kill()
-            proc.wait(timeout=10)
-            return None, f"did not exit within {timeout_s:.0f} s", {}
-        hwm = vm_hwm_bytes(proc.pid)
-        if hwm is not None:
-            peak = hwm if peak is None else max(peak, hwm)
-        time.sleep(0.05)
-    stderr = proc.stderr.read()
-    figures = {"peak_rss_bytes": peak, "wall_seconds": time.monotonic() - start,
-               "memory_source": "VmHWM from /proc/PID/status, sampled every 50 ms"}
-    return proc.returncode, stderr, figures
-
-
-def main(argv):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--p2pdist", type=Path, default=ROOT / "build" / "p2pdist")
-    ap.add_argument("-N", "--leechers", type=int, default=64)
-    ap.add_argument("--file-size", default="16MiB")
-    ap.add_argument("--server-up", default="2MB/s")
-    ap.add_argument("--peer-up", default="250kB/s")
-    ap.add_argument("--mode", default="p2p", choices=["p2p", "cs"])
-    ap.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
-    ap.add_argument("--extra", nargs="*", default=[],
-                    help="more `p2pdist swarm` arguments, e.g. --extra=--time-scale=0.2")
-    ap.add_argument("--keep-timeline", action="store_true")
-    ap.add_argument("--out", type=Path, default=ROOT / "build" / "bench" / "scale.json")
-    args = ap.parse_args(argv)
-    if not (args.p2pdist.is_file() and os.access(args.p2pdist, os.X_OK)):
-        ap.error(f"--p2pdist: {args.p2pdist} is not an executable (build it: ninja -C build p2pdist)")
-
-    tmp = Path(tempfile.mkdtemp(prefix="p2pdist-scale-"))
-    try:
-        swarm_json = tmp / "swarm.json"
-        cmd = [str(args.p2pdist.resolve()), "swarm", "-N", str(args.leechers),
-               "--file-size", args.file_size, "--server-up", args.server_up,
-               "--peer-up", args.peer_up, "--mode", args.mode,
-               "--timeout", f"{args.timeout:.0f}s", *args.extra, "--json", str(swarm_json)]
-        print("run:", " ".join(cmd), file=sys.stderr, flush=True)
-        code, stderr, figures = run_measured(cmd, args.timeout + 60)
-        swarm = json.loads(swarm_json.read_text()) if swarm_json.is_file() else None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    if swarm is None:
-        print(f"FAIL: p2pdist swarm wrote no JSON (exit {code}): {stderr.strip()[-800:]}",
-              file=sys.stderr)
-        return 1
-    done = [l["completion_seconds"] for l in swarm["leechers"] if l["completion_seconds"] is not None]
-    if not args.keep_timeline:
-        swarm.pop("timeline", None)
-    file_bytes = swarm["file_bytes"]
-    doc = {
-        "tool": "bench/scale.py",
-        "command": cmd,
-        "exit_code": code,
-        "N": swarm["N"],
-        "mode": swarm["mode"],
-        "file_bytes": file_bytes,
-        "server_up_bytes_per_s": swarm["server_up_bytes_per_s"],
-        "peer_up_bytes_per_s": swarm["peer_up_bytes_per_s"][0] if swarm["peer_up_bytes_per_s"] else None,
-        "bound": swarm["bound"],
-        "distribution_seconds": swarm["distribution_seconds"],
-        "ratio": swarm["ratio"],
-        "data_ok": swarm["data_ok"],
-        "leechers_finished": len(done),
-        "completion_seconds": ({"min": min(done), "median": statistics.median(done), "max": max(done)}
-                               if done else None),
-        "memory_floor_bytes": (swarm["N"] + 1) * file_bytes,
-        **figures,
-        "swarm": swarm,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=1) + "\n")
-
-    mib = 1024 * 1024
-    bound = swarm["bound"]
-    print(f"N = {doc['N']}, F = {file_bytes / mib:g} MiB, {doc['mode']}, "
-          f"u_s = {doc['server_up_bytes_per_s']} B/s, u_i = {doc['peer_up_bytes_per_s']} B/s")
-    print(f"leechers finished   {len(done)} of {doc['N']}, data ok: {doc['data_ok']}")
-    if bound:
-        print(f"bound               {bound['seconds']:.2f} s ({bound['binding']})")
-    if doc["distribution_seconds"] is not None:
-        print(f"measured            {doc['distribution_seconds']:.2f} s")
-    if doc["ratio"] is not None:
-        print(f"measured / bound    {doc['ratio']:.3f}")
-    if done:
-        c = doc["completion_seconds"]
-        print(f"completions         min {c['min']:.2f} s, median {c['median']:.2f} s, max {c['max']:.2f} s")
-    if doc.get("peak_rss_bytes"):
-        print(f"peak RSS            {doc['peak_rss_bytes'] / mib:.0f} MiB "
-              f"(data alone: (N+1)·F = {doc['memory_floor_bytes'] / mib:.0f} MiB)")
-    if "wall_seconds" in doc:
-        cpu = doc.get("user_cpu_seconds", 0) + doc.get("system_cpu_seconds", 0)
-        print(f"wall, CPU           {doc['wall_seconds']:.1f} s wall"
-              + (f", {cpu:.1f} s CPU" if cpu else ""))
-    print(f"wrote {args.out}")
-    return 0 if code == 0 and doc["data_ok"] and len(done) == doc["N"] else 1
+    swarm_runs.write(args.out, "bench/scale.py", args, rows)
+    print(f"F = {args.file_size}, pieces {args.piece_size}, u_s = {args.server_up}, u_i = {args.peer_up}, "
+          f"content {args.content}, time scale {args.time_scale}")
+    print(f"{'N':>5} {'bound s':>8} {'piece s':>8} {'measured':>8} {'ratio':>6} {'/piece':>6} {'CPU s':>7} "
+          f"{'CPU-s/GiB':>9} {'peak RSS':>9} {'conns':>5} {'wall s':>6}")
+    for r in rows:
+        if "ratio" not in r:
+            print(f"{r['N']:>5}  failed (exit {r['exit_status']})")
+            continue
+        print(f"{r['N']:>5} {r['bound_seconds']:8.2f} {r['piece_bound_seconds']:8.2f} {r['measured_seconds']:8.2f} "
+              f"{r['ratio']:6.3f} {r['ratio_to_piece_bound']:6.3f} {r['cpu_seconds']:7.1f} "
+              f"{r['cpu_seconds_per_gib']:9.2f} {r['peak_rss_bytes'] / MIB:7.0f} M {r['max_peers']:5} {r['wall_seconds']:6.0f}")
+    return 0 if swarm_runs.all_ok(rows) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

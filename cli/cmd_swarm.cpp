@@ -153,6 +153,10 @@ void print_table(const loopback::swarm_config& c, const loopback::swarm_result& 
   } else {
     std::printf("bound               - (the server's upload is unlimited)\n");
   }
+  const double delivered_gib = static_cast<double>(r.file_bytes) * static_cast<double>(c.leechers) / (1u << 30);
+  std::printf("cost                %.1f CPU-s (%.2f per GiB delivered), peak RSS %s, %zu connections at most an instance\n",
+              r.cpu_seconds, delivered_gib > 0 ? r.cpu_seconds / delivered_gib : 0.0, mib(r.peak_rss_bytes).c_str(),
+              r.max_peers);
   if (!c.faults.empty()) print_faults(r);
 }
 
@@ -170,6 +174,11 @@ void set_choices(const swarm_options& o, loopback::swarm_config& c) {
   if (o.seed_policy == "once-first") c.seed_policy = bt::initial_seeding::each_piece_once_first;
   else if (o.seed_policy == "standard") c.seed_policy = bt::initial_seeding::standard;
   else throw usage_error("--seed-policy: '" + o.seed_policy + "' (use once-first or standard)");
+  if (o.content == "memory") c.content = loopback::swarm_content::memory;
+  else if (o.content == "generated") c.content = loopback::swarm_content::generated;
+  else throw usage_error("--content: '" + o.content + "' (use memory or generated)");
+  if (c.content == loopback::swarm_content::generated && !o.file.empty())
+    throw usage_error("--content generated: the bytes are made by the harness; it cannot share --file");
   if (o.upload_order == "piece-first") c.upload_order = bt::upload_policy::piece_first;
   else if (o.upload_order == "fair") c.upload_order = bt::upload_policy::fair;
   else throw usage_error("--upload-order: '" + o.upload_order + "' (use piece-first or fair)");
@@ -218,6 +227,7 @@ loopback::swarm_config config_of(const swarm_options& o) {
     c.file_bytes = static_cast<std::uint64_t>(bytes);
   }
   c.data_seed = o.data_seed;
+  if (o.max_peers > 0) c.max_peers = o.max_peers;
   c.piece_bytes = o.piece_bytes;
   c.server_up_bytes_per_s = std::isinf(o.server_up_bps) ? 0 : o.server_up_bps / 8;
   c.peer_up_bytes_per_s = bytes_per_s(o.peer_up_bps);
@@ -295,6 +305,7 @@ struct swarm_input {
   std::string leechers = "8", seeds = "1", file_size = "32MiB", piece_size = "256KiB";
   std::string server_up = "4MB/s", peer_up = "2MB/s", peer_down = "unlimited";
   std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1", request_queue = "30ms";
+  std::string max_peers = "auto";
 
   /// `opts` with the texts parsed; a usage_error names the flag at fault. `file_given`:
   /// --file was on the command line (an empty path is then an error).
@@ -319,6 +330,10 @@ struct swarm_input {
     o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
     o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
     o.repeat = parse_count("--repeat", repeat);
+    if (max_peers != "auto") {
+      o.max_peers = parse_count("--max-peers", max_peers);
+      if (o.max_peers < 1 || o.max_peers > 100000) throw usage_error("--max-peers: from 1 to 100000, or auto");
+    }
     return o;
   }
 };
@@ -368,6 +383,13 @@ command add_swarm_command(CLI::App& parent) {
   app->add_option("--peer-down", in->peer_down, "leechers' download d_i: one rate or N rates")->capture_default_str();
   app->add_option("--mode", o.mode, "p2p (BitTorrent) or cs (client-server)")->capture_default_str();
   app->add_option("--after-complete", o.after_complete, "stay (seed until all are done) or leave")
+      ->capture_default_str();
+  app->add_option("--content", o.content,
+                  "memory (every instance holds the file) or generated (bytes made on demand from "
+                  "--data-seed; no copy held, every piece still SHA-1-checked)")
+      ->capture_default_str();
+  app->add_option("--max-peers", in->max_peers,
+                  "connections an instance keeps (auto: 50, fewer when the open-file limit requires)")
       ->capture_default_str();
   app->add_option("--seed-policy", o.seed_policy, "once-first (seeds send each piece once before any twice) or standard")
       ->capture_default_str();

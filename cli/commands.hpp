@@ -119,6 +119,8 @@ struct swarm_options {
   std::vector<double> peer_down_bps{0};        ///< unlimited; one value or N
   std::string mode = "p2p";                    ///< p2p | cs
   std::string after_complete = "stay";         ///< stay | leave
+  std::string content = "memory";              ///< memory | generated
+  std::size_t max_peers = 0;                   ///< connections an instance keeps; 0: the harness's default
   std::string seed_policy = "once-first";      ///< once-first (super-seeding) | standard
   std::string upload_order = "piece-first";    ///< piece-first | fair
   int slots = 4;

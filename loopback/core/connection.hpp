@@ -53,6 +53,7 @@ struct connection {
   /// Blocks it asked of us, to upload in order, and their wire bytes (13 + length each).
   std::deque<block_request> uploads;
   std::uint64_t upload_bytes = 0;
+  bool serving = false;  ///< counted in session::serving_: open, unchoked, blocks queued
   /// For each piece with a block in `uploads`: when its first block was queued.
   std::vector<std::pair<std::uint32_t, time_point>> upload_since;
 

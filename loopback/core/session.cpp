@@ -140,6 +140,7 @@ void session::close_connection(connection& c, std::string reason) {
     c.upload_since.clear();
     c.upload_bytes = 0;
   }
+  recount_serving(c);
   outputs_.push_back(out::close{.conn = c.key, .reason = std::move(reason)});
 }
 
@@ -240,6 +241,8 @@ void session::handle_closed(peer_key conn, close_cause cause, std::string_view r
   conns_.erase(it);
   auto& c = *owned;
   if (!c.closing) c.close_reason = std::string(reason);
+  c.closing = true;
+  recount_serving(c);
   if (c.outgoing) dialed_.erase(endpoint_key(c.remote));
   if (c.in_picker) picker_.remove_peer(c.key);
   c.outstanding.clear();

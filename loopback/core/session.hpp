@@ -181,6 +181,7 @@ class session {
   void cancel_upload(connection& c, const msg::cancel& m);
   void clear_uploads(connection& c);
   void forget_sent_pieces(connection& c);
+  void recount_serving(connection& c);
   std::vector<peer_stats> snapshot() const;
   void apply_choke(connection& c, bool choke);
   void fill_free_slots();
@@ -249,6 +250,7 @@ class session {
   std::uint32_t extra_offers_ = 0;         // pieces on offer beyond pieces_in_flight (adapt_offer_budget)
   time_point offers_adapted_at_{};
 
+  std::size_t serving_ = 0;  // connections open, unchoked, with blocks queued for upload
   // our upload: its recent rate, and when an idle upload last unchoked one more peer
   decayed_rate sent_rate_{std::chrono::milliseconds(200)};
   time_point idle_unchoke_at_{};

@@ -23,6 +23,7 @@ void session::queue_upload(connection& c, const msg::request& r) {
   c.upload_bytes += wire_bytes_of(b);
   if (std::none_of(c.upload_since.begin(), c.upload_since.end(), [&](const auto& e) { return e.first == b.piece; }))
     c.upload_since.emplace_back(b.piece, now_);
+  recount_serving(c);
   outputs_.push_back(out::upload_changed{c.key});
 }
 
@@ -34,6 +35,7 @@ void session::cancel_upload(connection& c, const msg::cancel& m) {
   c.upload_bytes -= wire_bytes_of(*it);
   c.uploads.erase(it);
   forget_sent_pieces(c);  // rare: also forgets the piece if that was its last block
+  recount_serving(c);
   outputs_.push_back(out::upload_changed{c.key});
 }
 
@@ -41,7 +43,20 @@ void session::clear_uploads(connection& c) {
   c.uploads.clear();
   c.upload_since.clear();
   c.upload_bytes = 0;
+  recount_serving(c);
   outputs_.push_back(out::upload_changed{c.key});
+}
+
+// Keeps serving_ right after c's queue, choke or state changed: O(1), so that an idle upload
+// is seen without walking every connection.
+void session::recount_serving(connection& c) {
+  const bool now_serving = c.is_open() && !c.am_choking && !c.uploads.empty();
+  if (now_serving == c.serving) return;
+  c.serving = now_serving;
+  if (now_serving)
+    ++serving_;
+  else
+    --serving_;
 }
 
 // Forgets the pieces with no block left in the queue.
@@ -64,6 +79,7 @@ std::optional<block_request> session::take_upload(peer_key conn, time_point now)
   const block_request b = c->uploads.front();
   c->uploads.pop_front();
   c->upload_bytes -= wire_bytes_of(b);
+  recount_serving(*c);
   // Within one piece the front's piece, and so its priority, stays as it was.
   if (c->uploads.empty() || c->uploads.front().piece != b.piece) {
     forget_sent_pieces(*c);
@@ -131,6 +147,7 @@ std::vector<peer_stats> session::snapshot() const {
 void session::apply_choke(connection& c, bool choke) {
   if (!c.is_open() || c.am_choking == choke) return;
   c.am_choking = choke;
+  recount_serving(c);
   if (choke) {
     c.last_unchoked = now_;
     clear_uploads(c);
@@ -176,10 +193,7 @@ void session::unchoke_if_idle() {
   const double payload_limit = config_.upload_bytes_per_s * block_bytes / (block_bytes + piece_header_bytes);
   const bool underused = stats_.started_at && now_ - *stats_.started_at >= 2 * tau && now_ - idle_unchoke_at_ >= tau &&
                          sent_rate_.rate(now_) < 0.9 * payload_limit;
-  if (!underused) {
-    for (const auto& [k, c] : conns_)
-      if (c->is_open() && !c->am_choking && !c->uploads.empty()) return;
-  }
+  if (!underused && serving_ > 0) return;
   if (const auto k = on_upload_idle(snapshot(), config_.choker)) {
     if (auto* c = find(*k)) apply_choke(*c, false);
     idle_unchoke_at_ = now_;

@@ -13,10 +13,13 @@
 #include <system_error>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 
 #include "loopback/protocol/metainfo.hpp"
+#include "loopback/storage/generated_storage.hpp"
 #include "loopback/storage/storage.hpp"
 #include "loopback/net/tracker_server.hpp"
 
@@ -193,11 +196,55 @@ void validate(const swarm_config& c) {
          std::to_string(c.leechers) + " leechers");
   if (fault_peer_count(c.faults) > max_fault_peers)
     fail("--fault: at most " + std::to_string(max_fault_peers) + " adversarial peers in all (churn aside)");
+  if (c.content == swarm_content::generated && c.file)
+    fail("generated content is made by the harness: it cannot come from a file");
+  if (c.max_peers && *c.max_peers < 1) fail("the connection limit must be at least 1");
   if (!c.faults.empty() && c.leechers > max_leechers_with_faults)
     fail("with faults, at most " + std::to_string(max_leechers_with_faults) + " leechers (the address plan)");
 }
 
+connection_budget connection_limit(const swarm_config& c) {
+  rlimit lim{};
+  getrlimit(RLIMIT_NOFILE, &lim);
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  const std::uint64_t instances = c.leechers + c.seeds;
+  const std::uint64_t fixed = 64 + 16 * static_cast<std::uint64_t>(fault_peer_count(c.faults));
+  const std::uint64_t available = lim.rlim_cur == RLIM_INFINITY ? ~std::uint64_t{0} : lim.rlim_cur;
+  auto needed = [&](std::uint64_t peers) { return instances * (peers + 1) + fixed; };
+  // Nobody needs more connections than there are other instances and adversaries, and a
+  // margin for the moments two peers dial each other at once.
+  const std::size_t everyone = c.leechers + c.seeds - 1 + fault_peer_count(c.faults) + 8;
+  std::size_t peers = std::min<std::size_t>(c.max_peers.value_or(default_max_peers), everyone);
+  if (!c.max_peers)
+    while (peers > 4 && needed(peers) > available) --peers;
+  if (needed(peers) > available) {
+    throw std::invalid_argument(
+        "this swarm needs about " + std::to_string(needed(peers)) + " open files (" + std::to_string(instances) +
+        " instances x " + std::to_string(peers + 1) + " sockets each, and a margin) but this process may have " +
+        std::to_string(available) + " (RLIMIT_NOFILE" + (c.max_peers ? "; lower --max-peers, or N" : "; lower N") +
+        ", or raise the hard limit)");
+  }
+  return {.max_peers = peers, .descriptors_needed = needed(peers), .descriptors_available = available};
+}
+
 namespace {
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+std::uint64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // Linux: kilobytes
+}
 
 // One run of run_swarm: the tracker, the seeds, the adversaries, the leechers (and their
 // churn), the sampling loop, the results and the stop, one method each.
@@ -206,13 +253,19 @@ class swarm_run {
   swarm_run(const swarm_config& config, const std::function<void(const swarm_progress&)>& on_progress)
       : config_(config),
         on_progress_(on_progress),
-        data_(config.file ? read_file(*config.file) : random_bytes(config.file_bytes, config.data_seed)),
+        generated_(config.content == swarm_content::generated),
+        data_(generated_       ? std::vector<std::byte>{}
+              : config.file    ? read_file(*config.file)
+                               : random_bytes(config.file_bytes, config.data_seed)),
+        file_bytes_(generated_ ? config.file_bytes : data_.size()),
+        budget_(connection_limit(config)),
         timeouts_(scaled_timeouts_for(config)),
         runner_(config.io_threads) {
-    if (data_.empty()) throw std::invalid_argument("the file to share is empty");
+    if (file_bytes_ == 0) throw std::invalid_argument("the file to share is empty");
   }
 
   swarm_result run() {
+    const double cpu_at_start = process_cpu_seconds();
     start_tracker();
     start_seeds();
     start_adversaries();
@@ -223,6 +276,8 @@ class swarm_run {
     sample_until_done();
     collect();
     stop();
+    result_.cpu_seconds = process_cpu_seconds() - cpu_at_start;
+    result_.peak_rss_bytes = peak_rss_bytes();
     return std::move(result_);
   }
 
@@ -238,14 +293,20 @@ class swarm_run {
                                          .idle_timeout = timeouts_.tracker_idle});
     tracker_->start();
     const std::string announce = "http://127.0.0.1:" + std::to_string(tracker_->port()) + "/announce";
+    const bt::create_options options{.announce = announce, .name = "swarm.bin", .piece_bytes = config_.piece_bytes};
     const std::string torrent_bytes =
-        bt::create_torrent(data_, {.announce = announce, .name = "swarm.bin", .piece_bytes = config_.piece_bytes});
+        generated_ ? bt::create_torrent_from(
+                         file_bytes_,
+                         [seed = config_.data_seed](std::uint64_t offset, std::span<std::byte> out) {
+                           bt::generated_storage::fill(seed, offset, out);
+                         },
+                         options)
+                   : bt::create_torrent(data_, options);
     auto parsed = bt::parse_metainfo(torrent_bytes);
     if (!parsed) throw std::logic_error("harness: the torrent it made does not parse");
     torrent_ = std::make_shared<const bt::metainfo>(std::move(*parsed));
     choker_ = bt::scaled(config_.choker, config_.time_scale);
-    // Room for every honest peer, a margin, and one connection from each adversary.
-    max_peers_ = n() + config_.seeds + 8 + fault_peer_count(config_.faults);
+    max_peers_ = budget_.max_peers;
   }
 
   void start_seeds() {
@@ -261,7 +322,7 @@ class swarm_run {
     for (std::size_t s = 0; s < config_.seeds; ++s) {
       seeds_.push_back(std::make_unique<bt::client>(
           runner_.io(), bt::client_config{.torrent = torrent_,
-                                          .store = bt::make_memory_storage(data_),
+                                          .store = content_for_seed(),
                                           .address = seed_address(s),
                                           .initial = bt::initial_data::assume_complete,
                                           .upload_bytes_per_s = config_.server_up_bytes_per_s,
@@ -271,7 +332,8 @@ class swarm_run {
                                           .max_peers = max_peers_,
                                           .rng_seed = rng_seed_++,
                                           .handshake_timeout = timeouts_.handshake,
-                                          .request_timeout = timeouts_.request}));
+                                          .request_timeout = timeouts_.request,
+                                          .numwant = static_cast<int>(max_peers_)}));
       seeds_.back()->start();
     }
   }
@@ -295,6 +357,11 @@ class swarm_run {
     while (!adversaries_->announced() && clock::now() < until) std::this_thread::sleep_for(5ms);
   }
 
+  std::shared_ptr<bt::storage> content_for_seed() const {
+    if (generated_) return bt::make_generated_storage(file_bytes_, config_.data_seed);
+    return bt::make_memory_storage(data_);
+  }
+
   std::unique_ptr<bt::client> make_leecher(std::size_t i, bt::initial_data initial) {
     const std::uint64_t seed = leecher_seeds_[i];
     leecher_seeds_[i] = seed * 6364136223846793005ULL + 1442695040888963407ULL;  // a churner's next one
@@ -314,12 +381,18 @@ class swarm_run {
                                         .max_peers = max_peers_,
                                         .rng_seed = seed,
                                         .handshake_timeout = timeouts_.handshake,
-                                        .request_timeout = timeouts_.request});
+                                        .request_timeout = timeouts_.request,
+                                        .numwant = static_cast<int>(max_peers_)});
   }
 
   void make_leechers() {
     for (std::size_t i = 0; i < n(); ++i) {
-      stores_.push_back(bt::make_memory_storage(data_.size()));
+      if (generated_) {
+        stores_.push_back(bt::make_generated_storage(file_bytes_, config_.data_seed));
+      } else {
+        memory_stores_.push_back(bt::make_memory_storage(file_bytes_));
+        stores_.push_back(memory_stores_.back());
+      }
       leecher_seeds_.push_back(rng_seed_++);
       leechers_.push_back(make_leecher(i, bt::initial_data::assume_empty));
     }
@@ -334,7 +407,8 @@ class swarm_run {
   }
 
   void sample_until_done() {
-    result_.file_bytes = data_.size();
+    result_.file_bytes = file_bytes_;
+    result_.max_peers = max_peers_;
     result_.piece_bytes = config_.piece_bytes;
     result_.timeline_bytes.assign(n(), {});
     const auto deadline = t0_ + config_.timeout;
@@ -357,12 +431,12 @@ class swarm_run {
 
   swarm_progress sample(clock::time_point now) {
     swarm_progress progress{.elapsed_seconds = seconds_between(t0_, now), .leechers = n(),
-                            .bytes_total = data_.size() * n()};
+                            .bytes_total = file_bytes_ * n()};
     result_.timeline_seconds.push_back(progress.elapsed_seconds);
     for (std::size_t i = 0; i < n(); ++i) {
       const auto st = leechers_[i]->stats();
-      held_[i] = st.complete ? data_.size()
-                             : std::min<std::uint64_t>(std::uint64_t{st.pieces_held} * config_.piece_bytes, data_.size());
+      held_[i] = st.complete ? file_bytes_
+                             : std::min<std::uint64_t>(std::uint64_t{st.pieces_held} * config_.piece_bytes, file_bytes_);
       result_.timeline_bytes[i].push_back(held_[i]);
       progress.bytes_held += held_[i];
       progress.leechers_complete += st.complete ? 1 : 0;
@@ -374,8 +448,8 @@ class swarm_run {
     const auto pause = scaled(std::chrono::seconds(2), config_.time_scale, std::chrono::milliseconds(100));
     for (auto& ch : churners_) {
       const std::size_t i = ch.plan.leecher;
-      if (ch.now == churner::phase::waiting && held_[i] < data_.size() &&
-          static_cast<double>(held_[i]) >= ch.plan.leave_at_fraction * static_cast<double>(data_.size())) {
+      if (ch.now == churner::phase::waiting && held_[i] < file_bytes_ &&
+          static_cast<double>(held_[i]) >= ch.plan.leave_at_fraction * static_cast<double>(file_bytes_)) {
         ch.now = churner::phase::stopping;
         ch.record.left_seconds = seconds_between(t0_, now);
         ch.back_at = now + pause;
@@ -409,8 +483,12 @@ class swarm_run {
     if (current.complete && current.completed_at) {
       r.completion_seconds = seconds_between(t0_, *current.completed_at);
       last = std::max(last, *r.completion_seconds);
-      const auto got = stores_[i]->bytes();
-      r.data_matches = got.size() == data_.size() && std::equal(got.begin(), got.end(), data_.begin());
+      if (generated_) {
+        r.data_matches = current.pieces_held == current.piece_count;  // each one SHA-1-checked on arrival
+      } else {
+        const auto got = memory_stores_[i]->bytes();
+        r.data_matches = got.size() == file_bytes_ && std::equal(got.begin(), got.end(), data_.begin());
+      }
     } else {
       all_done = false;
     }
@@ -476,7 +554,10 @@ class swarm_run {
 
   const swarm_config& config_;
   const std::function<void(const swarm_progress&)>& on_progress_;
-  const std::vector<std::byte> data_;
+  const bool generated_;
+  const std::vector<std::byte> data_;  // memory content (empty when generated)
+  const std::uint64_t file_bytes_;
+  const connection_budget budget_;
   const scaled_timeouts timeouts_;
   io_runner runner_;
   std::unique_ptr<bt::tracker_server> tracker_;
@@ -486,7 +567,8 @@ class swarm_run {
   std::uint64_t rng_seed_ = config_.rng_seed;
   std::vector<std::unique_ptr<bt::client>> seeds_;
   std::unique_ptr<fault_swarm> adversaries_;
-  std::vector<std::shared_ptr<bt::memory_storage>> stores_;
+  std::vector<std::shared_ptr<bt::storage>> stores_;
+  std::vector<std::shared_ptr<bt::memory_storage>> memory_stores_;  // memory content: for the final compare
   std::vector<std::uint64_t> leecher_seeds_;  // the next incarnation's seed, per leecher
   std::vector<std::unique_ptr<bt::client>> leechers_;
   std::vector<churner> churners_;

@@ -31,6 +31,19 @@ enum class swarm_mode {
   cs,   ///< client-server: leechers download from the seeds only and upload nothing
 };
 
+/// Where the swarm's bytes live.
+enum class swarm_content {
+  memory,     ///< every instance holds the file in memory: (N + S)·F bytes; data compared at the end
+  generated,  ///< bytes are a function of (data seed, offset), regenerated on demand; no
+              ///< instance stores the file, every piece is still SHA-1-checked on arrival
+};
+
+/// The connections an instance keeps by default (both directions): what Transmission keeps
+/// per torrent, and more than libtorrent's or aria2's unchoke and request fan-out ever use;
+/// a swarm of up to 49 leechers stays fully meshed. Lowered when the process's descriptor
+/// limit cannot hold it for every instance (see connection_limit).
+inline constexpr std::size_t default_max_peers = 50;
+
 /// What a leecher does once it holds the whole file.
 enum class after_complete {
   stay,   ///< keeps seeding until every leecher is done (what the bound assumes)
@@ -44,6 +57,10 @@ struct swarm_config {
   std::uint64_t file_bytes = 32u << 20;           ///< random data of this size (if no file)
   std::optional<std::filesystem::path> file{};    ///< share this file instead
   std::uint64_t data_seed = 1;                    ///< seed of the random data
+  swarm_content content = swarm_content::memory;  ///< generated: no copy of the file (no `file`)
+  /// Connections an instance keeps, both directions; nullopt: default_max_peers, lowered to
+  /// what RLIMIT_NOFILE allows (connection_limit); a value given is checked against it.
+  std::optional<std::size_t> max_peers{};
   std::uint32_t piece_bytes = 256 * 1024;
   double server_up_bytes_per_s = 0;               ///< u_s of each seed
   std::vector<double> peer_up_bytes_per_s{0};     ///< u_i: one value for all, or N values
@@ -77,6 +94,20 @@ struct swarm_config {
   /// appear several times (counts add up).
   std::vector<fault_spec> faults{};
 };
+
+/// The connection limit a swarm runs with, and the descriptors it needs: every instance
+/// holds its connections' sockets and a listener (both ends of an in-process connection are
+/// ours), (N + S)·(max_peers + 1), plus the adversaries', the tracker's and a margin.
+struct connection_budget {
+  std::size_t max_peers = 0;
+  std::uint64_t descriptors_needed = 0;
+  std::uint64_t descriptors_available = 0;  ///< RLIMIT_NOFILE's soft limit, raised to the hard one
+};
+/// Raises RLIMIT_NOFILE's soft limit towards the hard one and picks max_peers: the config's,
+/// else default_max_peers lowered until the swarm fits. Throws std::invalid_argument saying
+/// how many descriptors the swarm needs and how many the process may have when it cannot
+/// fit with at least 4 connections an instance (or with the config's own max_peers).
+connection_budget connection_limit(const swarm_config& config);
 
 /// The timeouts run_swarm gives every honest instance: the config's, times time_scale,
 /// with the floors said at swarm_config::request_timeout.
@@ -112,7 +143,9 @@ struct leecher_result {
   std::uint64_t wire_bytes_up = 0;
   std::uint64_t wire_bytes_down = 0;
   std::uint64_t hash_failures = 0;
-  bool data_matches = false;                 ///< its bytes equal the seed's at the end
+  /// Its bytes equal the seed's at the end (generated content: every piece passed its SHA-1
+  /// check, the only copy there is to compare).
+  bool data_matches = false;
 };
 
 /// One churning leecher's story.
@@ -160,6 +193,9 @@ struct swarm_result {
   std::vector<double> timeline_seconds;
   std::vector<std::vector<std::uint64_t>> timeline_bytes;
   std::string failure;  ///< why the run failed (timeout, data mismatch), empty when fine
+  std::size_t max_peers = 0;           ///< the connection limit every instance ran with
+  double cpu_seconds = 0;              ///< user + system time of the process during the run
+  std::uint64_t peak_rss_bytes = 0;    ///< the process's peak resident set size so far
   fault_report faults;  ///< counters filled in every run; faults.faults empty without faults
 };
 

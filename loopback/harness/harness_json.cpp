@@ -68,6 +68,9 @@ nlohmann::json run_figures(const swarm_config& config, const swarm_result& r) {
                    {"data_ok", r.data_ok},
                    {"failure", r.failure},
                    {"seed_bytes_up", r.seed_bytes_up},
+                   {"max_peers", r.max_peers},
+                   {"cpu_seconds", r.cpu_seconds},
+                   {"peak_rss_bytes", r.peak_rss_bytes},
                    {"leechers", leechers(r)}};
   if (!config.faults.empty()) j["faults"] = faults_document(config, r);
   return j;
@@ -167,6 +170,7 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   j["peer_up_bytes_per_s"] = rates(c.peer_up_bytes_per_s, c.leechers);
   j["peer_down_bytes_per_s"] = rates(c.peer_down_bytes_per_s, c.leechers);
   j["after_complete"] = after_name(c.after);
+  j["content"] = c.content == swarm_content::generated ? "generated" : "memory";
   j["time_scale"] = c.time_scale;
   j["seed_policy"] = c.seed_policy == bt::initial_seeding::standard ? "standard" : "once-first";
   j["upload_order"] = c.upload_order == bt::upload_policy::fair ? "fair" : "piece-first";

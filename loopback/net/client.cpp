@@ -21,7 +21,7 @@
 #include "loopback/core/session.hpp"
 #include "loopback/net/peer_connection.hpp"
 #include "loopback/net/tracker_client.hpp"
-#include "loopback/policy/rate_limiter.hpp"
+#include "loopback/policy/pacer.hpp"
 #include "loopback/storage/piece_store.hpp"
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine frames (its
@@ -135,12 +135,15 @@ class client_impl final : public connection_host, public std::enable_shared_from
   std::span<const std::byte> block_data(const block_request& r, std::vector<std::byte>& scratch) override;
   void on_block_sent(peer_connection& c, const block_request& r) override;
   void on_wire_bytes(peer_connection& c, direction d, std::uint64_t bytes) override;
-  bool limited(direction d) const override { return !limiter(d).unlimited(); }
-  std::uint64_t request_grant(peer_connection& c, direction d, std::uint64_t bytes) override;
-  std::uint64_t pending_grant(const peer_connection& c, direction d) const override {
-    return limiter(d).pending_bytes(consumer_of(c.key()));
+  bool limited(direction d) const override { return !pacer_of(d).unlimited(); }
+  std::uint64_t granted(const peer_connection& c, direction d) const override {
+    return pacer_of(d).granted(consumer_of(c.key()));
   }
-  void cancel_grant(peer_connection& c, direction d) override { (void)limiter(d).cancel(consumer_of(c.key())); }
+  void spend(peer_connection& c, direction d, std::uint64_t bytes) override {
+    pacer_of(d).spend(consumer_of(c.key()), bytes);
+    arm_refill();  // what it still waits for may need a refill now
+  }
+  std::uint64_t want_to_read(peer_connection& c, std::uint64_t bytes) override;
   void spawn(asio::awaitable<void> task) override;
 
  private:
@@ -150,6 +153,7 @@ class client_impl final : public connection_host, public std::enable_shared_from
 
   // Carrying out the session's outputs.
   void drain();
+  void publish_stats();
   void carry_out(out::send& o);
   void carry_out(out::close& o);
   void carry_out(out::dial& o);
@@ -165,11 +169,11 @@ class client_impl final : public connection_host, public std::enable_shared_from
   asio::awaitable<void> wake_loop();
   asio::awaitable<void> announce_task(announce_request request, duration timeout);
 
-  // Rate limits.
-  rate_limiter& limiter(direction d) { return d == direction::up ? up_limiter_ : down_limiter_; }
-  const rate_limiter& limiter(direction d) const { return d == direction::up ? up_limiter_ : down_limiter_; }
-  void refill();
-  void ensure_refill_loop();
+  // Rate limits: one pacer a direction, refilled when the next item can go.
+  pacer& pacer_of(direction d) { return d == direction::up ? up_ : down_; }
+  const pacer& pacer_of(direction d) const { return d == direction::up ? up_ : down_; }
+  void arm_refill();
+  void wake_granted(direction d, std::span<const grant> grants);
   asio::awaitable<void> refill_loop();
 
   void begin_stop();
@@ -182,10 +186,9 @@ class client_impl final : public connection_host, public std::enable_shared_from
   piece_store store_;
   std::atomic<std::uint16_t> port_{0};
 
-  rate_limiter up_limiter_;
-  rate_limiter down_limiter_;
-  time_point last_refill_{};
-  bool refill_running_ = false;
+  pacer up_;
+  pacer down_;
+  std::optional<time_point> refill_at_;  // when refill_timer_ fires (nullopt: never)
 
   tcp::acceptor acceptor_;
   asio::steady_timer wake_timer_;
@@ -214,8 +217,8 @@ client_impl::client_impl(asio::io_context& io, client_config config)
       tracker_url_(tracker_url_of(config_)),
       session_(session_config_for(config_, tracker_url_.has_value())),
       store_(config_.store, config_.torrent),
-      up_limiter_(rate_limiter_config{.rate_bytes_per_s = to_rate(config_.upload_bytes_per_s)}),
-      down_limiter_(rate_limiter_config{.rate_bytes_per_s = to_rate(config_.download_bytes_per_s)}),
+      up_(to_rate(config_.upload_bytes_per_s), now()),
+      down_(to_rate(config_.download_bytes_per_s), now()),
       acceptor_(strand_),
       wake_timer_(strand_),
       refill_timer_(strand_) {
@@ -269,14 +272,13 @@ void client_impl::start() {
   const auto listen_at = make_endpoint(config_.address, config_.port);
   acceptor_.open(listen_at.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
-  if (!down_limiter_.unlimited())  // accepted sockets inherit it, before the window scale is fixed
+  if (!down_.unlimited())  // accepted sockets inherit it, before the window scale is fixed
     acceptor_.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(2 * block_bytes)));
   acceptor_.bind(listen_at);
   acceptor_.listen();
   port_ = acceptor_.local_endpoint().port();
 
   const auto t0 = now();
-  last_refill_ = t0;
   {
     std::lock_guard lock(stats_mutex_);
     stats_.started_at = t0;
@@ -290,6 +292,7 @@ void client_impl::start() {
     self->emit(client_event{.kind = client_event_kind::listening, .at = t0, .peer_port = self->port_.load()});
     self->spawn(self->accept_loop());
     self->spawn(self->wake_loop());
+    if (!self->up_.unlimited() || !self->down_.unlimited()) self->spawn(self->refill_loop());
     self->drain();
   });
 }
@@ -304,9 +307,16 @@ void client_impl::drain() {
   draining_ = false;
   const auto next = session_.poll_timeout();
   if (next && (!armed_at_ || *next < *armed_at_)) wake_timer_.cancel();  // the wake loop re-arms
+  publish_stats();
+}
+
+// The counters stats() reads: a copy under the lock after every turn, so that a reader on
+// another thread always sees one consistent, current snapshot.
+void client_impl::publish_stats() {
+  const auto& s = session_.stats();
   std::lock_guard lock(stats_mutex_);
   const bool stopped = stats_.stopped;
-  stats_ = session_.stats();
+  stats_ = s;
   stats_.stopped = stopped;
 }
 
@@ -340,9 +350,15 @@ void client_impl::carry_out(out::dial& o) {
 void client_impl::carry_out(out::upload_changed& o) {
   auto* c = find(o.conn);
   if (c == nullptr) return;
-  if (config_.upload_order == upload_policy::piece_first && !up_limiter_.unlimited())
-    up_limiter_.set_priority(consumer_of(o.conn), session_.upload_priority(o.conn));
-  c->sync_upload_demand(session_.upload_queued_bytes(o.conn));
+  if (!up_.unlimited()) {
+    if (config_.upload_order == upload_policy::piece_first)
+      up_.set_priority(consumer_of(o.conn), session_.upload_priority(o.conn));
+    (void)up_.sync(consumer_of(o.conn), session_.upload_queued_bytes(o.conn), now());
+    arm_refill();
+    const auto front = session_.peek_upload(o.conn);
+    if (!front || up_.granted(consumer_of(o.conn)) < piece_header_bytes + front->length) return;
+  }
+  c->wake_writer();
 }
 
 void client_impl::carry_out(out::check_piece& o) {
@@ -435,8 +451,8 @@ void client_impl::on_closed(peer_connection& c, close_cause cause, const std::st
   if (it == conns_.end()) return;
   auto keep = it->second;  // c lives until the end of this call
   conns_.erase(it);
-  up_limiter_.remove_consumer(consumer_of(c.key()));
-  down_limiter_.remove_consumer(consumer_of(c.key()));
+  up_.remove(consumer_of(c.key()));
+  down_.remove(consumer_of(c.key()));
   session_.handle_closed(c.key(), cause, reason, now());
   drain();
   check_stopped();
@@ -495,44 +511,61 @@ asio::awaitable<void> client_impl::announce_task(announce_request request, durat
 // ---------------------------------------------------------------------------------------
 // Rate limits
 
-void client_impl::refill() {
-  // Both buckets share one clock reading per refill: elapsed time is credited once.
-  const auto t = now();
-  const auto elapsed = t - last_refill_;
-  last_refill_ = t;
-  for (auto dir : {direction::up, direction::down}) {
-    auto& lim = limiter(dir);
-    if (lim.unlimited()) continue;
-    for (const auto& g : lim.refill(elapsed))
-      if (auto* c = find(peer_key{static_cast<std::uint32_t>(g.consumer)})) c->add_grant(dir, g.bytes);
+std::uint64_t client_impl::want_to_read(peer_connection& c, std::uint64_t bytes) {
+  (void)down_.sync(consumer_of(c.key()), bytes, now());
+  arm_refill();
+  return down_.granted(consumer_of(c.key()));
+}
+
+// Arms the refill timer at the next moment a pacer can let an item go: the front block of a
+// connection's uploads, or a useful part (a block's worth) of what a reader waits for.
+void client_impl::arm_refill() {
+  const auto up = up_.next_due([&](consumer_id id) -> std::uint64_t {
+    const auto front = session_.peek_upload(peer_key{static_cast<std::uint32_t>(id)});
+    return front ? piece_header_bytes + front->length : 0;
+  });
+  const auto down = down_.next_due([&](consumer_id id) -> std::uint64_t {
+    const auto* c = find(peer_key{static_cast<std::uint32_t>(id)});
+    return c ? std::min<std::uint64_t>(c->read_wanted(), block_message_bytes) : 0;
+  });
+  std::optional<time_point> next = up;
+  if (down && (!next || *down < *next)) next = down;
+  if (next && (!refill_at_ || *next < *refill_at_)) {
+    refill_at_ = next;
+    refill_timer_.cancel();  // the refill loop re-arms
   }
 }
 
-std::uint64_t client_impl::request_grant(peer_connection& c, direction d, std::uint64_t bytes) {
-  auto& lim = limiter(d);
-  if (lim.unlimited()) return bytes;
-  refill();  // credit the time since the last refill before asking
-  const auto granted = lim.request(consumer_of(c.key()), bytes);
-  if (granted < bytes) ensure_refill_loop();
-  return granted;
-}
-
-void client_impl::ensure_refill_loop() {
-  if (refill_running_ || stopping_) return;
-  refill_running_ = true;
-  spawn(refill_loop());
+// Wakes the connections a refill granted enough to send their next block, or to read.
+void client_impl::wake_granted(direction d, std::span<const grant> grants) {
+  for (const auto& g : grants) {
+    const auto key = peer_key{static_cast<std::uint32_t>(g.consumer)};
+    auto* c = find(key);
+    if (c == nullptr) continue;
+    const auto have = pacer_of(d).granted(g.consumer);
+    if (d == direction::up) {
+      const auto front = session_.peek_upload(key);
+      if (front && have >= piece_header_bytes + front->length) c->wake_writer();
+    } else if (c->read_wanted() > 0 && have >= std::min<std::uint64_t>(c->read_wanted(), block_message_bytes)) {
+      c->wake_reader();
+    }
+  }
 }
 
 asio::awaitable<void> client_impl::refill_loop() {
+  auto self = shared_from_this();
   std::error_code ec;
   while (!stopping_) {
-    refill_timer_.expires_after(config_.refill_interval);
+    refill_timer_.expires_at(refill_at_ ? to_clock(*refill_at_) : clock_type::time_point::max());
     co_await refill_timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_) break;
-    refill();
-    if (up_limiter_.total_pending_bytes() == 0 && down_limiter_.total_pending_bytes() == 0) break;
+    if (ec == asio::error::operation_aborted) continue;  // re-armed earlier
+    refill_at_.reset();
+    const auto t = now();
+    wake_granted(direction::up, up_.refill_to(t));
+    wake_granted(direction::down, down_.refill_to(t));
+    arm_refill();
   }
-  refill_running_ = false;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -566,6 +599,7 @@ void client_impl::begin_stop() {
 void client_impl::check_stopped() {
   if (!stopping_ || stopped_ || tasks_ != 0 || !conns_.empty()) return;
   stopped_ = true;
+  publish_stats();
   {
     std::lock_guard lock(stats_mutex_);
     stats_.stopped = true;

@@ -80,7 +80,6 @@ struct client_config {
   duration keepalive_interval = std::chrono::seconds(60);  ///< nothing sent: keep-alive
   duration request_timeout = std::chrono::seconds(20);  ///< no block while requests wait: snubbed
   duration tick_interval = std::chrono::milliseconds(250);  ///< timeouts checked this often
-  duration refill_interval = std::chrono::milliseconds(5);  ///< token buckets refilled this often
   duration tracker_timeout = std::chrono::seconds(5);       ///< one announce, all included
   duration stop_announce_timeout = std::chrono::seconds(2);  ///< the `stopped` announce
   duration tracker_retry_min = std::chrono::seconds(1);      ///< first backoff after a failure

@@ -79,29 +79,8 @@ void peer_connection::set_buffer_sizes() {
   if (host_.limited(direction::down)) socket_.set_option(asio::socket_base::receive_buffer_size(small), ec);
 }
 
-void peer_connection::sync_upload_demand(std::uint64_t queued_bytes) {
-  if (closed_) return;
-  // Demand is registered as soon as a request is queued, so that the limiter shares its
-  // tokens among every connection with blocks waiting (max-min fair), not only the one
-  // that happened to ask last; demand beyond what is still queued is withdrawn.
-  std::uint64_t pending = host_.pending_grant(*this, direction::up);
-  if (pending > 0 && up_granted_ + pending > queued_bytes) {
-    host_.cancel_grant(*this, direction::up);
-    pending = 0;
-  }
-  if (queued_bytes > up_granted_ + pending)
-    up_granted_ += host_.request_grant(*this, direction::up, queued_bytes - up_granted_ - pending);
-  wake_writer();
-}
-
-void peer_connection::add_grant(direction d, std::uint64_t bytes) {
-  if (d == direction::up) {
-    up_granted_ += bytes;
-    wake_writer();
-  } else {
-    down_granted_ += bytes;
-    if (reader_waiting_) reader_wake_.cancel();
-  }
+void peer_connection::wake_reader() {
+  if (reader_waiting_) reader_wake_.cancel();
 }
 
 asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self,
@@ -129,8 +108,8 @@ asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self
   host_.on_closed(*this, cause_, close_reason_);
 }
 
-// Limited reads: waits until the socket is readable and the download limiter granted
-// bytes; returns how many to read (1 when readable with nothing to read: end or error).
+// Limited reads: waits until the socket is readable and the host granted bytes to read;
+// returns how many to read (1 when readable with nothing to read: end or error).
 asio::awaitable<std::size_t> peer_connection::limited_read_size(std::error_code& ec) {
   co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
   if (ec || closed_) co_return 0;
@@ -138,19 +117,19 @@ asio::awaitable<std::size_t> peer_connection::limited_read_size(std::error_code&
   if (ec) co_return 0;
   if (avail == 0) co_return 1;
   const std::size_t want = std::min(avail, max_read_chunk);
-  if (down_granted_ == 0) {
-    if (host_.pending_grant(*this, direction::down) == 0)
-      down_granted_ += host_.request_grant(*this, direction::down, want);
-    while (down_granted_ == 0 && !closed_ && host_.limited(direction::down)) {
-      reader_waiting_ = true;
-      reader_wake_.expires_at(asio::steady_timer::time_point::max());
-      co_await reader_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      reader_waiting_ = false;
-    }
-    ec.clear();
-    if (closed_) co_return 0;
+  read_wanted_ = want;  // before asking: the host arms its refill for it
+  std::uint64_t may = host_.want_to_read(*this, want);
+  while (may == 0 && !closed_ && host_.limited(direction::down)) {
+    reader_waiting_ = true;
+    reader_wake_.expires_at(asio::steady_timer::time_point::max());
+    co_await reader_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    reader_waiting_ = false;
+    may = host_.granted(*this, direction::down);
   }
-  co_return std::min<std::uint64_t>(want, std::max<std::uint64_t>(down_granted_, 1));
+  read_wanted_ = 0;
+  ec.clear();
+  if (closed_) co_return 0;
+  co_return std::min<std::uint64_t>(want, std::max<std::uint64_t>(may, 1));
 }
 
 asio::awaitable<void> peer_connection::read_loop() {
@@ -168,7 +147,7 @@ asio::awaitable<void> peer_connection::read_loop() {
     if (n > 0) {
       host_.on_wire_bytes(*this, direction::down, n);
       if (limited) {
-        down_granted_ -= std::min<std::uint64_t>(down_granted_, n);
+        host_.spend(*this, direction::down, n);
       } else if (n == read_chunk_ && read_chunk_ < max_read_chunk) {
         read_chunk_ *= 2;
       } else if (n < read_chunk_ / 4 && read_chunk_ > min_read_chunk) {
@@ -210,12 +189,13 @@ asio::awaitable<void> peer_connection::write_loop(std::shared_ptr<peer_connectio
       sending.swap(ctrl_out_);
       buffers.emplace_back(sending.data(), sending.size());
     }
+    const bool limited = host_.limited(direction::up);
     while (sent.size() < params_.max_write_blocks) {
       const auto front = host_.peek_upload(*this);
       if (!front) break;
       const std::uint64_t bytes = piece_header_bytes + front->length;
-      if (up_granted_ < bytes) break;
-      up_granted_ -= bytes;  // before take_upload: the host then syncs the demand
+      if (limited && host_.granted(*this, direction::up) < bytes) break;
+      if (limited) host_.spend(*this, direction::up, bytes);  // before take_upload: the host then syncs the demand
       const auto r = host_.take_upload(*this);
       if (!r) break;
       const auto data = host_.block_data(*r, scratch[sent.size()]);

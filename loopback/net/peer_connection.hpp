@@ -5,11 +5,13 @@
 // queues: control messages at once, and blocks pulled from the host once the host's upload
 // limiter granted their bytes. It decides nothing: the host's session does.
 //
-// Rate limits, when the host says a direction is limited: a piece message (13 + block
-// bytes) leaves only after that many bytes were granted; a read waits until the socket is
-// readable, asks a grant for the bytes waiting (at most one read chunk) and reads at most
-// what was granted. Unlimited, reads use an adaptive chunk (16 KiB .. 256 KiB) and writes
-// gather queued control bytes and up to `max_write_blocks` blocks into one write.
+// Rate limits, when the host says a direction is limited (the host's pacers hold the
+// grants): a piece message (13 + block bytes) leaves only once the host granted that many
+// bytes; a read waits until the socket is readable, asks the host for the bytes waiting (at
+// most one read chunk) and reads at most what it granted. The host wakes the writer or the
+// reader when a grant arrives that it can use. Unlimited, reads use an adaptive chunk
+// (16 KiB .. 256 KiB) and writes gather queued control bytes and up to `max_write_blocks`
+// blocks into one write.
 //
 // Threading: every member is called on the host's strand, and every handler runs there.
 // Lifetime: the object is held by shared_ptr (its coroutines hold one); the host must
@@ -71,13 +73,13 @@ class connection_host {
   virtual void on_wire_bytes(peer_connection& c, direction d, std::uint64_t bytes) = 0;
   /// Whether a direction is rate limited now.
   virtual bool limited(direction d) const = 0;
-  /// Asks the direction's limiter for `bytes` more; returns the bytes granted at once (the
-  /// rest arrives later through peer_connection::add_grant).
-  virtual std::uint64_t request_grant(peer_connection& c, direction d, std::uint64_t bytes) = 0;
-  /// Bytes asked for and not yet granted.
-  virtual std::uint64_t pending_grant(const peer_connection& c, direction d) const = 0;
-  /// Drops the connection's pending demand in that direction.
-  virtual void cancel_grant(peer_connection& c, direction d) = 0;
+  /// Bytes the direction's pacer granted the connection and it has not spent.
+  virtual std::uint64_t granted(const peer_connection& c, direction d) const = 0;
+  /// The connection sent (up) or read (down) `bytes` of its grant.
+  virtual void spend(peer_connection& c, direction d, std::uint64_t bytes) = 0;
+  /// The connection could read `bytes` now: its demand on the download pacer. Returns what
+  /// it may read at once (the reader waits for wake_reader otherwise).
+  virtual std::uint64_t want_to_read(peer_connection& c, std::uint64_t bytes) = 0;
   /// Runs a coroutine on the strand, keeping the host alive until it ends.
   virtual void spawn(asio::awaitable<void> task) = 0;
 };
@@ -109,11 +111,12 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
 
   /// Appends a message (the handshake or a control message) to the output; wakes the writer.
   void send(const wire_event& message);
-  /// The host's queue of blocks to upload holds `queued_bytes` (wire bytes): asks the upload
-  /// limiter for what is not yet granted or pending, or withdraws pending demand beyond it.
-  void sync_upload_demand(std::uint64_t queued_bytes);
-  /// Bytes granted by a limiter's refill.
-  void add_grant(direction d, std::uint64_t bytes);
+  /// Something to write may have become possible (control bytes, a block, a grant).
+  void wake_writer();
+  /// A download grant arrived.
+  void wake_reader();
+  /// Bytes the reader waits to read (0 when it does not wait for a grant).
+  [[nodiscard]] std::uint64_t read_wanted() const noexcept { return read_wanted_; }
 
   /// The host's key for this peer.
   [[nodiscard]] peer_key key() const noexcept { return params_.key; }
@@ -123,7 +126,6 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   asio::awaitable<void> read_loop();
   asio::awaitable<std::size_t> limited_read_size(std::error_code& ec);
   asio::awaitable<void> write_loop(std::shared_ptr<peer_connection> self);
-  void wake_writer();
   void set_buffer_sizes();
   bool drain_events();
 
@@ -142,8 +144,7 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   asio::ip::tcp::endpoint remote_;
 
   std::vector<std::byte> ctrl_out_;          ///< control bytes waiting for the writer
-  std::uint64_t up_granted_ = 0;             ///< upload grant not yet spent
-  std::uint64_t down_granted_ = 0;           ///< download grant not yet spent
+  std::uint64_t read_wanted_ = 0;            ///< limited reads: bytes waiting for a grant
   std::size_t read_chunk_ = 16 * 1024;       ///< unlimited reads: adaptive size
 };
 

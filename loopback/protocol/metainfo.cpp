@@ -230,6 +230,22 @@ std::string create_torrent(std::span<const std::byte> data, const create_options
   return encode_torrent(options, std::move(pieces), total_bytes);
 }
 
+std::string create_torrent_from(std::uint64_t total_bytes,
+                                const std::function<void(std::uint64_t, std::span<std::byte>)>& read,
+                                const create_options& options) {
+  check_options(options);
+  if (total_bytes == 0) throw std::invalid_argument("cannot make a torrent of empty data");
+  piece_accumulator acc(options.piece_bytes);
+  std::vector<std::byte> buffer(options.piece_bytes);
+  for (std::uint64_t offset = 0; offset < total_bytes; offset += buffer.size()) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), total_bytes - offset));
+    read(offset, std::span<std::byte>(buffer.data(), n));
+    acc.append(std::span<const std::byte>(buffer.data(), n));
+  }
+  auto [pieces, total] = std::move(acc).finish();
+  return encode_torrent(options, std::move(pieces), total);
+}
+
 std::string create_torrent_from_file(const std::filesystem::path& path,
                                      const create_options& options) {
   create_options opts = options;

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -129,6 +130,13 @@ struct create_options {
 /// pieces}). Throws std::invalid_argument when `data` is empty, the name is unsafe or the
 /// piece length invalid.
 std::string create_torrent(std::span<const std::byte> data, const create_options& options);
+
+/// Like create_torrent, for `total_bytes` bytes read through `read(offset, out)` one piece
+/// at a time, so that the data is never held whole (generated content). Throws
+/// std::invalid_argument as create_torrent does.
+std::string create_torrent_from(std::uint64_t total_bytes,
+                                const std::function<void(std::uint64_t offset, std::span<std::byte> out)>& read,
+                                const create_options& options);
 
 /// Like create_torrent, reading the file at `path` one piece at a time (never all of it
 /// in memory). An empty options.name means the file's base name. Throws std::system_error

@@ -87,7 +87,7 @@ void world::dispatch(const event& e) {
     case event_kind::down_due: {
       if (e.a != p.down_gen) return;
       p.down_due.reset();
-      p.down->refill_to(now_);
+      (void)p.down->refill_to(now_);
       std::vector<std::pair<std::uint32_t, int>> sides;
       for (const auto& [key, id] : p.links) {
         const auto& l = *links_[id];

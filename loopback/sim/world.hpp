@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -97,6 +99,8 @@ class world {
   [[nodiscard]] bt::time_point epoch() const noexcept { return epoch_; }
   /// Events processed so far.
   [[nodiscard]] std::uint64_t events() const noexcept { return events_; }
+  /// Messages sent so far, by wire message (bt::event_name: "have", "request", "piece", ...).
+  [[nodiscard]] const std::map<std::string, std::uint64_t>& messages_sent() const noexcept { return sent_; }
   [[nodiscard]] std::size_t peer_count() const noexcept { return peers_.size(); }
   /// Peer i's counters and outcome.
   [[nodiscard]] peer_report report(std::size_t i) const;
@@ -151,6 +155,7 @@ class world {
   std::unordered_map<std::uint32_t, std::uint32_t> by_address_;  // address → peer
   std::size_t incomplete_ = 0;               // peers not yet complete (seeds excluded)
   std::mt19937_64 rng_;
+  std::map<std::string, std::uint64_t> sent_;
 };
 
 }  // namespace p2pdist::sim

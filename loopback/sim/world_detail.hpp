@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "loopback/core/session.hpp"
-#include "loopback/sim/pacer.hpp"
+#include "loopback/policy/pacer.hpp"
 #include "loopback/sim/world.hpp"
 #include "loopback/storage/piece_store.hpp"
 
@@ -49,8 +49,8 @@ struct link {
 struct peer {
   peer_config config;
   std::optional<bt::session> session;
-  std::optional<pacer> up;
-  std::optional<pacer> down;
+  std::optional<bt::pacer> up;
+  std::optional<bt::pacer> down;
   std::unique_ptr<bt::piece_store> store;     ///< bytes mode
   std::shared_ptr<bt::memory_storage> memory;  ///< bytes mode
   /// Abstract mode: per piece being received, a fingerprint per block (0 = honest bytes).

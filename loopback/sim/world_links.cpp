@@ -104,6 +104,8 @@ void world::send_item(std::uint32_t id, int side, item it) {
   auto& l = *links_[id];
   if (!l.open[other(side)] && l.key[other(side)] != bt::peer_key{}) return;  // the other side is gone
   auto& pipe = l.from[side];
+  if (it.what == item::kind::message) ++sent_[std::string(bt::event_name(it.message))];
+  if (it.what == item::kind::block) ++sent_["piece"];
   it.arrives = now_ + config_.latency;
   pipe.unread_bytes += it.wire_bytes;
   if (it.wire_bytes > 0)
@@ -137,9 +139,9 @@ void world::try_deliver(std::uint32_t id, int to) {
   while (l.open[to] && !pipe.inbox.empty()) {
     auto& head = pipe.inbox.front();
     if (!r.down->unlimited() && head.wire_bytes > 0) {
-      r.down->refill_to(now_);
+      (void)r.down->refill_to(now_);
       if (r.down->granted(consumer_of(l.key[to])) < head.wire_bytes) {
-        r.down->sync(consumer_of(l.key[to]), pipe.inbox_bytes, now_);
+        (void)r.down->sync(consumer_of(l.key[to]), pipe.inbox_bytes, now_);
         if (r.down->granted(consumer_of(l.key[to])) < head.wire_bytes) break;
       }
       r.down->spend(consumer_of(l.key[to]), head.wire_bytes);
@@ -204,7 +206,7 @@ void world::upload_changed(std::uint32_t p, bt::peer_key key) {
   const auto& s = *u.session;
   if (!u.up->unlimited() && u.config.session.upload_order == bt::upload_policy::piece_first)
     u.up->set_priority(consumer_of(key), s.upload_priority(key));
-  u.up->sync(consumer_of(key), s.upload_queued_bytes(key), now_);
+  (void)u.up->sync(consumer_of(key), s.upload_queued_bytes(key), now_);
   u.upload_wanted = true;
 }
 
@@ -216,7 +218,7 @@ void world::try_upload(std::uint32_t p) {
     return;
   }
   auto& s = *u.session;
-  u.up->refill_to(now_);
+  (void)u.up->refill_to(now_);
   std::vector<std::pair<std::uint32_t, std::uint32_t>> conns(u.links.begin(), u.links.end());
   for (const auto& [k, id] : conns) {
     const auto key = bt::peer_key{k};

@@ -111,6 +111,9 @@ TEST_CASE("a throttled transfer takes no less than the limit allows", "[loopback
   const double took = seconds(*leech.stats().completed_at - time_point(t0.time_since_epoch()));
   INFO("took " << took << " s, the limit allows no less than " << min_seconds << " s");
   CHECK(took >= min_seconds);
+  // An honest seed never leaves a request unanswered until the request timeout: every block
+  // the limiter granted went out (a lost wake-up of the writer shows here as a snub).
+  CHECK(leech.stats().snubs == 0);
 }
 
 TEST_CASE("file storage: OUT.part renamed at the end; a stopped download resumes", "[loopback]") {

@@ -1,15 +1,16 @@
 #pragma once
-// pacer: one direction of one peer's access link in simulated time. It is the network
-// layer's token bucket itself (bt::rate_limiter: max-min fair among the connections with
-// bytes waiting, strict priorities for piece-first uploads), refilled lazily: instead of a
-// refill every few milliseconds, the simulator refills it exactly at the moment the next
-// whole item (a piece message) can leave, and whenever the demand changes. The tokens
-// earned over a stretch are the same as with periodic refills; what moves is only when they
-// are handed out, so items leave at the instant a continuous bucket would let them.
+// pacer: one direction of one peer's access link — a token bucket (rate_limiter: max-min
+// fair among the connections with bytes waiting, strict priorities for piece-first
+// uploads) refilled lazily: instead of a refill every few milliseconds, a driver refills it
+// at the moment the next whole item (a piece message) can leave (next_due), and whenever the
+// demand changes. The tokens earned over a stretch are the same as with periodic refills;
+// what moves is only when they are handed out, so items leave at the instant a continuous
+// bucket would let them, and nobody is woken for a grant too small to use. Pure: time is
+// passed in. Both drivers use it: the network layer with steady_clock readings, the
+// simulator with simulated time.
 //
-// Per consumer (a connection) it keeps what the network driver keeps: bytes granted and not
-// yet spent. Demand follows the driver's rule (peer_connection::sync_upload_demand): the
-// consumer asks for what it has queued beyond what is granted or pending.
+// Per consumer (a connection) it keeps the bytes granted and not yet spent. Demand: the
+// consumer asks for what it has queued beyond what is granted or pending (sync).
 
 #include <cstdint>
 #include <optional>
@@ -19,45 +20,49 @@
 #include "loopback/policy/rate_limiter.hpp"
 #include "loopback/protocol/time.hpp"
 
-namespace p2pdist::sim {
+namespace p2pdist::bt {
 
 /// A paced direction of one peer. Not thread-safe.
 class pacer {
  public:
   /// `rate_bytes_per_s` 0 means unlimited (every demand granted at once).
-  explicit pacer(std::uint64_t rate_bytes_per_s, bt::time_point start);
+  explicit pacer(std::uint64_t rate_bytes_per_s, time_point start);
 
   [[nodiscard]] bool unlimited() const noexcept { return limiter_.unlimited(); }
   /// Credits the time up to `now` and hands the earned tokens out (call before any change).
-  void refill_to(bt::time_point now);
+  /// Returns this refill's grants (valid until the next call on this pacer).
+  std::span<const grant> refill_to(time_point now);
   /// The consumer has `queued_bytes` waiting in all: asks for what is neither granted nor
-  /// pending, or withdraws pending demand beyond it. Refills to `now` first.
-  void sync(bt::consumer_id c, std::uint64_t queued_bytes, bt::time_point now);
+  /// pending, or withdraws pending demand beyond it. Refills to `now` first (the very first
+  /// demand since the start credits no time before it). Returns the bytes granted by this
+  /// call at once.
+  std::uint64_t sync(consumer_id c, std::uint64_t queued_bytes, time_point now);
   /// rate_limiter::set_priority.
-  void set_priority(bt::consumer_id c, std::uint64_t priority);
+  void set_priority(consumer_id c, std::uint64_t priority);
   /// Bytes granted to the consumer and not yet spent.
-  [[nodiscard]] std::uint64_t granted(bt::consumer_id c) const;
+  [[nodiscard]] std::uint64_t granted(consumer_id c) const;
   /// The consumer sent `bytes` of its grant. Precondition: bytes <= granted(c).
-  void spend(bt::consumer_id c, std::uint64_t bytes);
+  void spend(consumer_id c, std::uint64_t bytes);
   /// Forgets the consumer and its demand.
-  void remove(bt::consumer_id c);
+  void remove(consumer_id c);
   /// When refill_to should next run so that some consumer of the first priority group can
   /// send its next item, given each consumer's next item size (`need(c)`: bytes the next item
   /// needs in all, 0 when it has none). nullopt: nobody waits for tokens.
   template <class Need>
-  [[nodiscard]] std::optional<bt::time_point> next_due(Need&& need) const;
+  [[nodiscard]] std::optional<time_point> next_due(Need&& need) const;
 
  private:
-  [[nodiscard]] std::optional<bt::time_point> due_for(std::uint64_t missing_bytes, std::size_t sharers) const;
+  [[nodiscard]] std::optional<time_point> due_for(std::uint64_t missing_bytes, std::size_t sharers) const;
 
-  bt::rate_limiter limiter_;
-  bt::time_point last_refill_;
-  std::unordered_map<bt::consumer_id, std::uint64_t> granted_;
-  std::unordered_map<bt::consumer_id, std::uint64_t> priorities_;
+  rate_limiter limiter_;
+  time_point last_refill_;
+  bool asked_ = false;  ///< some consumer has asked for bytes since the start
+  std::unordered_map<consumer_id, std::uint64_t> granted_;
+  std::unordered_map<consumer_id, std::uint64_t> priorities_;
 };
 
 template <class Need>
-std::optional<bt::time_point> pacer::next_due(Need&& need) const {
+std::optional<time_point> pacer::next_due(Need&& need) const {
   if (limiter_.unlimited() || limiter_.total_pending_bytes() == 0) return std::nullopt;
   // The first group: the smallest priority among consumers with pending demand. Its members
   // share the tokens equally while each still wants some (max-min); the shares change when
@@ -90,4 +95,4 @@ std::optional<bt::time_point> pacer::next_due(Need&& need) const {
   return due_for(least, sharers);
 }
 
-}  // namespace p2pdist::sim
+}  // namespace p2pdist::bt
