@@ -28,6 +28,7 @@ struct connection {
   peer_key key{};
   endpoint_v4 remote{};  ///< for an outgoing connection, the endpoint dialed
   bool outgoing = false;
+  bool connected = false;           ///< the TCP connection is up (an outgoing one: handle_connected)
   bool closing = false;             ///< the session asked to close it, or it is stopping
   std::string close_reason;         ///< why, once closing
   bool handshake_done = false;

@@ -164,10 +164,10 @@ namespace {
 /// connections that say nothing cannot lock honest peers out: the oldest one still
 /// without a handshake, else, when we hold pieces (so that an honest peer has heard of
 /// them and answers with a bitfield or `interested` within a round trip), the oldest one
-/// that has sent nothing since its handshake. Null when every open connection is in use
-/// or ours (outgoing): the new one is refused.
+/// that has sent nothing since its handshake, if it connected before `silent_before`.
+/// Null when every open connection is in use or ours (outgoing): the new one is refused.
 template <class Map>
-detail::connection* idle_incoming(const Map& conns, bool holding_pieces) {
+detail::connection* idle_incoming(const Map& conns, bool holding_pieces, time_point silent_before) {
   detail::connection* silent = nullptr;
   detail::connection* no_handshake = nullptr;
   auto older = [](const detail::connection* a, const detail::connection* b) {
@@ -177,7 +177,7 @@ detail::connection* idle_incoming(const Map& conns, bool holding_pieces) {
     if (!c->is_open() || c->outgoing) continue;
     if (!c->handshake_done) {
       if (older(c.get(), no_handshake)) no_handshake = c.get();
-    } else if (holding_pieces && !c->first_message_seen) {
+    } else if (holding_pieces && !c->first_message_seen && c->connected_at <= silent_before) {
       if (older(c.get(), silent)) silent = c.get();
     }
   }
@@ -190,15 +190,18 @@ std::optional<peer_key> session::handle_accept(const endpoint_v4& remote, time_p
   now_ = now;
   if (!started_ || stopping_) return std::nullopt;
   if ((config_.loopback_only && !is_loopback(remote.ip)) || banned_.count(ip_key(remote.ip))) return std::nullopt;
-  // Connections closed but not yet gone do not count: they are leaving.
-  const auto open = static_cast<std::size_t>(
-      std::count_if(conns_.begin(), conns_.end(), [](const auto& kc) { return kc.second->is_open(); }));
+  // Connections closed but not yet gone do not count (they are leaving), nor our own dials
+  // still connecting: peers dialing each other at the limit would otherwise refuse each
+  // other's dials for the slots their own pending dials hold.
+  const auto open = static_cast<std::size_t>(std::count_if(
+      conns_.begin(), conns_.end(), [](const auto& kc) { return kc.second->is_open() && kc.second->connected; }));
   if (open >= config_.max_peers) {
-    auto* idle = idle_incoming(conns_, picker_.have().count() > 0);
+    auto* idle = idle_incoming(conns_, picker_.have().count() > 0, now - config_.evict_silent_after);
     if (idle == nullptr) return std::nullopt;
     close_connection(*idle, "evicted for a new connection (max_peers)");
   }
   auto& c = add_connection(remote, false);
+  c.connected = true;
   send(c, handshake{.info_hash = config_.torrent->info_hash, .id = id_});
   return c.key;
 }
@@ -209,11 +212,18 @@ void session::connect_to(const peer_endpoint& peer, time_point now) {
   if (config_.loopback_only && !is_loopback(peer.ip)) return;
   if (peer.ip == config_.address && peer.port == listen_port_) return;
   if (banned_.count(ip_key(peer.ip)) || conns_.size() >= config_.max_peers) return;
+  // A few dials at a time (half-open connections), as real clients do.
+  const auto connecting = static_cast<std::size_t>(
+      std::count_if(conns_.begin(), conns_.end(), [](const auto& kc) { return !kc.second->connected; }));
+  if (connecting >= config_.max_half_open) return;
   if (peer.id && *peer.id == id_) return;
   const endpoint_v4 remote{.ip = peer.ip, .port = peer.port};
   const auto key = endpoint_key(remote);
   if (dialed_.count(key) || not_useful_.count(key)) return;
-  if (complete_ && !config_.seed_when_complete) return;
+  // A seed does not dial: leechers come to it (they dial what the tracker lists), and a
+  // seed dialing every peer it hears of would mostly meet other seeds (N² connections, each
+  // closed at once, late in a swarm where everyone stays).
+  if (complete_) return;
   // The tracker lists one peer at this address and it has already connected to us: this
   // dial would only duplicate that connection, and the rule in handle_handshake would then
   // replace a working connection (its unchokes and requests) by a fresh one.
@@ -230,6 +240,7 @@ void session::handle_connected(peer_key conn, time_point now) {
   now_ = now;
   auto* c = find(conn);
   if (c == nullptr || !c->is_open()) return;
+  c->connected = true;
   send(*c, handshake{.info_hash = config_.torrent->info_hash, .id = id_});
 }
 

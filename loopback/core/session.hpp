@@ -70,7 +70,7 @@ class session {
   /// std::logic_error when called twice, std::invalid_argument when `have` has the wrong size.
   void start(const bitfield& have, std::uint16_t listen_port, time_point now);
   /// Dials a peer unless it is us, banned, already dialed, useless, outside 127.0.0.0/8
-  /// (loopback_only), or max_peers connections are open (output dial).
+  /// (loopback_only), or max_peers connections are open, or we are a seed (output dial).
   void connect_to(const peer_endpoint& peer, time_point now);
   /// Stops: closes every connection and announces `stopped` if `started` was announced.
   /// Idempotent. After it, only handle_closed and handle_announce are of use.

@@ -77,10 +77,14 @@ struct session_config {
   choker_config choker{};
   picker_knobs picker{};
   std::size_t max_peers = 80;             ///< connections, both directions
+  std::size_t max_half_open = 8;          ///< our dials still connecting, at most
   std::uint32_t max_hash_failures = 2;    ///< pieces failed by one address before it is banned
   std::size_t max_queued_requests = 250;  ///< a peer's requests queued here; more are ignored
   std::uint64_t rng_seed = 0;             ///< peer id and every random choice
   duration handshake_timeout = std::chrono::seconds(10);   ///< connect + handshake
+  /// At max_peers, an incoming connection silent since its handshake gives way to a new one
+  /// only once it is this old (so that peers at the limit do not keep replacing each other).
+  duration evict_silent_after = std::chrono::seconds(5);
   duration idle_timeout = std::chrono::seconds(120);       ///< nothing received: drop
   duration keepalive_interval = std::chrono::seconds(60);  ///< nothing sent: keep-alive
   duration request_timeout = std::chrono::seconds(20);     ///< no block while requests wait: snubbed

@@ -156,7 +156,8 @@ scaled_timeouts scaled_timeouts_for(const swarm_config& c) {
   using namespace std::chrono_literals;
   return {.request = scaled(c.request_timeout, c.time_scale, 1s),
           .handshake = scaled(c.handshake_timeout, c.time_scale, 500ms),
-          .tracker_idle = scaled(bt::tracker_config{}.idle_timeout, c.time_scale, 500ms)};
+          .tracker_idle = scaled(bt::tracker_config{}.idle_timeout, c.time_scale, 500ms),
+          .evict_silent = scaled(5s, c.time_scale, 500ms)};
 }
 
 std::optional<double> time_lost_seconds(const swarm_result& r) {
@@ -332,6 +333,7 @@ class swarm_run {
                                           .max_peers = max_peers_,
                                           .rng_seed = rng_seed_++,
                                           .handshake_timeout = timeouts_.handshake,
+                                          .evict_silent_after = timeouts_.evict_silent,
                                           .request_timeout = timeouts_.request,
                                           .numwant = static_cast<int>(max_peers_)}));
       seeds_.back()->start();
@@ -381,6 +383,7 @@ class swarm_run {
                                         .max_peers = max_peers_,
                                         .rng_seed = seed,
                                         .handshake_timeout = timeouts_.handshake,
+                                        .evict_silent_after = timeouts_.evict_silent,
                                         .request_timeout = timeouts_.request,
                                         .numwant = static_cast<int>(max_peers_)});
   }

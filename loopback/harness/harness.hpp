@@ -115,6 +115,7 @@ struct scaled_timeouts {
   bt::duration request{};
   bt::duration handshake{};
   bt::duration tracker_idle{};
+  bt::duration evict_silent{};  ///< 5 s scaled, at least 0.5 s (client_config::evict_silent_after)
 };
 scaled_timeouts scaled_timeouts_for(const swarm_config& config);
 

@@ -95,6 +95,7 @@ session_config session_config_for(const client_config& c, bool has_tracker) {
                         .max_queued_requests = c.max_queued_requests,
                         .rng_seed = seed_from(c.rng_seed),
                         .handshake_timeout = c.handshake_timeout,
+                        .evict_silent_after = c.evict_silent_after,
                         .idle_timeout = c.idle_timeout,
                         .keepalive_interval = c.keepalive_interval,
                         .request_timeout = c.request_timeout,

@@ -76,6 +76,7 @@ struct client_config {
   std::size_t max_queued_requests = 250;   ///< a peer's requests queued here; more are ignored
   std::optional<std::uint64_t> rng_seed{};  ///< peer id and policies; nullopt: random_device
   duration handshake_timeout = std::chrono::seconds(10);  ///< connect + handshake
+  duration evict_silent_after = std::chrono::seconds(5);  ///< see session_config
   duration idle_timeout = std::chrono::seconds(120);      ///< nothing received: drop
   duration keepalive_interval = std::chrono::seconds(60);  ///< nothing sent: keep-alive
   duration request_timeout = std::chrono::seconds(20);  ///< no block while requests wait: snubbed

@@ -224,6 +224,7 @@ void world::answer_announce(std::uint32_t index) {
   auto& p = *peers_[index];
   if (!p.announcing || !p.session) return;
   const auto request = *std::exchange(p.announcing, std::nullopt);
+  ++sent_["(announce)"];
   const auto listed = std::find(tracker_list_.begin(), tracker_list_.end(), index);
   if (request.event == bt::announce_event::stopped) {
     if (listed != tracker_list_.end()) tracker_list_.erase(listed);

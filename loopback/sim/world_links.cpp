@@ -41,6 +41,7 @@ detail::link* world::link_of(std::uint32_t p, bt::peer_key key) {
 // Opening and closing
 
 void world::dial(std::uint32_t p, bt::peer_key key, const bt::endpoint_v4& remote) {
+  ++sent_["(dial)"];
   const auto id = static_cast<std::uint32_t>(links_.size());
   auto l = std::make_unique<link>();
   l->peer = {p, p};
@@ -66,6 +67,8 @@ void world::on_connect(std::uint32_t id) {
     key = target.session->handle_accept({.ip = dialer.config.address, .port = static_cast<std::uint16_t>(40000 + id % 20000)},
                                         now_);
   if (!key) {
+    ++sent_["(refused)"];
+    if (target.session) ++sent_[std::string("(refused by ") + (target.session->complete() ? "seed" : "leecher") + (target.session->connection_count() >= target.config.session.max_peers ? ", full)" : ", not full)")];
     schedule(now_ + config_.latency, event_kind::refused, l.peer[0], id);
     drain(l.peer[1]);  // an eviction may have been decided all the same
     return;

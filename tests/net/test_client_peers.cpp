@@ -224,7 +224,7 @@ TEST_CASE("max_peers: an idle connection gives way to a new one, a busy one neve
   swarm s{1};
   auto& seed = s.add({.torrent = t, .store = make_memory_storage(data), .address = addr(2),
                       .initial = initial_data::assume_complete, .max_peers = 3,
-                      .handshake_timeout = 600s, .idle_timeout = 600s});
+                      .handshake_timeout = 600s, .evict_silent_after = 0s, .idle_timeout = 600s});
   seed.start();
 
   // Full: one connection without a handshake, one silent after its handshake, one busy.
