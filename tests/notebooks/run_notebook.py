@@ -9,7 +9,9 @@
    pyenv's python3 does not.
 3. The notebook gets P2PDIST (the executable) and P2PDIST_FIGURES (= OUT) from the
    environment; every --expect NAME.png must then exist in OUT, be a valid PNG and not be
-   blank (tests/notebooks/check_png.py).
+   blank (tests/notebooks/check_png.py), and have its sidecar NAME.json beside it: a JSON
+   object naming the figure and the notebook, with "parameters" and non-empty "data" (what
+   tests/notebooks/check_figures.py compares with the committed copy).
 
 Usage: /usr/bin/python3 run_notebook.py --notebook PATH --p2pdist EXE --out DIR
                                         --expect NAME.png [NAME.png ...] [--timeout S]
@@ -84,6 +86,22 @@ def write_kernel_spec(jupyter_dir):
     return KERNEL_NAME
 
 
+def sidecar_problem(path, figure, notebook):
+    """Why the sidecar JSON at path is not one the notebook wrote for figure, or None."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        return f"no readable sidecar {path.name}: {e}"
+    if not isinstance(doc, dict):
+        return f"{path.name} holds no JSON object"
+    if doc.get("figure") != figure or doc.get("notebook") != notebook:
+        return (f"{path.name} names figure {doc.get('figure')!r} of notebook {doc.get('notebook')!r}, "
+                f"expected {figure!r} of {notebook!r}")
+    if not isinstance(doc.get("parameters"), dict) or not isinstance(doc.get("data"), dict) or not doc["data"]:
+        return f'{path.name} lacks "parameters" or a non-empty "data" object'
+    return None
+
+
 def sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -123,8 +141,9 @@ def main(argv):
         return 1
 
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.expect:  # a stale figure from an earlier run must not pass
+    for name in args.expect:  # a stale figure or sidecar from an earlier run must not pass
         (out / name).unlink(missing_ok=True)
+        (out / name).with_suffix(".json").unlink(missing_ok=True)
     shutil.rmtree(out / "executed", ignore_errors=True)
     jupyter_dir = out / "jupyter"
     kernel = write_kernel_spec(jupyter_dir)
@@ -170,6 +189,9 @@ def main(argv):
         passed, message = check_png.check(str(out / name))
         failed += not passed
         print(f"{'ok  ' if passed else 'FAIL'} {name}: {message}")
+        problem = sidecar_problem((out / name).with_suffix(".json"), name, notebook.name)
+        failed += problem is not None
+        print(f"{'FAIL' if problem else 'ok  '} {Path(name).stem}.json: {problem or 'sidecar of ' + name}")
     unexpected = sorted({p.name for p in out.glob("*.png")} - set(args.expect))
     if unexpected:
         print(f"note: {len(unexpected)} PNG files not checked: {', '.join(unexpected)}")
