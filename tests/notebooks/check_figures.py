@@ -9,21 +9,25 @@ with the sidecar that the notebook test has just written for the same figure (NA
 one of the --from folders, build/notebooks/<test name>/): the same "parameters", and the
 same numbers, within these tolerances, chosen by each value's key:
 
-  key starts with "measured_"    a measured time: within ±8 % of the committed value
-  key holds "ratio"              a measured/bound ratio: within ±0.05 absolute
+  key starts with "measured_"    a measured time    } reported (the largest deviation), not
+  key holds "ratio"              a measured/bound  } compared: see below
+                                 ratio
   key starts with "unchecked_"   per-leecher detail (completion order, traces, the first
-                                 byte at a few ms) that varies from run to run by more
-                                 than that: recorded, not compared
+                                 byte at a few ms): recorded, not compared
   any other number               model values (bounds, N, axes): within 1e-9 relative
   strings, booleans, null        equal
 
 The model figures (distribution_time.ipynb) hold no measured key, so all their numbers must
-agree to 1e-9. The loopback figures are real transfers on a shared 2-core machine: single
-runs at N = 8 spread by 8 % and more (seed-limited, measured/bound from 1.26 to 1.38 in 28
-runs), and medians of three runs still moved by up to 0.05 between executions, so
-loopback_vs_bound.ipynb plots the median of 7 runs of each P2P point; between three
-executions those moved by at most 1.7 % in time and 0.021 in ratio. A figure from an engine
-that is 10 % slower or faster fails (the issue's: 1.9 s where the current engine takes 1.35 s).
+agree to 1e-9. The loopback figures are real transfers on a shared 2-core machine, and no
+tolerance on a time both keeps a test honest and stable there: medians of 7 runs at N = 8
+(seed-limited) moved by up to 0.02 in ratio between executions on one machine, and a CI
+machine measured 1.56 where this one measures 1.22-1.29 with the same binary. So a figure
+with measured values is held to its provenance instead: in a git checkout, nothing that
+makes the numbers (ENGINE below: the engine, the model, the CLI, the notebooks) may have
+changed between the sidecar's commit and HEAD. An engine change therefore fails this test
+until scripts/refresh_figures.sh has remade the figures with it; how far today's run lands
+from the committed numbers is printed for a human to judge. Outside a git checkout (a
+tarball) the provenance cannot be checked and is only noted.
 
 A PNG in notebooks/figures/ that the README does not show fails too: nothing checks it.
 
@@ -43,9 +47,10 @@ import sys
 from pathlib import Path
 
 SKIP = 77
-TIME_REL = 0.08    # measured times: ±8 % of the committed value
-RATIO_ABS = 0.05   # measured/bound ratios: ±0.05
-MODEL_REL = 1e-9   # everything else that is a number
+MODEL_REL = 1e-9   # model values: every number that is not a measured one
+# What makes the numbers a figure plots; scripts/refresh_figures.sh refuses to run with
+# uncommitted changes here (git pathspecs, relative to the repository's root).
+ENGINE = ["loopback", "model", "cli", ":(glob)notebooks/*.ipynb"]
 SHOWN = re.compile(r"notebooks/figures/([A-Za-z0-9_.-]+\.png)")
 COMMIT_ID = re.compile(r"[0-9a-f]{7,40}")
 REFRESH = "regenerate with scripts/refresh_figures.sh"
@@ -110,14 +115,11 @@ def first_difference(old, new, path, kind="model", stats=None):
         if kind == "time":
             deviation = abs(new - old) / abs(old) if old else (0.0 if new == old else math.inf)
             stats["largest_time"] = max(stats.get("largest_time", 0.0), deviation)
-            if deviation > TIME_REL:
-                return (f"{path}: committed {old:.6g}, now {new:.6g} ({(new - old) / abs(old) if old else math.inf:+.1%}; "
-                        f"measured times may differ by ±{TIME_REL:.0%})")
-        elif kind == "ratio":
+            return None
+        if kind == "ratio":
             stats["largest_ratio"] = max(stats.get("largest_ratio", 0.0), abs(new - old))
-            if abs(new - old) > RATIO_ABS:
-                return f"{path}: committed {old:.4f}, now {new:.4f} ({new - old:+.4f}; ratios may differ by ±{RATIO_ABS})"
-        elif not math.isclose(old, new, rel_tol=MODEL_REL, abs_tol=0.0):
+            return None
+        if not math.isclose(old, new, rel_tol=MODEL_REL, abs_tol=0.0):
             return f"{path}: committed {old!r}, now {new!r} (model values must agree to {MODEL_REL:g} relative)"
         return None
     stats[kind] = stats.get(kind, 0) + 1
@@ -130,11 +132,10 @@ def summary(stats):
     """'40 model values, 6 ratios (largest deviation 0.012), ...' for an ok line."""
     parts = [f"{stats.get('model', 0)} model values to {MODEL_REL:g}"]
     if stats.get("time"):
-        parts.append(f"{stats['time']} measured times within ±{TIME_REL:.0%} "
-                     f"(largest deviation {stats['largest_time']:.1%})")
+        parts.append(f"{stats['time']} measured times (largest deviation from the committed "
+                     f"{stats['largest_time']:.1%}, not compared)")
     if stats.get("ratio"):
-        parts.append(f"{stats['ratio']} ratios within ±{RATIO_ABS} "
-                     f"(largest deviation {stats['largest_ratio']:.3f})")
+        parts.append(f"{stats['ratio']} ratios (largest deviation {stats['largest_ratio']:.3f}, not compared)")
     if stats.get("unchecked"):
         parts.append(f"{stats['unchecked']} unchecked_ entries not compared")
     return ", ".join(parts)
@@ -169,6 +170,16 @@ def commit_problem(root, commit, in_git):
         print(f"note: commit {commit} is not in this shallow clone; not checked")
         return None
     return f"commit {commit} does not exist in the repository"
+
+
+def engine_changes(root, commit):
+    """The ENGINE files that differ between `commit` and HEAD (a list), or None when git
+    cannot tell (the commit is not in a shallow clone)."""
+    status, _ = git(root, "cat-file", "-e", f"{commit}^{{commit}}")
+    if status != 0:
+        return None
+    status, out = git(root, "diff", "--name-only", commit, "HEAD", "--", *ENGINE)
+    return out.splitlines() if status == 0 else None
 
 
 def load(path):
@@ -234,7 +245,21 @@ def check_figure(root, name, folders, exe, in_git):
     found = first_difference(committed["data"], now.get("data"), "data", "model", stats)
     if found:
         return "fail", f"the committed figure disagrees with what the notebook plots now: {found}; {REFRESH}"
-    return "ok", f"made at {committed['commit'][:12]}; {summary(stats)}"
+    made = f"made at {committed['commit'][:12]}"
+    if stats.get("time") or stats.get("ratio"):
+        if not in_git:
+            made += " (not a git checkout: that the engine is unchanged since is not checked)"
+        else:
+            changed = engine_changes(root, committed["commit"])
+            if changed is None:
+                made += " (not in this clone: that the engine is unchanged since is not checked)"
+            elif changed:
+                return "fail", (f"made by an engine that has changed since: {len(changed)} file(s) differ between "
+                                f"{committed['commit'][:12]} and HEAD, first {changed[0]}; "
+                                f"{summary(stats)}; {REFRESH}")
+            else:
+                made += ", the engine unchanged since"
+    return "ok", f"{made}; {summary(stats)}"
 
 
 def main(argv):
