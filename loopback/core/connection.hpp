@@ -55,8 +55,9 @@ struct connection {
   std::deque<block_request> uploads;
   std::uint64_t upload_bytes = 0;
   bool serving = false;  ///< counted in session::serving_: open, unchoked, blocks queued
-  /// For each piece with a block in `uploads`: when its first block was queued.
-  std::vector<std::pair<std::uint32_t, time_point>> upload_since;
+  /// For each piece with a block in `uploads`: the session's count of first asks when its
+  /// first block was queued (its place in the order pieces were asked for).
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> upload_since;
 
   // super seeding
   std::vector<std::uint32_t> offered;  ///< pieces announced to it

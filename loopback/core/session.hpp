@@ -135,8 +135,9 @@ class session {
   /// Wire bytes (13 + block) of the blocks queued for upload on `conn`; 0 when unknown.
   [[nodiscard]] std::uint64_t upload_queued_bytes(peer_key conn) const;
   /// The priority of `conn`'s upload for its driver's limiter (rate_limiter::set_priority):
-  /// with upload_policy::piece_first, when the front block's piece was first asked for (in
-  /// ns of the session's clock), so that earlier pieces go out first; 0 otherwise.
+  /// with upload_policy::piece_first, the place of the front block's piece in the order
+  /// pieces were first asked for (1, 2, ...: unique, so that two pieces asked for at the
+  /// same instant do not share the upload), so that earlier pieces go out first; 0 otherwise.
   [[nodiscard]] std::uint64_t upload_priority(peer_key conn) const;
   /// Connections known (open or closing).
   [[nodiscard]] std::size_t connection_count() const noexcept { return conns_.size(); }
@@ -246,6 +247,7 @@ class session {
   std::unordered_map<std::uint32_t, super_seed_peer> super_peers_;  // by connection key
   std::multimap<std::uint32_t, offer_in_flight> flying_;  // pieces offered, not yet sent whole (one entry a recipient)
   std::uint64_t serve_seq_ = 0;
+  std::uint64_t upload_asks_ = 0;  // pieces first asked for in an upload queue (upload_since)
   std::set<std::uint32_t> never_offered_;  // leechers connected that have had no offer yet
   std::uint32_t extra_offers_ = 0;         // pieces on offer beyond pieces_in_flight (adapt_offer_budget)
   time_point offers_adapted_at_{};

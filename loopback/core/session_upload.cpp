@@ -22,7 +22,7 @@ void session::queue_upload(connection& c, const msg::request& r) {
   c.uploads.push_back(b);
   c.upload_bytes += wire_bytes_of(b);
   if (std::none_of(c.upload_since.begin(), c.upload_since.end(), [&](const auto& e) { return e.first == b.piece; }))
-    c.upload_since.emplace_back(b.piece, now_);
+    c.upload_since.emplace_back(b.piece, ++upload_asks_);
   recount_serving(c);
   outputs_.push_back(out::upload_changed{c.key});
 }
@@ -97,7 +97,7 @@ std::uint64_t session::upload_priority(peer_key conn) const {
   const auto* c = find(conn);
   if (c == nullptr || c->uploads.empty() || config_.upload_order != upload_policy::piece_first) return 0;
   for (const auto& [piece, since] : c->upload_since)
-    if (piece == c->uploads.front().piece) return static_cast<std::uint64_t>(since.time_since_epoch().count());
+    if (piece == c->uploads.front().piece) return since;
   return 0;
 }
 

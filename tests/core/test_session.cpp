@@ -277,14 +277,19 @@ TEST_CASE("the upload queue: a cancel removes a block, a choke clears all, piece
   auto sc = started(torrent, true, {.upload_order = bt::upload_policy::piece_first});
   const auto key = sc.accept_peer(10, 0xAA);
   sc.message(key, bt::msg::interested{});
-  const auto t1 = sc.now;
   sc.message(key, bt::msg::request{.index = 2, .begin = 0, .length = 16384});
   sc.now += 5ms;
   sc.message(key, bt::msg::request{.index = 0, .begin = 0, .length = 16384});
   sc.message(key, bt::msg::request{.index = 2, .begin = 16384, .length = 16384});
   CHECK(sc.s.upload_queued_bytes(key) == 3 * (16384 + 13));
-  // The front block's piece (2) was first asked for at t1.
-  CHECK(sc.s.upload_priority(key) == static_cast<std::uint64_t>(t1.time_since_epoch().count()));
+  // The front block's piece (2) was the first piece asked for: place 1 (piece 0 is 2nd).
+  CHECK(sc.s.upload_priority(key) == 1);
+  // A second peer asking at the same instant comes after, not beside (no shared place).
+  const auto other = sc.accept_peer(11, 0xBB);
+  sc.message(other, bt::msg::interested{});
+  sc.message(other, bt::msg::request{.index = 1, .begin = 0, .length = 16384});
+  REQUIRE(sc.s.upload_queued_bytes(other) == 16384 + 13);
+  CHECK(sc.s.upload_priority(other) == 3);
   sc.message(key, bt::msg::cancel{.index = 0, .begin = 0, .length = 16384});
   CHECK(sc.s.upload_queued_bytes(key) == 2 * (16384 + 13));
   CHECK(sc.s.peek_upload(key)->piece == 2);
