@@ -99,7 +99,9 @@ class world {
   [[nodiscard]] bt::time_point epoch() const noexcept { return epoch_; }
   /// Events processed so far.
   [[nodiscard]] std::uint64_t events() const noexcept { return events_; }
-  /// Messages sent so far, by wire message (bt::event_name: "have", "request", "piece", ...).
+  /// Messages sent so far, by wire message (bt::event_name: "have", "request", "piece", ...),
+  /// and the other things carried: "(dial)" connections dialed, "(refused)" dials the other
+  /// side turned down, "(announce)" tracker announces.
   [[nodiscard]] const std::map<std::string, std::uint64_t>& messages_sent() const noexcept { return sent_; }
   [[nodiscard]] std::size_t peer_count() const noexcept { return peers_.size(); }
   /// Peer i's counters and outcome.

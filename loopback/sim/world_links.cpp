@@ -68,7 +68,6 @@ void world::on_connect(std::uint32_t id) {
                                         now_);
   if (!key) {
     ++sent_["(refused)"];
-    if (target.session) ++sent_[std::string("(refused by ") + (target.session->complete() ? "seed" : "leecher") + (target.session->connection_count() >= target.config.session.max_peers ? ", full)" : ", not full)")];
     schedule(now_ + config_.latency, event_kind::refused, l.peer[0], id);
     drain(l.peer[1]);  // an eviction may have been decided all the same
     return;
