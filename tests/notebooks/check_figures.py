@@ -21,7 +21,7 @@ The model figures (distribution_time.ipynb) hold no measured key, so all their n
 agree to 1e-9. The loopback figures are real transfers on a shared 2-core machine, and no
 tolerance on a time both keeps a test honest and stable there: medians of 7 runs at N = 8
 (seed-limited) moved by up to 0.02 in ratio between executions on one machine, and a CI
-machine measured 1.56 where this one measures 1.22-1.29 with the same binary. So a figure
+machine measured 1.56 where this one measures 1.22-1.29 at the same commit. So a figure
 with measured values is held to its provenance instead: in a git checkout, nothing that
 makes the numbers (ENGINE below: the engine, the model, the CLI, the notebooks) may have
 changed between the sidecar's commit and HEAD. An engine change therefore fails this test
