@@ -6,7 +6,7 @@
 namespace p2pdist::bt {
 
 pacer::pacer(std::uint64_t rate_bytes_per_s, time_point start)
-    : limiter_(rate_limiter_config{.rate_bytes_per_s = rate_bytes_per_s}), last_refill_(start) {}
+    : limiter_(rate_limiter_config{.rate_bytes_per_s = rate_bytes_per_s, .burst_bytes = 0}), last_refill_(start) {}
 
 std::span<const grant> pacer::refill_to(time_point now) {
   if (now <= last_refill_) return {};

@@ -9,6 +9,12 @@
 // passed in. Both drivers use it: the network layer with steady_clock readings, the
 // simulator with simulated time.
 //
+// A link that idles loses that time, as a real one does: tokens earned while no consumer
+// asks for bytes are dropped (a bucket depth of zero), not saved for a burst later, so a
+// paced upload never moves more than rate × time since its first demand. (With 20 ms saved,
+// a seed that waited a moment for requests caught up at once, and a 2-leecher swarm
+// finished 0.4 % under the piece bound.)
+//
 // Per consumer (a connection) it keeps the bytes granted and not yet spent. Demand: the
 // consumer asks for what it has queued beyond what is granted or pending (sync).
 
