@@ -352,9 +352,11 @@ void client_impl::carry_out(out::upload_changed& o) {
   auto* c = find(o.conn);
   if (c == nullptr) return;
   if (!up_.unlimited()) {
+    const auto t = now();
+    wake_granted(direction::up, up_.refill_to(t));  // before any change (pacer::sync)
     if (config_.upload_order == upload_policy::piece_first)
       up_.set_priority(consumer_of(o.conn), session_.upload_priority(o.conn));
-    (void)up_.sync(consumer_of(o.conn), session_.upload_queued_bytes(o.conn), now());
+    (void)up_.sync(consumer_of(o.conn), session_.upload_queued_bytes(o.conn), t);
     arm_refill();
     const auto front = session_.peek_upload(o.conn);
     if (!front || up_.granted(consumer_of(o.conn)) < piece_header_bytes + front->length) return;
@@ -513,7 +515,9 @@ asio::awaitable<void> client_impl::announce_task(announce_request request, durat
 // Rate limits
 
 std::uint64_t client_impl::want_to_read(peer_connection& c, std::uint64_t bytes) {
-  (void)down_.sync(consumer_of(c.key()), bytes, now());
+  const auto t = now();
+  wake_granted(direction::down, down_.refill_to(t));  // before any change (pacer::sync)
+  (void)down_.sync(consumer_of(c.key()), bytes, t);
   arm_refill();
   return down_.granted(consumer_of(c.key()));
 }

@@ -10,6 +10,8 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "loopback/policy/rate_limiter.hpp"
+
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine frames (its
 // awaitable_frame_base pairs its own operator new and delete); the warning is off here only.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -119,7 +121,10 @@ asio::awaitable<std::size_t> peer_connection::limited_read_size(std::error_code&
   const std::size_t want = std::min(avail, max_read_chunk);
   read_wanted_ = want;  // before asking: the host arms its refill for it
   std::uint64_t may = host_.want_to_read(*this, want);
-  while (may == 0 && !closed_ && host_.limited(direction::down)) {
+  // Read a useful amount at a time (a block message, or all there is when less), the
+  // amount the host wakes us for, not the few bytes a refill may have granted so far.
+  const std::uint64_t useful = std::min<std::uint64_t>(want, block_message_bytes);
+  while (may < useful && !closed_ && host_.limited(direction::down)) {
     reader_waiting_ = true;
     reader_wake_.expires_at(asio::steady_timer::time_point::max());
     co_await reader_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));

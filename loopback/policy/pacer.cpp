@@ -26,7 +26,6 @@ std::uint64_t pacer::sync(consumer_id c, std::uint64_t queued_bytes, time_point 
     asked_ = true;
     last_refill_ = std::max(last_refill_, now);
   }
-  refill_to(now);
   priorities_.try_emplace(c, 0);
   auto& granted = granted_[c];
   std::uint64_t pending = limiter_.pending_bytes(c);

@@ -39,9 +39,13 @@ class pacer {
   /// Returns this refill's grants (valid until the next call on this pacer).
   std::span<const grant> refill_to(time_point now);
   /// The consumer has `queued_bytes` waiting in all: asks for what is neither granted nor
-  /// pending, or withdraws pending demand beyond it. Refills to `now` first (the very first
-  /// demand since the start credits no time before it). Returns the bytes granted by this
-  /// call at once.
+  /// pending, or withdraws pending demand beyond it. Returns the bytes granted by this call
+  /// at once. It does not refill: call refill_to(now) first and act on its grants (wake
+  /// whom they let send), so that the tokens earned until now go to the demand that waited
+  /// for them and every consumer granted some hears of it. (It once refilled here itself,
+  /// and the grants that refill made to other consumers reached no driver: their readers
+  /// slept until a handshake timed out.) The very first demand since the start credits no
+  /// time before it.
   std::uint64_t sync(consumer_id c, std::uint64_t queued_bytes, time_point now);
   /// rate_limiter::set_priority.
   void set_priority(consumer_id c, std::uint64_t priority);

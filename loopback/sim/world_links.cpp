@@ -206,6 +206,7 @@ void world::upload_changed(std::uint32_t p, bt::peer_key key) {
   auto& u = *peers_[p];
   if (!link_of(p, key)) return;
   const auto& s = *u.session;
+  (void)u.up->refill_to(now_);  // before any change; try_upload finds whom it let send
   if (!u.up->unlimited() && u.config.session.upload_order == bt::upload_policy::piece_first)
     u.up->set_priority(consumer_of(key), s.upload_priority(key));
   (void)u.up->sync(consumer_of(key), s.upload_queued_bytes(key), now_);

@@ -75,6 +75,26 @@ TEST_CASE("unequal leechers, fair upload sharing: completes, identical data, not
   CHECK(swarm_document(c, r)["upload_order"] == "fair");
 }
 
+TEST_CASE("download-limited leechers that join together all complete their handshakes", "[harness]") {
+  // Each connection's first bytes wait for the download pacer. A grant that reached no
+  // reader (pacer::sync refilled by itself) left handshakes unread until they timed out
+  // (2 s here, then a new dial): in about half of such runs before the fix. Three runs.
+  // Bound: F/d = 1 MiB / 2 MB/s = 0.524 s (the seed feeds each at d: 8 MB/s for 4).
+  auto c = small(swarm_mode::p2p, after_complete::stay);
+  c.leechers = 4;
+  c.file_bytes = 1u << 20;
+  c.server_up_bytes_per_s = 16e6;
+  c.peer_up_bytes_per_s = {2e6};
+  c.peer_down_bytes_per_s = {2e6};
+  c.time_scale = 0.2;
+  for (int run = 0; run < 3; ++run) {
+    const auto r = run_swarm(c);
+    check_run(c, r, 1048576 / 2e6);
+    CHECK(r.faults.handshake_timeouts == 0);
+    CHECK(r.faults.snubs == 0);
+  }
+}
+
 TEST_CASE("leechers that leave at once still all finish", "[harness]") {
   const auto c = small(swarm_mode::p2p, after_complete::leave);
   const auto r = run_swarm(c);

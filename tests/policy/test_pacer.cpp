@@ -86,3 +86,40 @@ TEST_CASE("pacer: unlimited grants at once and never wakes anyone", "[pacer]") {
   CHECK(p.granted(a) == 10 * block);
   CHECK_FALSE(p.next_due([](consumer_id) { return block; }));
 }
+
+TEST_CASE("pacer: every grant comes from refill_to, none hides in sync", "[pacer]") {
+  // A driver wakes whom refill_to's grants let send. sync once refilled by itself and its
+  // grants to other consumers reached nobody: a download-limited reader slept with its
+  // bytes granted until its connection's handshake timed out.
+  pacer p(2'000'000, t0);  // 2 MB/s: 2 bytes a microsecond
+  CHECK(p.sync(a, 91, t0 + 50us) == 0);  // the first demand starts the clock at 50 µs
+  auto g = p.refill_to(t0 + 60us);       // 10 µs: 20 bytes, all a's
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].consumer == a);
+  CHECK(g[0].bytes == 20);
+  CHECK(p.sync(b, 68, t0 + 60us) == 0);
+  CHECK(p.sync(c, 68, t0 + 300us) == 0);  // no refill here: a and b hold what they held
+  CHECK(p.granted(a) == 20);
+  CHECK(p.granted(b) == 0);
+  // 60 -> 300 µs: 480 bytes for the 71 + 68 + 68 = 207 asked; each gets all it asked for.
+  g = p.refill_to(t0 + 300us);
+  std::uint64_t to_a = 0, to_b = 0, to_c = 0;
+  for (const auto& x : g) (x.consumer == a ? to_a : x.consumer == b ? to_b : to_c) += x.bytes;
+  CHECK(to_a == 71);
+  CHECK(to_b == 68);
+  CHECK(to_c == 68);
+  CHECK(p.granted(a) == 91);
+  CHECK(p.refill_to(t0 + 1ms).empty());  // nobody asks
+}
+
+TEST_CASE("pacer: a link that idles loses that time; nothing is saved for a burst", "[pacer]") {
+  pacer p(1'000'000, t0);  // 1 MB/s: 1 byte a microsecond
+  CHECK(p.sync(a, 100, t0) == 0);
+  (void)p.refill_to(t0 + 100us);
+  CHECK(p.granted(a) == 100);
+  p.spend(a, 100);
+  (void)p.refill_to(t0 + 20ms);           // 19.9 ms idle: 19 900 bytes earned, nobody asked
+  CHECK(p.sync(a, block, t0 + 20ms) == 0);  // nothing was kept for it
+  (void)p.refill_to(t0 + 20ms + 10us);
+  CHECK(p.granted(a) == 10);               // 10 µs worth only
+}
