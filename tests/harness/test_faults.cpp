@@ -140,6 +140,19 @@ TEST_CASE("corrupt: pieces fail their hash, the liar is banned, everyone complet
   CHECK(r.faults.wasted_bytes >= 64 * 1024);
 }
 
+TEST_CASE("corrupt on generated content: no copy of the file, and the liar is still caught", "[loopback][faults]") {
+  // Nobody stores the file: a verified piece is served again by making its bytes anew, and
+  // every piece received is SHA-1-checked against the metainfo exactly as with stored data.
+  auto c = small({{fault_kind::corrupt, 1}});
+  c.content = swarm_content::generated;
+  const auto r = run_swarm(c);
+  check_honest_completion(c, r);
+  CHECK(peer_of(r, fault_kind::corrupt).requests >= 1);
+  CHECK(r.faults.hash_failures >= 1);
+  CHECK(r.faults.bans >= 1);
+  CHECK(r.faults.wasted_bytes >= 64 * 1024);
+}
+
 TEST_CASE("drop: a peer that cuts pieces in half, again and again, costs only time", "[loopback][faults]") {
   const auto c = small({{fault_kind::drop, 1}});
   const auto r = run_swarm(c);
