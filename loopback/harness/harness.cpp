@@ -100,27 +100,41 @@ struct churner {
   churn_record record;
 };
 
-// Runs an io_context on `count` threads until stopped; joins on destruction.
+// Runs `count` io_contexts, one thread each, until stopped; joins on destruction. io()
+// hands them out in turn, so the instances spread evenly over the threads. One context per
+// thread, not one shared by all: a shared context's threads take its scheduler lock for
+// every handler and wake each other through futexes for every post, which at hundreds of
+// instances cost more CPU than the sockets; apart, an instance's handlers run on one thread
+// and the threads meet only in the kernel's sockets.
 class io_runner {
  public:
-  explicit io_runner(std::size_t count) : guard_(asio::make_work_guard(io_)) {
-    for (std::size_t i = 0; i < count; ++i) threads_.emplace_back([this] { io_.run(); });
+  explicit io_runner(std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      auto& c = contexts_.emplace_back(std::make_unique<context>());
+      threads_.emplace_back([&io = c->io] { io.run(); });
+    }
   }
   ~io_runner() { shutdown(); }
   io_runner(const io_runner&) = delete;
   io_runner& operator=(const io_runner&) = delete;
-  asio::io_context& io() { return io_; }
+  asio::io_context& io() { return contexts_[next_++ % contexts_.size()]->io; }
   void shutdown() {
-    guard_.reset();
-    io_.stop();
+    for (auto& c : contexts_) {
+      c->guard.reset();
+      c->io.stop();
+    }
     for (auto& t : threads_)
       if (t.joinable()) t.join();
   }
 
  private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  struct context {
+    asio::io_context io{1};  // concurrency hint: one thread runs it
+    asio::executor_work_guard<asio::io_context::executor_type> guard{asio::make_work_guard(io)};
+  };
+  std::vector<std::unique_ptr<context>> contexts_;
   std::vector<std::thread> threads_;
+  std::size_t next_ = 0;
 };
 
 // Stops every client and waits (bounded) until each reports it has stopped.
