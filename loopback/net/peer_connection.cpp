@@ -25,6 +25,15 @@ namespace {
 constexpr std::size_t min_read_chunk = 16 * 1024;
 constexpr std::size_t max_read_chunk = 256 * 1024;
 
+// One read buffer per thread, shared by every connection that reads on it: a read and the
+// decoding of what it returned run with no suspension in between, and the decoder keeps
+// the unparsed tail in its own buffer before it returns, so no connection sees another's
+// bytes. An idle connection then holds no read buffer at all.
+std::span<std::byte> thread_read_buffer() {
+  thread_local const auto buffer = std::make_unique_for_overwrite<std::byte[]>(max_read_chunk);
+  return {buffer.get(), max_read_chunk};
+}
+
 }  // namespace
 
 peer_connection::peer_connection(connection_host& host, strand_type strand, const connection_params& params)
@@ -137,18 +146,36 @@ asio::awaitable<std::size_t> peer_connection::limited_read_size(std::error_code&
   co_return std::min<std::uint64_t>(want, std::max<std::uint64_t>(may, 1));
 }
 
+// Reads wait for readiness, then read without blocking: one recv per wake-up. (Asio's
+// async_read_some first tries a read at once, which after a drained socket fails with
+// EAGAIN: a second system call for every message at hundreds of connections.) A read that
+// filled its buffer is followed by another at once, as more is likely waiting.
 asio::awaitable<void> peer_connection::read_loop() {
   std::error_code ec;
+  socket_.non_blocking(true, ec);
+  if (ec) {
+    close(close_cause::peer, "socket: " + ec.message());
+    co_return;
+  }
+  bool drained = true;
   while (!closed_) {
     const bool limited = host_.limited(direction::down);
-    const std::size_t max_read = limited ? co_await limited_read_size(ec) : read_chunk_;
+    std::size_t max_read = read_chunk_;
+    if (limited) {
+      max_read = co_await limited_read_size(ec);  // waits for readiness itself
+    } else if (drained) {
+      co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+    }
     if (ec || closed_ || max_read == 0) break;
-    const auto area = decoder_.prepare(max_read);
-    const std::size_t n =
-        co_await socket_.async_read_some(asio::buffer(area.data(), area.size()),
-                                         asio::redirect_error(asio::use_awaitable, ec));
-    decoder_.commit(n);
-    if (closed_) break;
+    const auto area = thread_read_buffer().first(std::min(max_read, max_read_chunk));
+    const std::size_t n = socket_.read_some(asio::buffer(area.data(), area.size()), ec);
+    decoder_.feed_view(area.first(n));
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec.clear();
+      drained = true;
+      continue;
+    }
+    drained = n < max_read;
     if (n > 0) {
       host_.on_wire_bytes(*this, direction::down, n);
       if (limited) {
@@ -160,6 +187,7 @@ asio::awaitable<void> peer_connection::read_loop() {
       }
     }
     if (!drain_events()) break;
+    decoder_.release();
     if (ec) break;
   }
   if (ec && !closed_) close(close_cause::peer, ec == asio::error::eof ? "peer closed" : "read: " + ec.message());
@@ -233,6 +261,11 @@ asio::awaitable<void> peer_connection::write_loop(std::shared_ptr<peer_connectio
     if (ec) {
       close(close_cause::peer, "write: " + ec.message());
       break;
+    }
+    // Nothing more to upload here for now: the blocks' scratch memory goes back (a
+    // connection that does not upload holds none).
+    if (!host_.peek_upload(*this)) {
+      for (auto& bytes : scratch) std::vector<std::byte>().swap(bytes);
     }
   }
   (void)self;

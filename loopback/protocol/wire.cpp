@@ -187,20 +187,38 @@ std::uint64_t wire_decoder::piece_size(std::uint64_t index) const noexcept {
 }
 
 std::byte* wire_decoder::reserve_tail(std::size_t bytes) {
+  if (view_ != nullptr) stash_view();
   if (begin_ == end_) {  // everything consumed: start over at the front, for free
     base_offset_ += begin_;
     begin_ = end_ = 0;
   }
-  if (buf_.size() - end_ < bytes) {
+  if (capacity_ - end_ < bytes) {
     if (begin_ > 0) {  // drop consumed bytes before growing
-      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
       base_offset_ += begin_;
       end_ -= begin_;
       begin_ = 0;
     }
-    if (buf_.size() - end_ < bytes) buf_.resize(std::max(end_ + bytes, buf_.size() + buf_.size() / 2));
+    if (capacity_ - end_ < bytes) {
+      const std::size_t grown = std::max(end_ + bytes, capacity_ + capacity_ / 2);
+      auto bigger = std::make_unique_for_overwrite<std::byte[]>(grown);
+      if (end_ > 0) std::memcpy(bigger.get(), buf_.get(), end_);
+      buf_ = std::move(bigger);
+      capacity_ = grown;
+    }
   }
-  return buf_.data() + end_;
+  return buf_.get() + end_;
+}
+
+void wire_decoder::stash_view() {
+  const std::byte* tail_at = view_ + begin_;
+  const std::size_t tail = end_ - begin_;
+  view_ = nullptr;
+  base_offset_ += begin_;
+  begin_ = end_ = 0;
+  if (tail == 0 || error_) return;  // a failed stream keeps nothing
+  std::memcpy(reserve_tail(tail), tail_at, tail);
+  end_ += tail;
 }
 
 void wire_decoder::feed(std::span<const std::byte> bytes) {
@@ -211,7 +229,29 @@ void wire_decoder::feed(std::span<const std::byte> bytes) {
   end_ += bytes.size();
 }
 
+void wire_decoder::feed_view(std::span<const std::byte> bytes) {
+  prepared_ = 0;
+  if (error_ || bytes.empty()) return;
+  if (view_ != nullptr || begin_ != end_) {  // bytes pending: append behind them
+    feed(bytes);
+    return;
+  }
+  base_offset_ += begin_;
+  view_ = bytes.data();
+  begin_ = 0;
+  end_ = bytes.size();
+}
+
+void wire_decoder::release() noexcept {
+  if (view_ != nullptr || begin_ != end_) return;
+  base_offset_ += begin_;
+  begin_ = end_ = 0;
+  buf_.reset();
+  capacity_ = 0;
+}
+
 std::span<std::byte> wire_decoder::prepare(std::size_t max_bytes) {
+  if (view_ != nullptr) stash_view();
   if (error_) {  // a failed stream keeps nothing: reuse the buffer as scratch space
     base_offset_ += begin_;
     begin_ = end_ = 0;
@@ -231,12 +271,13 @@ void wire_decoder::commit(std::size_t bytes) {
 
 result<std::optional<wire_event>, wire_error> wire_decoder::fail(wire_errc code, std::uint64_t offset) {
   error_ = wire_error{.code = code, .offset = static_cast<std::size_t>(offset)};
+  if (view_ != nullptr) stash_view();  // keeps nothing of the caller's bytes
   return unexpected{*error_};
 }
 
 result<std::optional<wire_event>, wire_error> wire_decoder::next_handshake() {
   const std::size_t avail = end_ - begin_;
-  const std::byte* p = buf_.data() + begin_;
+  const std::byte* p = data() + begin_;
   const std::uint64_t offset = base_offset_ + begin_;
   // Check every byte of the fixed prefix that has arrived, so that a peer speaking another
   // protocol (e.g. an encrypted handshake) is refused at its first byte.
@@ -340,11 +381,16 @@ result<std::optional<wire_event>, wire_error> wire_decoder::decode_message(std::
 result<std::optional<wire_event>, wire_error> wire_decoder::next() {
   prepared_ = 0;
   if (error_) return unexpected{*error_};
-  if (!handshake_done_) return next_handshake();
+  auto item = handshake_done_ ? next_message() : next_handshake();
+  // Out of complete items in the caller's bytes: keep their tail, they are about to be reused.
+  if (item && !item->has_value() && view_ != nullptr) stash_view();
+  return item;
+}
 
+result<std::optional<wire_event>, wire_error> wire_decoder::next_message() {
   const std::size_t avail = end_ - begin_;
   if (avail < 4) return std::optional<wire_event>{};
-  const std::byte* p = buf_.data() + begin_;
+  const std::byte* p = data() + begin_;
   const std::uint64_t offset = base_offset_ + begin_;
   const std::uint32_t length = load32(p);
   if (length > config_.max_message_bytes) return fail(wire_errc::message_too_long, offset);

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -217,7 +218,9 @@ struct wire_config {
 /// checked as soon as its 4 bytes (and the id byte) arrive, so a peer cannot make it wait
 /// for more than 4 + max_message_bytes bytes; when the caller drains next() between feeds,
 /// the buffer never exceeds that plus the size of one fed chunk. Consumed bytes are
-/// dropped when more are fed (the buffer is compacted, not grown).
+/// dropped when more are fed (the buffer is compacted, not grown). With feed_view the
+/// decoder reads the caller's bytes in place and keeps only an incomplete message's tail;
+/// release() frees its buffer once it holds nothing.
 ///
 /// Left to the caller, as session state rather than framing: that a bitfield comes only
 /// right after the handshake, and that a piece answers a request we sent (its data length is
@@ -240,6 +243,18 @@ class wire_decoder {
   /// the size of that area, and no other call on this decoder in between.
   void commit(std::size_t bytes);
 
+  /// Zero-copy feeding from the caller's memory (e.g. one read buffer that many connections
+  /// share): when the decoder holds nothing, next() decodes `bytes` in place and events
+  /// point into them; the unparsed tail (an incomplete message) is copied into the
+  /// decoder's own buffer when next() runs out. Otherwise the bytes are appended as by
+  /// feed(). Precondition: `bytes` stay valid and unchanged until next() has returned
+  /// nullopt or an error (call next() until then before reusing them).
+  void feed_view(std::span<const std::byte> bytes);
+
+  /// Frees the decoder's own buffer if it holds no bytes (an idle connection then costs
+  /// no buffer memory). Invalidates spans from earlier events.
+  void release() noexcept;
+
   /// The next item of the stream: nullopt when more bytes are needed, or the error that
   /// closes this peer. Spans in the event stay valid until the next call of feed, prepare,
   /// commit or next.
@@ -250,7 +265,7 @@ class wire_decoder {
   /// Bytes fed but not yet returned as events (the decoder's unparsed data).
   std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
   /// Bytes the buffer holds room for (its memory), whether in use or not.
-  std::size_t capacity_bytes() const noexcept { return buf_.size(); }
+  std::size_t capacity_bytes() const noexcept { return capacity_; }
   /// Bytes of the stream returned as events so far (the offset of the next item).
   std::uint64_t consumed_bytes() const noexcept { return base_offset_ + begin_; }
   /// Whether the decoder has failed (every later next() returns that error).
@@ -259,6 +274,7 @@ class wire_decoder {
  private:
   result<std::optional<wire_event>, wire_error> fail(wire_errc code, std::uint64_t offset);
   result<std::optional<wire_event>, wire_error> next_handshake();
+  result<std::optional<wire_event>, wire_error> next_message();
   /// The error of a length prefix that does not fit message `id` (checked as soon as the
   /// id arrives, before the payload); nullopt when it fits. Precondition: length >= 1.
   std::optional<wire_errc> length_error(std::uint8_t id, std::uint32_t length) const noexcept;
@@ -270,12 +286,18 @@ class wire_decoder {
   std::uint64_t piece_size(std::uint64_t index) const noexcept;
   /// Makes room for `bytes` more at end_, compacting first; returns the write position.
   std::byte* reserve_tail(std::size_t bytes);
+  /// The bytes [begin_, end_) index: the caller's (feed_view) or the decoder's own buffer.
+  const std::byte* data() const noexcept { return view_ != nullptr ? view_ : buf_.get(); }
+  /// Leaves the caller's bytes: copies their unparsed tail into the decoder's own buffer.
+  void stash_view();
 
   wire_config config_;
   std::uint64_t piece_count_ = 0;
   std::uint64_t last_piece_bytes_ = 0;
-  std::vector<std::byte> buf_;  ///< size() is the capacity; data is [begin_, end_)
-  std::size_t begin_ = 0;
+  std::unique_ptr<std::byte[]> buf_;  ///< the decoder's own bytes (not zero-filled)
+  std::size_t capacity_ = 0;          ///< bytes buf_ holds room for
+  const std::byte* view_ = nullptr;   ///< the caller's bytes from feed_view, until stashed
+  std::size_t begin_ = 0;             ///< data() is [begin_, end_)
   std::size_t end_ = 0;
   std::size_t prepared_ = 0;       ///< size of the area handed out by prepare()
   std::uint64_t base_offset_ = 0;  ///< stream offset of buf_[0]

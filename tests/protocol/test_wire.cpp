@@ -174,6 +174,16 @@ long_stream make_long_stream() {
   return s;
 }
 
+// Appends the encoding of every event the decoder has ready (it must not fail).
+void drain_encoded(bt::wire_decoder& decoder, std::vector<bytes>& got) {
+  for (;;) {
+    auto r = decoder.next();
+    REQUIRE(r.has_value());
+    if (!*r) return;
+    got.push_back(encoded(**r));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("the decoder yields the same events at every split point") {
@@ -185,12 +195,7 @@ TEST_CASE("the decoder yields the same events at every split point") {
     for (auto part : {std::span<const std::byte>(s.stream).first(split),
                       std::span<const std::byte>(s.stream).subspan(split)}) {
       decoder.feed(part);
-      for (;;) {
-        auto r = decoder.next();
-        REQUIRE(r.has_value());
-        if (!*r) break;
-        got.push_back(encoded(**r));
-      }
+      drain_encoded(decoder, got);
     }
     CHECK(got == s.parts);
     CHECK(decoder.buffered_bytes() == 0);
@@ -237,6 +242,76 @@ TEST_CASE("prepare and commit feed like feed, and piece data is not copied") {
     }
     CHECK(got == s.parts);
   }
+}
+
+TEST_CASE("feed_view decodes the caller's bytes in place and keeps only the unparsed tail") {
+  const long_stream s = make_long_stream();
+  for (std::size_t chunk = 1; chunk <= s.stream.size(); chunk += (chunk < 64 ? 1 : 97)) {
+    INFO("chunk size " << chunk);
+    bt::wire_decoder decoder(small_torrent);
+    // One buffer reused for every read, as connections share one per thread; it is
+    // overwritten after each drain, so an event or a tail that still pointed into it would
+    // come out wrong.
+    bytes shared(chunk);
+    std::vector<bytes> got;
+    std::size_t max_capacity = 0;
+    for (std::size_t pos = 0; pos < s.stream.size(); pos += chunk) {
+      const std::size_t n = std::min(chunk, s.stream.size() - pos);
+      std::copy_n(s.stream.begin() + static_cast<std::ptrdiff_t>(pos), n, shared.begin());
+      decoder.feed_view(std::span<const std::byte>(shared).first(n));
+      for (;;) {
+        auto r = decoder.next();
+        REQUIRE(r.has_value());
+        if (!*r) break;
+        if (const auto* p = std::get_if<msg::piece>(&**r); p != nullptr && n == s.stream.size()) {
+          CHECK(p->data.data() >= shared.data());  // the block is a view into the caller's bytes
+          CHECK(p->data.data() + p->data.size() <= shared.data() + shared.size());
+        }
+        got.push_back(encoded(**r));
+      }
+      std::fill(shared.begin(), shared.end(), std::byte{0xee});
+      // What the decoder holds is the incomplete message at the end of what it was given.
+      const std::size_t held = decoder.buffered_bytes();
+      CHECK(held < n + bt::piece_header_bytes + 32 * 1024);
+      max_capacity = std::max(max_capacity, decoder.capacity_bytes());
+      decoder.release();
+      CHECK((held == 0) == (decoder.capacity_bytes() == 0));
+    }
+    CHECK(got == s.parts);
+    CHECK(decoder.consumed_bytes() == s.stream.size());
+    CHECK(decoder.capacity_bytes() == 0);
+    if (chunk == s.stream.size()) CHECK(max_capacity == 0);  // whole messages only: no copy at all
+  }
+}
+
+TEST_CASE("feed_view after feed appends behind the bytes the decoder holds") {
+  const long_stream s = make_long_stream();
+  const auto stream = std::span<const std::byte>(s.stream);
+  for (std::size_t split : {1u, 70u, 75u, 200u}) {
+    INFO("split at " << split);
+    bt::wire_decoder decoder(small_torrent);
+    decoder.feed(stream.first(split));
+    decoder.release();  // holds bytes: nothing is freed
+    CHECK(decoder.buffered_bytes() == split);
+    std::vector<bytes> got;
+    bytes rest(stream.begin() + static_cast<std::ptrdiff_t>(split), stream.end());
+    decoder.feed_view(rest);
+    drain_encoded(decoder, got);
+    CHECK(got == s.parts);
+  }
+}
+
+TEST_CASE("a protocol error in borrowed bytes keeps none of them") {
+  bt::wire_decoder decoder(small_torrent);
+  bytes stream = concat({encoded(sample_handshake()), hex_bytes({0x00, 0x00, 0x00, 0x05, 0x04, 0x00, 0x00, 0x00, 0x09})});
+  decoder.feed_view(stream);
+  REQUIRE(decoder.next().has_value());
+  auto r = decoder.next();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == bt::wire_errc::piece_out_of_range);
+  std::fill(stream.begin(), stream.end(), std::byte{0});
+  CHECK(decoder.buffered_bytes() == 0);
+  CHECK_FALSE(decoder.next().has_value());  // stays failed
 }
 
 TEST_CASE("a stream of full 16 KiB blocks decodes in 64 KiB chunks") {
