@@ -41,6 +41,8 @@ struct connection {
   bool peer_interested = false;
   bool snubbed = false;
   bitfield peer_has;                       ///< pieces it announced
+  std::vector<std::uint32_t> haves_waiting;  ///< our `have`s batched for it (session_config::have_batch_interval)
+  time_point haves_waiting_since{};          ///< when the first of them was batched
   std::vector<block_request> outstanding;  ///< our requests in flight at it, oldest first
   decayed_rate rate_from{};                ///< its recent sending rate to us (blocks received)
   time_point connected_at{};

@@ -145,7 +145,27 @@ void session::close_connection(connection& c, std::string reason) {
 }
 
 void session::send(connection& c, wire_event message) {
+  send_waiting_haves(c);  // they go first, in the same write
   outputs_.push_back(out::send{.conn = c.key, .message = std::move(message)});
+}
+
+void session::send_have(connection& c, std::uint32_t piece) {
+  if (c.peer_has.test(piece)) return;  // it will not ask us for it
+  const bool batch = config_.have_batch_interval > duration::zero() && c.am_choking && upload_busy();
+  if (!batch) {
+    send(c, msg::have{piece});
+    return;
+  }
+  if (c.haves_waiting.empty()) c.haves_waiting_since = now_;
+  c.haves_waiting.push_back(piece);
+}
+
+void session::send_waiting_haves(connection& c) {
+  if (c.haves_waiting.empty()) return;
+  std::vector<std::uint32_t> pieces;
+  pieces.swap(c.haves_waiting);
+  for (const auto p : pieces)
+    if (!c.peer_has.test(p)) outputs_.push_back(out::send{.conn = c.key, .message = msg::have{p}});
 }
 
 void session::emit(client_event_kind kind, std::string detail, std::optional<std::uint32_t> piece,
@@ -478,6 +498,10 @@ void session::housekeeping() {
     if (now_ - c->last_received > config_.idle_timeout) {
       close_connection(*c, "idle timeout");
       continue;
+    }
+    if (!c->haves_waiting.empty() &&
+        (now_ - c->haves_waiting_since >= config_.have_batch_interval || !upload_busy())) {
+      send_waiting_haves(*c);
     }
     if (now_ - c->last_sent > config_.keepalive_interval) {
       send(*c, msg::keep_alive{});

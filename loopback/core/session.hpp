@@ -168,6 +168,15 @@ class session {
   // session_download.cpp: interest, requests, blocks, piece checks, strikes, completion
   void add_to_picker(connection& c, const bitfield* pieces);
   void update_interest(connection& c);
+  /// Our `have` of `piece` for c: none when c holds it, batched when c is choked and our
+  /// upload busy (session_config::have_batch_interval), else sent now.
+  void send_have(connection& c, std::uint32_t piece);
+  /// Sends c's batched haves (those of pieces it still lacks).
+  void send_waiting_haves(connection& c);
+  /// Our upload is limited and runs near its limit: nobody we choke could be served sooner.
+  [[nodiscard]] bool upload_busy() const;
+  /// Our payload rate is below 90 % of the upload limit.
+  [[nodiscard]] bool upload_underused() const;
   void fill_pipeline(connection& c);
   void fill_all_pipelines();
   void snub(connection& c);

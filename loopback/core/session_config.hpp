@@ -89,6 +89,12 @@ struct session_config {
   duration keepalive_interval = std::chrono::seconds(60);  ///< nothing sent: keep-alive
   duration request_timeout = std::chrono::seconds(20);     ///< no block while requests wait: snubbed
   duration tick_interval = std::chrono::milliseconds(250);  ///< timeouts checked this often
+  /// `have` messages to a peer we choke wait up to this long (checked every tick) while our
+  /// upload is busy, and leave together, or with the next message to that peer (zero: each
+  /// at once). It cannot ask us for the piece until we unchoke it, and the unchoke carries
+  /// them; what waits is only its count of who has what. Transmission batches its haves the
+  /// same way. Saves a message and a wake-up per peer and piece.
+  duration have_batch_interval = std::chrono::seconds(1);
   duration tracker_timeout = std::chrono::seconds(5);        ///< one announce, all included
   duration stop_announce_timeout = std::chrono::seconds(2);  ///< the `stopped` announce
   duration tracker_retry_min = std::chrono::seconds(1);      ///< first backoff after a failure

@@ -167,10 +167,11 @@ void session::piece_passed(std::uint32_t piece, std::span<const std::uint64_t> f
   stats_.pieces_held = static_cast<std::uint32_t>(picker_.have().count());
   // A peer that holds the piece has no use for our `have` (it will not ask us for it): none
   // is sent, which spares a message per peer and piece once pieces have spread (a super
-  // seed counts what it handed out itself, so it needs none either).
+  // seed counts what it handed out itself, so it needs none either). To a peer we choke it
+  // may wait a little, batched (send_have).
   for (auto& [k, c] : conns_) {
     if (!c->is_open() || !c->handshake_done) continue;
-    if (!c->peer_has.test(piece)) send(*c, msg::have{piece});
+    send_have(*c, piece);
     update_interest(*c);
   }
   emit(client_event_kind::piece_verified, {}, piece);

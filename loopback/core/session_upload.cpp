@@ -190,14 +190,22 @@ void session::fill_free_slots() {
 void session::unchoke_if_idle() {
   if (!config_.upload || stopping_ || !(config_.upload_bytes_per_s > 0)) return;
   const auto tau = std::chrono::milliseconds(200);
-  const double payload_limit = config_.upload_bytes_per_s * block_bytes / (block_bytes + piece_header_bytes);
-  const bool underused = stats_.started_at && now_ - *stats_.started_at >= 2 * tau && now_ - idle_unchoke_at_ >= tau &&
-                         sent_rate_.rate(now_) < 0.9 * payload_limit;
+  const bool underused =
+      stats_.started_at && now_ - *stats_.started_at >= 2 * tau && now_ - idle_unchoke_at_ >= tau && upload_underused();
   if (!underused && serving_ > 0) return;
   if (const auto k = on_upload_idle(snapshot(), config_.choker)) {
     if (auto* c = find(*k)) apply_choke(*c, false);
     idle_unchoke_at_ = now_;
   }
+}
+
+bool session::upload_underused() const {
+  const double payload_limit = config_.upload_bytes_per_s * block_bytes / (block_bytes + piece_header_bytes);
+  return sent_rate_.rate(now_) < 0.9 * payload_limit;
+}
+
+bool session::upload_busy() const {
+  return config_.upload && config_.upload_bytes_per_s > 0 && serving_ > 0 && !upload_underused();
 }
 
 void session::run_rechoke() {

@@ -298,3 +298,104 @@ TEST_CASE("the upload queue: a cancel removes a block, a choke clears all, piece
   CHECK(sc.sent<bt::msg::choke>(key).size() == 1);
   CHECK(sc.s.upload_queued_bytes(key) == 0);
 }
+
+namespace {
+
+// A leecher holding piece 0, with an upload limit of 50 kB/s, and three peers: `upload`
+// (interested, unchoked, served), `choked` (holds piece 0, so wants nothing from us and stays
+// choked) and `seed` (has everything and unchokes us).
+struct have_batch_swarm {
+  std::shared_ptr<const bt::metainfo> torrent = test::small_torrent();
+  script sc;
+  bt::peer_key upload{}, choked{}, seed{};
+
+  explicit have_batch_swarm(bt::duration batch)
+      : sc(bt::session_config{.torrent = torrent,
+                              .upload_bytes_per_s = 50'000,
+                              .tick_interval = 250ms,
+                              .have_batch_interval = batch}) {
+    sc.s_torrent = torrent;
+    bt::bitfield mine(4, false);
+    mine.set(0);
+    sc.s.start(mine, 6881, sc.now);
+    sc.drain();
+    upload = sc.accept_peer(10, 0x10);
+    sc.message(upload, bt::msg::interested{});
+    REQUIRE(sc.sent<bt::msg::unchoke>(upload).size() == 1);
+    choked = sc.accept_peer(11, 0x11);
+    sc.message(choked, bt::msg::bitfield{mine});
+    seed = sc.accept_peer(12, 0x12);
+    sc.message(seed, bt::msg::bitfield{bt::bitfield(4, true)});
+    sc.message(seed, bt::msg::unchoke{});
+  }
+  // `upload` takes a block every 100 ms (164 kB/s, above our 50 kB/s limit) for `d`, always
+  // with one more queued: our upload is busy.
+  void serve(bt::duration d) {
+    for (bt::duration t{}; t < d; t += 100ms) {
+      sc.message(upload, bt::msg::request{.index = 0, .begin = 0, .length = 16384});
+      const auto b = sc.s.take_upload(upload, sc.now);
+      REQUIRE(b);
+      sc.s.handle_block_sent(upload, *b, sc.now);
+      sc.message(upload, bt::msg::request{.index = 0, .begin = 16384, .length = 16384});
+      sc.advance(100ms);
+    }
+  }
+  // The seed's blocks arrive; piece 1 passes its check.
+  void pass_piece_1() {
+    (void)answer_requests(sc, seed, sc.sent<bt::msg::request>(seed));
+    sc.s.handle_piece_checked(1, bt::piece_verdict::passed, {}, sc.now);
+    sc.drain();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a `have` for a peer we choke waits while our upload is busy, then leaves batched", "[session]") {
+  have_batch_swarm w(1s);
+  w.serve(400ms);
+  (void)w.sc.take<bt::out::send>();
+  w.pass_piece_1();
+  // The peer we serve may ask for it at once; the choked one could not, and waits.
+  const auto to_upload = w.sc.sent<bt::msg::have>(w.upload);
+  REQUIRE(to_upload.size() == 1);
+  CHECK(to_upload[0].index == 1);
+  CHECK(w.sc.sent<bt::msg::have>(w.choked).empty());
+  CHECK(w.sc.sent<bt::msg::have>(w.seed).empty());  // it holds every piece
+  w.serve(700ms);  // four ticks, under the 1 s batch interval
+  CHECK(w.sc.sent<bt::msg::have>(w.choked).empty());
+  w.serve(400ms);  // past it: the tick sends the batch
+  const auto to_choked = w.sc.sent<bt::msg::have>(w.choked);
+  REQUIRE(to_choked.size() == 1);
+  CHECK(to_choked[0].index == 1);
+}
+
+TEST_CASE("a batched `have` leaves with the next message to that peer, before it", "[session]") {
+  have_batch_swarm w(1s);
+  w.serve(400ms);
+  w.pass_piece_1();
+  (void)w.sc.take<bt::out::send>();
+  // The choked peer announces piece 2, which we lack: our `interested` goes to it, and the
+  // batched `have` goes just before, in the same write.
+  w.sc.message(w.choked, bt::msg::have{.index = 2});
+  std::vector<std::uint32_t> order;
+  for (const auto& o : w.sc.take<bt::out::send>()) {
+    if (o.conn != w.choked) continue;
+    if (const auto* h = std::get_if<bt::msg::have>(&o.message)) order.push_back(h->index);
+    if (std::holds_alternative<bt::msg::interested>(o.message)) order.push_back(1000);
+  }
+  CHECK(order == std::vector<std::uint32_t>{1, 1000});
+}
+
+TEST_CASE("with our upload idle, or batching off, a `have` leaves at once", "[session]") {
+  SECTION("idle upload") {
+    have_batch_swarm w(1s);  // nobody is served
+    w.pass_piece_1();
+    CHECK(w.sc.sent<bt::msg::have>(w.choked).size() == 1);
+  }
+  SECTION("batching off") {
+    have_batch_swarm w(bt::duration::zero());
+    w.serve(400ms);
+    w.pass_piece_1();
+    CHECK(w.sc.sent<bt::msg::have>(w.choked).size() == 1);
+  }
+}
