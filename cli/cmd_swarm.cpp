@@ -154,9 +154,9 @@ void print_table(const loopback::swarm_config& c, const loopback::swarm_result& 
     std::printf("bound               - (the server's upload is unlimited)\n");
   }
   const double delivered_gib = static_cast<double>(r.file_bytes) * static_cast<double>(c.leechers) / (1u << 30);
-  std::printf("cost                %.1f CPU-s (%.2f per GiB delivered), peak RSS %s, %zu connections at most an instance\n",
+  std::printf("cost                %.1f CPU-s (%.2f per GiB delivered), peak RSS %s, %zu connections at most %s\n",
               r.cpu_seconds, delivered_gib > 0 ? r.cpu_seconds / delivered_gib : 0.0, mib(r.peak_rss_bytes).c_str(),
-              r.max_peers);
+              r.max_peers, c.mode == loopback::swarm_mode::p2p ? "an instance" : "a leecher (the server keeps all)");
   if (!c.faults.empty()) print_faults(r);
 }
 

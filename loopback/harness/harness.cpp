@@ -287,7 +287,7 @@ class swarm_run {
     make_leechers();
     // t0: every seed listens and holds the file; release the leechers together.
     t0_ = clock::now();
-    for (auto& l : leechers_) l->start();
+    for (auto& l : leechers_) start_leecher(*l);
     sample_until_done();
     collect();
     stop();
@@ -344,7 +344,7 @@ class swarm_run {
                                           .upload_order = config_.upload_order,
                                           .choker = seed_choker,
                                           .picker = seed_picker,
-                                          .max_peers = max_peers_,
+                                          .max_peers = seed_max_peers(),
                                           .rng_seed = rng_seed_++,
                                           .handshake_timeout = timeouts_.handshake,
                                           .evict_silent_after = timeouts_.evict_silent,
@@ -371,6 +371,12 @@ class swarm_run {
     adversaries_->start();
     const auto until = clock::now() + 5s;
     while (!adversaries_->announced() && clock::now() < until) std::this_thread::sleep_for(5ms);
+  }
+
+  // Client-server: the server holds a connection to every client (the model's server streams
+  // to all N at once); the connection limit is a peer-to-peer client's.
+  std::size_t seed_max_peers() const {
+    return p2p() ? max_peers_ : std::max(max_peers_, n() + fault_peer_count(config_.faults) + 8);
   }
 
   std::shared_ptr<bt::storage> content_for_seed() const {
@@ -400,6 +406,16 @@ class swarm_run {
                                         .evict_silent_after = timeouts_.evict_silent,
                                         .request_timeout = timeouts_.request,
                                         .numwant = static_cast<int>(max_peers_)});
+  }
+
+  // Client-server: a client knows its server, as an HTTP client does; it dials every seed at
+  // once rather than wait for the seeds to come up among the tracker's random subset (with
+  // N + 1 peers above numwant, some leechers would not hear of the seed until the next
+  // announce).
+  void start_leecher(bt::client& l) {
+    l.start();
+    if (p2p()) return;
+    for (std::size_t s = 0; s < seeds_.size(); ++s) l.connect_to({.ip = seed_address(s), .port = seeds_[s]->port()});
   }
 
   void make_leechers() {
@@ -476,7 +492,7 @@ class swarm_run {
         add_counters(retired_stats_[i], leechers_[i]->stats());
         retired_.push_back(std::move(leechers_[i]));
         leechers_[i] = make_leecher(i, bt::initial_data::verify);
-        leechers_[i]->start();
+        start_leecher(*leechers_[i]);
         ch.now = churner::phase::back;
         ch.record.back_seconds = seconds_between(t0_, clock::now());
         ch.record.pieces_kept = leechers_[i]->stats().pieces_held;

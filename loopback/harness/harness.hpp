@@ -59,7 +59,8 @@ struct swarm_config {
   std::uint64_t data_seed = 1;                    ///< seed of the random data
   swarm_content content = swarm_content::memory;  ///< generated: no copy of the file (no `file`)
   /// Connections an instance keeps, both directions; nullopt: default_max_peers, lowered to
-  /// what RLIMIT_NOFILE allows (connection_limit); a value given is checked against it.
+  /// what RLIMIT_NOFILE allows (connection_limit); a value given is checked against it. In
+  /// client-server mode the seeds are not limited by it: a server keeps all N clients.
   std::optional<std::size_t> max_peers{};
   std::uint32_t piece_bytes = 256 * 1024;
   double server_up_bytes_per_s = 0;               ///< u_s of each seed
@@ -194,7 +195,7 @@ struct swarm_result {
   std::vector<double> timeline_seconds;
   std::vector<std::vector<std::uint64_t>> timeline_bytes;
   std::string failure;  ///< why the run failed (timeout, data mismatch), empty when fine
-  std::size_t max_peers = 0;           ///< the connection limit every instance ran with
+  std::size_t max_peers = 0;           ///< the connection limit every instance ran with (cs: every leecher)
   double cpu_seconds = 0;              ///< user + system time of the process during the run
   std::uint64_t peak_rss_bytes = 0;    ///< the process's peak resident set size so far
   fault_report faults;  ///< counters filled in every run; faults.faults empty without faults

@@ -63,6 +63,29 @@ TEST_CASE("cs swarm of 3: leechers upload nothing", "[harness]") {
   for (const auto& l : r.leechers) CHECK(l.bytes_up == 0);
 }
 
+TEST_CASE("cs swarm above the connection limit: the server keeps every client from the start", "[harness]") {
+  // N = 6 leechers limited to 4 connections each, F = 1 MiB, u_s = 6 MB/s, d = 1 MB/s:
+  // bound max(N·F/u_s, F/d) = F/d = 1.049 s, every client at 1 MB/s at once. A server held
+  // to 4 connections (or a client that did not hear of it from the tracker's random 4 of 7)
+  // would start some clients only when others finish.
+  auto c = small(swarm_mode::cs, after_complete::leave);
+  c.leechers = 6;
+  c.max_peers = 4;
+  c.file_bytes = 1u << 20;
+  c.server_up_bytes_per_s = 6e6;
+  c.peer_down_bytes_per_s = {1e6};
+  const auto r = run_swarm(c);
+  check_run(c, r, 1048576 / 1e6);
+  double last_first_byte = 0, first_completion = 1e9;
+  for (const auto& l : r.leechers) {
+    REQUIRE(l.first_byte_seconds.has_value());
+    REQUIRE(l.completion_seconds.has_value());
+    last_first_byte = std::max(last_first_byte, *l.first_byte_seconds);
+    first_completion = std::min(first_completion, *l.completion_seconds);
+  }
+  CHECK(last_first_byte < first_completion);  // every client served before any is done
+}
+
 TEST_CASE("unequal leechers, fair upload sharing: completes, identical data, not below the bound", "[harness]") {
   // The other upload order than the default (piece-first), with unequal uploads so that the
   // seed's shares follow the owed copies: u = 0.25, 0.5, 0.75 MB/s (sum 1.5 as above).
