@@ -196,7 +196,7 @@ struct swarm_result {
   std::vector<std::vector<std::uint64_t>> timeline_bytes;
   std::string failure;  ///< why the run failed (timeout, data mismatch), empty when fine
   std::size_t max_peers = 0;           ///< the connection limit every instance ran with (cs: every leecher)
-  double cpu_seconds = 0;              ///< user + system time of the process during the run
+  double cpu_seconds = 0;              ///< user + system time of the process from t0 to the end of the distribution
   std::uint64_t peak_rss_bytes = 0;    ///< the process's peak resident set size so far
   fault_report faults;  ///< counters filled in every run; faults.faults empty without faults
 };
