@@ -26,7 +26,7 @@ std::uint64_t pacer::sync(consumer_id c, std::uint64_t queued_bytes, time_point 
     asked_ = true;
     last_refill_ = std::max(last_refill_, now);
   }
-  priorities_.try_emplace(c, 0);
+  limiter_.add_consumer(c);
   auto& granted = granted_[c];
   std::uint64_t pending = limiter_.pending_bytes(c);
   if (pending > 0 && granted + pending > queued_bytes) {
@@ -40,7 +40,6 @@ std::uint64_t pacer::sync(consumer_id c, std::uint64_t queued_bytes, time_point 
 }
 
 void pacer::set_priority(consumer_id c, std::uint64_t priority) {
-  priorities_[c] = priority;
   limiter_.set_priority(c, priority);
 }
 
@@ -57,7 +56,6 @@ void pacer::spend(consumer_id c, std::uint64_t bytes) {
 void pacer::remove(consumer_id c) {
   limiter_.remove_consumer(c);
   granted_.erase(c);
-  priorities_.erase(c);
 }
 
 std::optional<time_point> pacer::due_for(std::uint64_t missing_bytes, std::size_t sharers) const {

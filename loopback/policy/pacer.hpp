@@ -68,28 +68,26 @@ class pacer {
   time_point last_refill_;
   bool asked_ = false;  ///< some consumer has asked for bytes since the start
   std::unordered_map<consumer_id, std::uint64_t> granted_;
-  std::unordered_map<consumer_id, std::uint64_t> priorities_;
 };
 
 template <class Need>
 std::optional<time_point> pacer::next_due(Need&& need) const {
-  if (limiter_.unlimited() || limiter_.total_pending_bytes() == 0) return std::nullopt;
+  if (limiter_.unlimited() || !limiter_.any_pending()) return std::nullopt;
   // The first group: the smallest priority among consumers with pending demand. Its members
   // share the tokens equally while each still wants some (max-min); the shares change when
   // one of them has its whole pending demand, and tokens go to the next group only once the
   // first has all it asked for.
   std::optional<std::uint64_t> top;
-  for (const auto& [c, p] : priorities_)
-    if (limiter_.pending_bytes(c) > 0 && (!top || p < *top)) top = p;
+  limiter_.for_each_pending([&](consumer_id, std::uint64_t p, std::uint64_t) {
+    if (!top || p < *top) top = p;
+  });
   std::size_t sharers = 0;
   bool needy = false, others_wait = false;
   std::uint64_t least = 0;
-  for (const auto& [c, p] : priorities_) {
-    const std::uint64_t pending = limiter_.pending_bytes(c);
-    if (pending == 0) continue;
+  limiter_.for_each_pending([&](consumer_id c, std::uint64_t p, std::uint64_t pending) {
     if (p != *top) {
       others_wait = true;
-      continue;
+      return;
     }
     ++sharers;
     const std::uint64_t want = need(c), have = granted(c);
@@ -98,7 +96,7 @@ std::optional<time_point> pacer::next_due(Need&& need) const {
     const std::uint64_t until = want > have ? std::min(want - have, pending) : pending;
     needy = needy || want > have;
     if (least == 0 || until < least) least = until;
-  }
+  });
   // Nobody in the first group waits for tokens and nobody else asks: no need to wake; the
   // tokens earned meanwhile are handed out at the next refill all the same.
   if (!needy && !others_wait) return std::nullopt;

@@ -117,6 +117,16 @@ class rate_limiter {
   [[nodiscard]] std::uint64_t pending_bytes(consumer_id c) const noexcept;
   /// Pending demand of all consumers, in bytes (saturating).
   [[nodiscard]] std::uint64_t total_pending_bytes() const noexcept;
+  /// Some consumer has pending demand. O(1).
+  [[nodiscard]] bool any_pending() const noexcept { return queued_consumers_ > 0; }
+  /// Calls f(consumer, priority, pending_bytes) for each consumer with pending demand, in
+  /// registration order (one pass over the consumers, no lookups).
+  template <class F>
+  void for_each_pending(F&& f) const {
+    if (queued_consumers_ == 0) return;
+    for (const auto& e : entries_)
+      if (e.pending_bytes > 0) f(e.id, e.priority, e.pending_bytes);
+  }
 
   /// Earns rate × elapsed (negative counts as zero) and shares the tokens among the
   /// consumers with pending demand: by priority (set_priority), then max-min fairly; the extra byte of an uneven split goes
