@@ -208,6 +208,8 @@ void check_ranges(const swarm_options& o) {
   if (o.repeat < 1) throw usage_error("--repeat: must be at least 1");
   if (!(o.request_queue_seconds >= 0 && o.request_queue_seconds <= 10))
     throw usage_error("--request-queue: must be from 0 to 10s");
+  if (!(o.have_batch_seconds >= 0 && o.have_batch_seconds <= 60))
+    throw usage_error("--have-batch: must be from 0 to 60s");
 }
 
 /// The harness's configuration for `o`, checked in full before any swarm starts; a
@@ -236,6 +238,7 @@ loopback::swarm_config config_of(const swarm_options& o) {
   check_ranges(o);
   c.picker.request_queue_time =
       std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.request_queue_seconds));
+  c.have_batch_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.have_batch_seconds));
   c.choker.regular_slots = o.slots;
   c.choker.rechoke_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.rechoke_seconds));
   c.choker.optimistic_interval =
@@ -305,6 +308,7 @@ struct swarm_input {
   std::string leechers = "8", seeds = "1", file_size = "32MiB", piece_size = "256KiB";
   std::string server_up = "4MB/s", peer_up = "2MB/s", peer_down = "unlimited";
   std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1", request_queue = "30ms";
+  std::string have_batch = "1s";
   std::string max_peers = "auto";
 
   /// `opts` with the texts parsed; a usage_error names the flag at fault. `file_given`:
@@ -327,6 +331,7 @@ struct swarm_input {
     o.rechoke_seconds = parse_flag("--rechoke", rechoke, model::parse_duration_seconds);
     o.request_queue_seconds =
         request_queue == "0" ? 0.0 : parse_flag("--request-queue", request_queue, model::parse_duration_seconds);
+    o.have_batch_seconds = have_batch == "0" ? 0.0 : parse_flag("--have-batch", have_batch, model::parse_duration_seconds);
     o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
     o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
     o.repeat = parse_count("--repeat", repeat);
@@ -400,6 +405,10 @@ command add_swarm_command(CLI::App& parent) {
   app->add_option("--rechoke", in->rechoke, "rechoke interval")->capture_default_str();
   app->add_option("--request-queue", in->request_queue,
                   "requests kept at a peer cover this much of its sending (0: always 16)")
+      ->capture_default_str();
+  app->add_option("--have-batch", in->have_batch,
+                  "a `have` for a peer we choke waits up to this long while our upload is busy, and leaves "
+                  "with others (0: each at once)")
       ->capture_default_str();
   app->add_option("--optimistic", in->optimistic, "optimistic unchoke interval")->capture_default_str();
   app->add_option("--time-scale", o.time_scale, "multiplies every choker interval")->capture_default_str();

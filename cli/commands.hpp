@@ -126,6 +126,7 @@ struct swarm_options {
   int slots = 4;
   double rechoke_seconds = 10;
   double request_queue_seconds = 0.03;  ///< 0: a fixed pipeline of 16 requests per peer
+  double have_batch_seconds = 1;        ///< 0: every `have` at once
   double optimistic_seconds = 30;
   double time_scale = 1;
   double timeout_seconds = 600;

@@ -350,6 +350,7 @@ class swarm_run {
                                           .handshake_timeout = timeouts_.handshake,
                                           .evict_silent_after = timeouts_.evict_silent,
                                           .request_timeout = timeouts_.request,
+                                          .have_batch_interval = config_.have_batch_interval,
                                           .numwant = static_cast<int>(max_peers_)}));
       seeds_.back()->start();
     }
@@ -406,6 +407,7 @@ class swarm_run {
                                         .handshake_timeout = timeouts_.handshake,
                                         .evict_silent_after = timeouts_.evict_silent,
                                         .request_timeout = timeouts_.request,
+                                        .have_batch_interval = config_.have_batch_interval,
                                         .numwant = static_cast<int>(max_peers_)});
   }
 

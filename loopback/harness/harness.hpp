@@ -84,6 +84,9 @@ struct swarm_config {
   bt::upload_policy upload_order = bt::upload_policy::piece_first;
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds sample_interval{100};  ///< timeline resolution
+  /// A `have` for a peer an instance chokes waits up to this long while its upload is busy
+  /// (bt::session_config::have_batch_interval); zero: each at once. Not time-scaled.
+  bt::duration have_batch_interval = std::chrono::seconds(1);
   std::size_t io_threads = 2;                      ///< threads running the instances
   std::uint64_t rng_seed = 1;                      ///< peer ids and policies
   /// Honest instances' timeouts, before time_scale is applied (each scaled one is kept at

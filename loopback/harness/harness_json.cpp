@@ -175,6 +175,7 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   j["seed_policy"] = c.seed_policy == bt::initial_seeding::standard ? "standard" : "once-first";
   j["upload_order"] = c.upload_order == bt::upload_policy::fair ? "fair" : "piece-first";
   j["request_queue_seconds"] = std::chrono::duration<double>(c.picker.request_queue_time).count();
+  j["have_batch_seconds"] = std::chrono::duration<double>(c.have_batch_interval).count();
   const auto scaled = bt::scaled(c.choker, c.time_scale);
   j["choker"] = {{"regular_slots", scaled.regular_slots},
                  {"rechoke_seconds", std::chrono::duration<double>(scaled.rechoke_interval).count()},

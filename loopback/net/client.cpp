@@ -100,6 +100,7 @@ session_config session_config_for(const client_config& c, bool has_tracker) {
                         .keepalive_interval = c.keepalive_interval,
                         .request_timeout = c.request_timeout,
                         .tick_interval = c.tick_interval,
+                        .have_batch_interval = c.have_batch_interval,
                         .tracker_timeout = c.tracker_timeout,
                         .stop_announce_timeout = c.stop_announce_timeout,
                         .tracker_retry_min = c.tracker_retry_min,

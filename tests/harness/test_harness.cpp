@@ -136,6 +136,7 @@ TEST_CASE("the swarm document holds the contract's fields", "[harness]") {
     CHECK(j.contains(key));
   CHECK(j["mode"] == "p2p");
   CHECK(j["upload_order"] == "piece-first");
+  CHECK(j["have_batch_seconds"] == 1.0);
   CHECK(j["N"] == 2);
   CHECK(j["file_bytes"] == 2u << 20);
   CHECK(j["bound"].contains("seconds"));
