@@ -173,7 +173,9 @@ class session {
   void send_have(connection& c, std::uint32_t piece);
   /// Sends c's batched haves (those of pieces it still lacks).
   void send_waiting_haves(connection& c);
-  /// Our upload is limited and runs near its limit: nobody we choke could be served sooner.
+  /// Our upload is limited and has blocks queued for a peer we unchoked: it is in use, so
+  /// a peer we choke would not be served sooner for knowing what we have. (With nothing
+  /// queued, an interested peer may get an idle unchoke at once: then haves go at once.)
   [[nodiscard]] bool upload_busy() const;
   /// Our payload rate is below 90 % of the upload limit.
   [[nodiscard]] bool upload_underused() const;

@@ -90,7 +90,7 @@ struct session_config {
   duration request_timeout = std::chrono::seconds(20);     ///< no block while requests wait: snubbed
   duration tick_interval = std::chrono::milliseconds(250);  ///< timeouts checked this often
   /// `have` messages to a peer we choke wait up to this long (checked every tick) while our
-  /// upload is busy, and leave together, or with the next message to that peer (zero: each
+  /// upload is busy (blocks queued for a peer we serve), and leave together, or with the next message to that peer (zero: each
   /// at once). It cannot ask us for the piece until we unchoke it, and the unchoke carries
   /// them; what waits is only its count of who has what. Transmission batches its haves the
   /// same way. Saves a message and a wake-up per peer and piece.

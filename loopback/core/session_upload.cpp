@@ -205,7 +205,7 @@ bool session::upload_underused() const {
 }
 
 bool session::upload_busy() const {
-  return config_.upload && config_.upload_bytes_per_s > 0 && serving_ > 0 && !upload_underused();
+  return config_.upload && config_.upload_bytes_per_s > 0 && serving_ > 0;
 }
 
 void session::run_rechoke() {
