@@ -399,3 +399,23 @@ TEST_CASE("with our upload idle, or batching off, a `have` leaves at once", "[se
     CHECK(w.sc.sent<bt::msg::have>(w.choked).size() == 1);
   }
 }
+
+TEST_CASE("batched haves leave at the next tick once our upload has nothing queued", "[session]") {
+  have_batch_swarm w(10s);
+  w.serve(400ms);
+  w.pass_piece_1();
+  CHECK(w.sc.sent<bt::msg::have>(w.choked).empty());
+  w.sc.advance(250ms);
+  CHECK(w.sc.sent<bt::msg::have>(w.choked).empty());  // still serving: the batch waits
+  // The peer we serve withdraws its requests: nothing queued, an idle unchoke may come.
+  for (int i = 0; i < 8 && w.sc.s.upload_queued_bytes(w.upload) > 0; ++i) {
+    w.sc.message(w.upload, bt::msg::cancel{.index = 0, .begin = 0, .length = 16384});
+    w.sc.message(w.upload, bt::msg::cancel{.index = 0, .begin = 16384, .length = 16384});
+  }
+  REQUIRE(w.sc.s.upload_queued_bytes(w.upload) == 0);
+  CHECK(w.sc.sent<bt::msg::have>(w.choked).empty());  // not before the tick
+  w.sc.advance(250ms);
+  const auto to_choked = w.sc.sent<bt::msg::have>(w.choked);
+  REQUIRE(to_choked.size() == 1);
+  CHECK(to_choked[0].index == 1);
+}
