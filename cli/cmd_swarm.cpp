@@ -302,6 +302,11 @@ int report_failures(const std::optional<loopback::swarm_result>& baseline,
   return status;
 }
 
+/// A duration flag where a bare "0" (no unit) means zero: off, or always the fixed default.
+double duration_or_zero(const char* flag, const std::string& text) {
+  return text == "0" ? 0.0 : parse_flag(flag, text, model::parse_duration_seconds);
+}
+
 /// swarm's command line: the options CLI11 fills in directly, and the texts to parse.
 struct swarm_input {
   swarm_options opts;
@@ -329,9 +334,8 @@ struct swarm_input {
       if (r == 0) throw usage_error("--peer-down: a leecher cannot download at zero");
     if (o.server_up_bps == 0) throw usage_error("--server-up: the seed cannot upload at zero");
     o.rechoke_seconds = parse_flag("--rechoke", rechoke, model::parse_duration_seconds);
-    o.request_queue_seconds =
-        request_queue == "0" ? 0.0 : parse_flag("--request-queue", request_queue, model::parse_duration_seconds);
-    o.have_batch_seconds = have_batch == "0" ? 0.0 : parse_flag("--have-batch", have_batch, model::parse_duration_seconds);
+    o.request_queue_seconds = duration_or_zero("--request-queue", request_queue);
+    o.have_batch_seconds = duration_or_zero("--have-batch", have_batch);
     o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
     o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
     o.repeat = parse_count("--repeat", repeat);

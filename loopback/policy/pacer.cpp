@@ -26,7 +26,6 @@ std::uint64_t pacer::sync(consumer_id c, std::uint64_t queued_bytes, time_point 
     asked_ = true;
     last_refill_ = std::max(last_refill_, now);
   }
-  limiter_.add_consumer(c);
   auto& granted = granted_[c];
   std::uint64_t pending = limiter_.pending_bytes(c);
   if (pending > 0 && granted + pending > queued_bytes) {

@@ -188,10 +188,7 @@ std::uint64_t wire_decoder::piece_size(std::uint64_t index) const noexcept {
 
 std::byte* wire_decoder::reserve_tail(std::size_t bytes) {
   if (view_ != nullptr) stash_view();
-  if (begin_ == end_) {  // everything consumed: start over at the front, for free
-    base_offset_ += begin_;
-    begin_ = end_ = 0;
-  }
+  if (begin_ == end_) rewind();  // everything consumed: start over at the front, for free
   if (capacity_ - end_ < bytes) {
     if (begin_ > 0) {  // drop consumed bytes before growing
       std::memmove(buf_.get(), buf_.get() + begin_, end_ - begin_);
@@ -210,12 +207,16 @@ std::byte* wire_decoder::reserve_tail(std::size_t bytes) {
   return buf_.get() + end_;
 }
 
+void wire_decoder::rewind() noexcept {
+  base_offset_ += begin_;
+  begin_ = end_ = 0;
+}
+
 void wire_decoder::stash_view() {
   const std::byte* tail_at = view_ + begin_;
   const std::size_t tail = end_ - begin_;
+  rewind();
   view_ = nullptr;
-  base_offset_ += begin_;
-  begin_ = end_ = 0;
   if (tail == 0 || error_) return;  // a failed stream keeps nothing
   std::memcpy(reserve_tail(tail), tail_at, tail);
   end_ += tail;
@@ -236,26 +237,21 @@ void wire_decoder::feed_view(std::span<const std::byte> bytes) {
     feed(bytes);
     return;
   }
-  base_offset_ += begin_;
+  rewind();
   view_ = bytes.data();
-  begin_ = 0;
   end_ = bytes.size();
 }
 
 void wire_decoder::release() noexcept {
   if (view_ != nullptr || begin_ != end_) return;
-  base_offset_ += begin_;
-  begin_ = end_ = 0;
+  rewind();
   buf_.reset();
   capacity_ = 0;
 }
 
 std::span<std::byte> wire_decoder::prepare(std::size_t max_bytes) {
   if (view_ != nullptr) stash_view();
-  if (error_) {  // a failed stream keeps nothing: reuse the buffer as scratch space
-    base_offset_ += begin_;
-    begin_ = end_ = 0;
-  }
+  if (error_) rewind();  // a failed stream keeps nothing: reuse the buffer as scratch space
   std::byte* p = reserve_tail(max_bytes);
   prepared_ = max_bytes;
   return {p, max_bytes};

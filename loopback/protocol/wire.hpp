@@ -290,6 +290,8 @@ class wire_decoder {
   const std::byte* data() const noexcept { return view_ != nullptr ? view_ : buf_.get(); }
   /// Leaves the caller's bytes: copies their unparsed tail into the decoder's own buffer.
   void stash_view();
+  /// Drops every byte of data(), unread ones included: the next byte goes at its front.
+  void rewind() noexcept;
 
   wire_config config_;
   std::uint64_t piece_count_ = 0;
@@ -300,7 +302,7 @@ class wire_decoder {
   std::size_t begin_ = 0;             ///< data() is [begin_, end_)
   std::size_t end_ = 0;
   std::size_t prepared_ = 0;       ///< size of the area handed out by prepare()
-  std::uint64_t base_offset_ = 0;  ///< stream offset of buf_[0]
+  std::uint64_t base_offset_ = 0;  ///< stream offset of data()[0]
   bool handshake_done_ = false;
   std::optional<wire_error> error_;
 };
