@@ -55,6 +55,12 @@ class pacer {
   void spend(consumer_id c, std::uint64_t bytes);
   /// Forgets the consumer and its demand.
   void remove(consumer_id c);
+  /// Calls f(consumer, bytes) for each consumer holding a grant not yet spent (bytes > 0).
+  template <class F>
+  void for_each_granted(F&& f) const {
+    for (const auto& [c, bytes] : granted_)
+      if (bytes > 0) f(c, bytes);
+  }
   /// When refill_to should next run so that some consumer of the first priority group can
   /// send its next item, given each consumer's next item size (`need(c)`: bytes the next item
   /// needs in all, 0 when it has none). nullopt: nobody waits for tokens.

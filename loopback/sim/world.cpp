@@ -93,7 +93,7 @@ void world::dispatch(const event& e) {
         const auto& l = *links_[id];
         sides.emplace_back(id, l.peer[0] == e.peer && l.key[0] == bt::peer_key{key} ? 0 : 1);
       }
-      for (const auto& [id, side] : sides) try_deliver(id, side);
+      for (const auto& [id, side] : sides) try_deliver(id, side, false);
       schedule_pacing(e.peer);
       return;
     }

@@ -138,9 +138,11 @@ class world {
   void send_item(std::uint32_t link_id, int side, detail::item it);
   void close_side(std::uint32_t link_id, int side);
   void on_arrive(std::uint32_t link_id, int side);
-  void try_deliver(std::uint32_t link_id, int to_side);
+  /// Delivers what side `to_side` may take now; `pace`: then schedules its pacing events.
+  void try_deliver(std::uint32_t link_id, int to_side, bool pace = true);
   void deliver(std::uint32_t link_id, int to_side, detail::item& it);
   void try_upload(std::uint32_t p);
+  void send_granted(std::uint32_t p, bt::peer_key key);
   void upload_changed(std::uint32_t p, bt::peer_key key);
   void schedule_pacing(std::uint32_t p);
   detail::link* link_of(std::uint32_t p, bt::peer_key key);

@@ -62,6 +62,7 @@ struct peer {
   std::optional<bt::time_point> up_due, down_due;  ///< the pacing events scheduled
   bool draining = false;
   bool upload_wanted = false;   ///< try_upload once the drain ends
+  std::vector<std::uint32_t> candidates;  ///< try_upload's scratch: keys that may send
   bool counted_complete = false;
   std::optional<bt::announce_request> announcing;  ///< the announce in flight
 };

@@ -132,7 +132,7 @@ void world::on_arrive(std::uint32_t id, int side) {
 }
 
 // Hands the items waiting at side `to` to its session, as far as its download pacer allows.
-void world::try_deliver(std::uint32_t id, int to) {
+void world::try_deliver(std::uint32_t id, int to, bool pace) {
   auto& l = *links_[id];
   auto& pipe = l.from[other(to)];
   const auto receiver = l.peer[to];
@@ -156,7 +156,7 @@ void world::try_deliver(std::uint32_t id, int to) {
     deliver(id, to, it);
   }
   if (delivered && l.open[other(to)]) try_upload(l.peer[other(to)]);  // its window opened
-  schedule_pacing(receiver);
+  if (pace) schedule_pacing(receiver);
 }
 
 void world::deliver(std::uint32_t id, int to, item& it) {
@@ -220,36 +220,50 @@ void world::try_upload(std::uint32_t p) {
     u.upload_wanted = true;
     return;
   }
-  auto& s = *u.session;
   (void)u.up->refill_to(now_);
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> conns(u.links.begin(), u.links.end());
-  for (const auto& [k, id] : conns) {
-    const auto key = bt::peer_key{k};
-    auto& l = *links_[id];
-    const int side = side_of(l, p, key);
-    while (l.open[side] && l.open[other(side)]) {
-      const auto front = s.peek_upload(key);
-      if (!front) break;
-      const auto bytes = wire_bytes_of(*front);
-      if (!u.up->unlimited() && u.up->granted(consumer_of(key)) < bytes) break;
-      if (l.from[side].unread_bytes + bytes > config_.window_bytes) break;
-      u.up->spend(consumer_of(key), bytes);
-      const auto b = s.take_upload(key, now_);
-      if (!b) break;
-      item it{.what = item::kind::block, .block = *b, .corrupt = u.config.liar, .wire_bytes = bytes};
-      if (u.store) {
-        std::vector<std::byte> scratch;
-        std::string error;
-        const auto data = u.store->block(b->piece, b->begin, b->length, scratch, error);
-        it.data.assign(data.begin(), data.end());
-        if (u.config.liar)
-          for (auto& x : it.data) x = ~x;
-      }
-      send_item(id, side, std::move(it));
-      s.handle_block_sent(key, *b, now_);
-    }
+  // Who may send: with a limited upload only the connections holding a grant (a peer keeps
+  // tens of connections, and a block leaves only on a grant); unlimited, every one.
+  auto& candidates = u.candidates;
+  candidates.clear();
+  if (u.up->unlimited()) {
+    for (const auto& [k, id] : u.links) candidates.push_back(k);
+  } else {
+    u.up->for_each_granted([&](bt::consumer_id c, std::uint64_t) { candidates.push_back(static_cast<std::uint32_t>(c)); });
   }
+  for (const auto k : candidates) send_granted(p, bt::peer_key{k});
   drain(p);
+}
+
+// Sends the blocks of one connection that its grant covers and its pipe has room for.
+void world::send_granted(std::uint32_t p, bt::peer_key key) {
+  auto& u = *peers_[p];
+  auto& s = *u.session;
+  const auto found = u.links.find(static_cast<std::uint32_t>(key));
+  if (found == u.links.end()) return;
+  const auto id = found->second;
+  auto& l = *links_[id];
+  const int side = side_of(l, p, key);
+  while (l.open[side] && l.open[other(side)]) {
+    const auto front = s.peek_upload(key);
+    if (!front) break;
+    const auto bytes = wire_bytes_of(*front);
+    if (!u.up->unlimited() && u.up->granted(consumer_of(key)) < bytes) break;
+    if (l.from[side].unread_bytes + bytes > config_.window_bytes) break;
+    u.up->spend(consumer_of(key), bytes);
+    const auto b = s.take_upload(key, now_);
+    if (!b) break;
+    item it{.what = item::kind::block, .block = *b, .corrupt = u.config.liar, .wire_bytes = bytes};
+    if (u.store) {
+      std::vector<std::byte> scratch;
+      std::string error;
+      const auto data = u.store->block(b->piece, b->begin, b->length, scratch, error);
+      it.data.assign(data.begin(), data.end());
+      if (u.config.liar)
+        for (auto& x : it.data) x = ~x;
+    }
+    send_item(id, side, std::move(it));
+    s.handle_block_sent(key, *b, now_);
+  }
 }
 
 // Schedules the next moments the pacers let an item go, when they changed.
