@@ -14,7 +14,8 @@ std::span<const grant> pacer::refill_to(time_point now) {
   last_refill_ = now;
   if (limiter_.unlimited()) return {};
   const auto grants = limiter_.refill(elapsed);
-  for (const auto& g : grants) granted_[g.consumer] += g.bytes;
+  for (const auto& g : grants)
+    if (g.bytes > 0) granted_[g.consumer] += g.bytes;
   return grants;
 }
 
@@ -26,7 +27,7 @@ std::uint64_t pacer::sync(consumer_id c, std::uint64_t queued_bytes, time_point 
     asked_ = true;
     last_refill_ = std::max(last_refill_, now);
   }
-  auto& granted = granted_[c];
+  const std::uint64_t granted = this->granted(c);
   std::uint64_t pending = limiter_.pending_bytes(c);
   if (pending > 0 && granted + pending > queued_bytes) {
     (void)limiter_.cancel(c);
@@ -34,7 +35,7 @@ std::uint64_t pacer::sync(consumer_id c, std::uint64_t queued_bytes, time_point 
   }
   std::uint64_t now_granted = 0;
   if (queued_bytes > granted + pending) now_granted = limiter_.request(c, queued_bytes - granted - pending);
-  granted += now_granted;
+  if (now_granted > 0) granted_[c] += now_granted;
   return now_granted;
 }
 
@@ -48,8 +49,10 @@ std::uint64_t pacer::granted(consumer_id c) const {
 }
 
 void pacer::spend(consumer_id c, std::uint64_t bytes) {
-  auto& g = granted_[c];
-  g -= std::min(g, bytes);
+  const auto it = granted_.find(c);
+  if (it == granted_.end()) return;
+  it->second -= std::min(it->second, bytes);
+  if (it->second == 0) granted_.erase(it);  // only live grants are kept (for_each_granted)
 }
 
 void pacer::remove(consumer_id c) {

@@ -55,11 +55,11 @@ class pacer {
   void spend(consumer_id c, std::uint64_t bytes);
   /// Forgets the consumer and its demand.
   void remove(consumer_id c);
-  /// Calls f(consumer, bytes) for each consumer holding a grant not yet spent (bytes > 0).
+  /// Calls f(consumer, bytes) for each consumer holding a grant not yet spent (bytes > 0):
+  /// only those are kept, so the cost follows the grants, not the consumers.
   template <class F>
   void for_each_granted(F&& f) const {
-    for (const auto& [c, bytes] : granted_)
-      if (bytes > 0) f(c, bytes);
+    for (const auto& [c, bytes] : granted_) f(c, bytes);
   }
   /// When refill_to should next run so that some consumer of the first priority group can
   /// send its next item, given each consumer's next item size (`need(c)`: bytes the next item
@@ -73,7 +73,7 @@ class pacer {
   rate_limiter limiter_;
   time_point last_refill_;
   bool asked_ = false;  ///< some consumer has asked for bytes since the start
-  std::unordered_map<consumer_id, std::uint64_t> granted_;
+  std::unordered_map<consumer_id, std::uint64_t> granted_;  ///< only bytes > 0
 };
 
 template <class Need>
