@@ -134,10 +134,18 @@ struct swarm_options {
   std::string json_path;
   std::vector<std::string> faults;             ///< `--fault KIND[:COUNT]` texts, parsed by run_swarm
   bool no_baseline = false;                    ///< with faults: skip the fault-free baseline run
+  std::uint64_t rng_seed = 1;                  ///< simulate's --seed: peer ids, policies, tracker answers
 };
 int run_swarm(const swarm_options& opts);
 /// Registers `swarm`.
 command add_swarm_command(CLI::App& parent);
+
+/// `p2pdist simulate`: the same swarm as `swarm` (the same options but --content and
+/// --fault, and --seed), in simulated time; the same JSON document with "engine":
+/// "simulated", the events processed and the wall-clock seconds.
+int run_simulate(const swarm_options& opts);
+/// Registers `simulate`.
+command add_simulate_command(CLI::App& parent);
 
 /// `p2pdist seed FILE.torrent FILE [--listen ADDR:PORT] [--up RATE]`: checks FILE against the
 /// torrent (exit 1 naming the first bad piece), listens, prints a line with `seeding` and

@@ -73,6 +73,7 @@ int run(int argc, char** argv) {
       add_info_command(app),
       add_make_torrent_command(app),
       add_swarm_command(app),
+      add_simulate_command(app),
       add_tracker_command(app),
       add_seed_command(app),
       add_get_command(app),

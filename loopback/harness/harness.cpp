@@ -1,5 +1,7 @@
 #include "loopback/harness/harness.hpp"
 
+#include "loopback/harness/instances.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -29,10 +31,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-double per_leecher(const std::vector<double>& values, std::size_t i) {
-  return values.size() == 1 ? values.front() : values[i];
-}
-
 std::vector<std::byte> random_bytes(std::uint64_t size, std::uint64_t seed) {
   std::vector<std::byte> data(size);
   std::mt19937_64 rng(seed);
@@ -43,15 +41,6 @@ std::vector<std::byte> random_bytes(std::uint64_t size, std::uint64_t seed) {
   }
   const std::uint64_t v = rng();
   std::memcpy(data.data() + i, &v, data.size() - i);
-  return data;
-}
-
-std::vector<std::byte> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::system_error(errno, std::generic_category(), path.string());
-  std::vector<std::byte> data(std::filesystem::file_size(path));
-  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  if (!in) throw std::system_error(EIO, std::generic_category(), path.string() + ": short read");
   return data;
 }
 
@@ -79,15 +68,6 @@ void add_counters(bt::client_stats& into, const bt::client_stats& s) {
   into.protocol_drops += s.protocol_drops;
   into.handshake_timeouts += s.handshake_timeouts;
   if (!into.first_block_at) into.first_block_at = s.first_block_at;
-}
-
-void add_to_report(fault_report& r, const bt::client_stats& s) {
-  r.hash_failures += s.hash_failures;
-  r.bans += s.peers_banned;
-  r.snubs += s.snubs;
-  r.protocol_drops += s.protocol_drops;
-  r.handshake_timeouts += s.handshake_timeouts;
-  r.wasted_bytes += s.wasted_bytes + s.hash_failed_bytes;
 }
 
 // A churning leecher during the run (see plan_churn): waiting for its moment, stopping
@@ -179,10 +159,12 @@ std::optional<double> time_lost_seconds(const swarm_result& r) {
   return *r.distribution_seconds - *r.faults.baseline_seconds;
 }
 
-void validate(const swarm_config& c) {
+void validate(const swarm_config& c) { validate(c, max_leechers); }
+
+void validate(const swarm_config& c, std::size_t most_leechers) {
   auto fail = [](const std::string& what) { throw std::invalid_argument(what); };
   if (c.leechers < 1) fail("the swarm needs at least one leecher");
-  if (c.leechers > max_leechers) fail("at most " + std::to_string(max_leechers) + " leechers");
+  if (c.leechers > most_leechers) fail("at most " + std::to_string(most_leechers) + " leechers");
   if (c.seeds < 1 || c.seeds > max_seeds) fail("the number of seeds must be 1 to " + std::to_string(max_seeds));
   if (!c.file && c.file_bytes == 0) fail("the file size must be above zero");
   if (!bt::is_valid_piece_bytes(c.piece_bytes))
@@ -248,19 +230,6 @@ connection_budget connection_limit(const swarm_config& c) {
 
 namespace {
 
-double process_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-std::uint64_t peak_rss_bytes() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // Linux: kilobytes
-}
-
 // One run of run_swarm: the tracker, the seeds, the adversaries, the leechers (and their
 // churn), the sampling loop, the results and the stop, one method each.
 class swarm_run {
@@ -309,49 +278,16 @@ class swarm_run {
                                          .idle_timeout = timeouts_.tracker_idle});
     tracker_->start();
     const std::string announce = "http://127.0.0.1:" + std::to_string(tracker_->port()) + "/announce";
-    const bt::create_options options{.announce = announce, .name = "swarm.bin", .piece_bytes = config_.piece_bytes};
-    const std::string torrent_bytes =
-        generated_ ? bt::create_torrent_from(
-                         file_bytes_,
-                         [seed = config_.data_seed](std::uint64_t offset, std::span<std::byte> out) {
-                           bt::generated_storage::fill(seed, offset, out);
-                         },
-                         options)
-                   : bt::create_torrent(data_, options);
-    auto parsed = bt::parse_metainfo(torrent_bytes);
-    if (!parsed) throw std::logic_error("harness: the torrent it made does not parse");
-    torrent_ = std::make_shared<const bt::metainfo>(std::move(*parsed));
-    choker_ = bt::scaled(config_.choker, config_.time_scale);
+    torrent_ = swarm_torrent(config_, data_, file_bytes_, announce);
+    plan_.emplace(config_, torrent_, budget_.max_peers);
     max_peers_ = budget_.max_peers;
   }
 
   void start_seeds() {
-    bt::choker_config seed_choker = choker_;
-    // Client-server: the server streams to every client at once (r = min(u_s/N, d_min)).
-    if (!p2p()) seed_choker.regular_slots = std::max<int>(choker_.regular_slots, static_cast<int>(n()));
-    // In p2p mode with several leechers the seeds follow config.seed_policy (super-seeding by
-    // default: each piece leaves a seed once before any leaves it twice, as the bound's
-    // schedule has it; with a full bitfield, rarest-first fetches some pieces from the seed
-    // twice, about a third of its upload at N = 8). Client-server mode keeps the bitfield.
-    bt::picker_knobs seed_picker = config_.picker;
-    if (p2p() && n() > 1) seed_picker.seeding = config_.seed_policy;
     for (std::size_t s = 0; s < config_.seeds; ++s) {
-      seeds_.push_back(std::make_unique<bt::client>(
-          runner_.io(), bt::client_config{.torrent = torrent_,
-                                          .store = content_for_seed(),
-                                          .address = seed_address(s),
-                                          .initial = bt::initial_data::assume_complete,
-                                          .upload_bytes_per_s = config_.server_up_bytes_per_s,
-                                          .upload_order = config_.upload_order,
-                                          .choker = seed_choker,
-                                          .picker = seed_picker,
-                                          .max_peers = seed_max_peers(),
-                                          .rng_seed = rng_seed_++,
-                                          .handshake_timeout = timeouts_.handshake,
-                                          .evict_silent_after = timeouts_.evict_silent,
-                                          .request_timeout = timeouts_.request,
-                                          .have_batch_interval = config_.have_batch_interval,
-                                          .numwant = static_cast<int>(max_peers_)}));
+      auto c = plan_->seed(s, rng_seed_++);
+      c.store = content_for_seed();
+      seeds_.push_back(std::make_unique<bt::client>(runner_.io(), std::move(c)));
       seeds_.back()->start();
     }
   }
@@ -375,12 +311,6 @@ class swarm_run {
     while (!adversaries_->announced() && clock::now() < until) std::this_thread::sleep_for(5ms);
   }
 
-  // Client-server: the server holds a connection to every client (the model's server streams
-  // to all N at once); the connection limit is a peer-to-peer client's.
-  std::size_t seed_max_peers() const {
-    return p2p() ? max_peers_ : std::max(max_peers_, n() + fault_peer_count(config_.faults) + 8);
-  }
-
   std::shared_ptr<bt::storage> content_for_seed() const {
     if (generated_) return bt::make_generated_storage(file_bytes_, config_.data_seed);
     return bt::make_memory_storage(data_);
@@ -389,26 +319,9 @@ class swarm_run {
   std::unique_ptr<bt::client> make_leecher(std::size_t i, bt::initial_data initial) {
     const std::uint64_t seed = leecher_seeds_[i];
     leecher_seeds_[i] = seed * 6364136223846793005ULL + 1442695040888963407ULL;  // a churner's next one
-    return std::make_unique<bt::client>(
-        runner_.io(), bt::client_config{.torrent = torrent_,
-                                        .store = stores_[i],
-                                        .address = leecher_address(i),
-                                        .initial = initial,
-                                        .upload_bytes_per_s = per_leecher(config_.peer_up_bytes_per_s, i),
-                                        .download_bytes_per_s = per_leecher(config_.peer_down_bytes_per_s, i),
-                                        .upload = p2p(),
-                                        .upload_order = config_.upload_order,
-                                        .connect_to_leechers = p2p(),
-                                        .seed_when_complete = config_.after == after_complete::stay,
-                                        .choker = choker_,
-                                        .picker = config_.picker,
-                                        .max_peers = max_peers_,
-                                        .rng_seed = seed,
-                                        .handshake_timeout = timeouts_.handshake,
-                                        .evict_silent_after = timeouts_.evict_silent,
-                                        .request_timeout = timeouts_.request,
-                                        .have_batch_interval = config_.have_batch_interval,
-                                        .numwant = static_cast<int>(max_peers_)});
+    auto c = plan_->leecher(i, seed, initial);
+    c.store = stores_[i];
+    return std::make_unique<bt::client>(runner_.io(), std::move(c));
   }
 
   // Client-server: a client knows its server, as an HTTP client does; it dials every seed at
@@ -477,6 +390,7 @@ class swarm_run {
       progress.bytes_held += held_[i];
       progress.leechers_complete += st.complete ? 1 : 0;
     }
+    result_.timeline_total_bytes.push_back(progress.bytes_held);
     return progress;
   }
 
@@ -528,11 +442,7 @@ class swarm_run {
     } else {
       all_done = false;
     }
-    r.bytes_up = st.payload_up_bytes;
-    r.bytes_down = st.payload_down_bytes;
-    r.wire_bytes_up = st.wire_up_bytes;
-    r.wire_bytes_down = st.wire_down_bytes;
-    r.hash_failures = st.hash_failures;
+    set_counters(r, st);
     add_to_report(result_.faults, st);
     return r;
   }
@@ -598,7 +508,7 @@ class swarm_run {
   io_runner runner_;
   std::unique_ptr<bt::tracker_server> tracker_;
   std::shared_ptr<const bt::metainfo> torrent_;
-  bt::choker_config choker_;
+  std::optional<swarm_plan> plan_;
   std::size_t max_peers_ = 0;
   std::uint64_t rng_seed_ = config_.rng_seed;
   std::vector<std::unique_ptr<bt::client>> seeds_;

@@ -127,6 +127,8 @@ scaled_timeouts scaled_timeouts_for(const swarm_config& config);
 /// neither 1 nor N, a negative or non-finite rate, a zero file size, a bad piece size,
 /// a time scale not above 0, too many instances for the address plan, a fault count of 0,
 /// more churning leechers than leechers, more than max_fault_peers adversaries.
+/// `most_leechers`: the engine's limit on N (the real swarm's is max_leechers).
+void validate(const swarm_config& config, std::size_t most_leechers);
 void validate(const swarm_config& config);
 
 /// A snapshot while the swarm runs, for progress displays.
@@ -197,6 +199,8 @@ struct swarm_result {
   /// timeline_seconds[k] and timeline_bytes[i][k] for leecher i.
   std::vector<double> timeline_seconds;
   std::vector<std::vector<std::uint64_t>> timeline_bytes;
+  /// All leechers together at each timeline_seconds[k].
+  std::vector<std::uint64_t> timeline_total_bytes;
   std::string failure;  ///< why the run failed (timeout, data mismatch), empty when fine
   std::size_t max_peers = 0;           ///< the connection limit every instance ran with (cs: every leecher)
   double cpu_seconds = 0;              ///< user + system time of the process from t0 to the end of the distribution

@@ -159,8 +159,20 @@ std::size_t median_run(const std::vector<swarm_result>& runs) {
   return order[(order.size() - 1) / 2];
 }
 
+nlohmann::json simulation_fields(const simulation_stats& s) {
+  return {{"engine", "simulated"},
+          {"content", "abstract"},
+          {"events", s.events},
+          {"wall_seconds", s.wall_seconds},
+          {"events_per_second", s.wall_seconds > 0 ? static_cast<double>(s.events) / s.wall_seconds : 0.0},
+          {"latency_seconds", s.latency_seconds},
+          {"memory_estimate_bytes", s.memory_estimate_bytes},
+          {"messages", s.messages}};
+}
+
 nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   nlohmann::json j;
+  j["engine"] = "loopback";
   j["mode"] = mode_name(c.mode);
   j["N"] = c.leechers;
   j["seeds"] = c.seeds;
@@ -188,7 +200,9 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   const auto pb = swarm_piece_bound(c, r.file_bytes);
   j["piece_bound"] = pb ? model::to_json(*pb, 8.0 * c.piece_bytes) : nlohmann::json(nullptr);
   j.update(run_figures(c, r));
-  j["timeline"] = {{"seconds", r.timeline_seconds}, {"bytes_held", r.timeline_bytes}};
+  j["timeline"] = {{"seconds", r.timeline_seconds},
+                   {"bytes_held", r.timeline_bytes},
+                   {"bytes_held_total", r.timeline_total_bytes}};
   return j;
 }
 

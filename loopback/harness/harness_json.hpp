@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loopback/harness/harness.hpp"
+#include "loopback/harness/simulate.hpp"
 #include "model/bounds.hpp"
 #include "model/piece_bound.hpp"
 
@@ -44,6 +45,11 @@ nlohmann::json faults_document(const swarm_config& config, const swarm_result& r
 /// ratio, leechers), "spread" (min, max, of the distribution times and ratios) and every
 /// run under "runs" (timelines kept for the median run only).
 nlohmann::json repeat_document(const swarm_config& config, const std::vector<swarm_result>& runs);
+
+/// A simulated run's own figures, to merge into its swarm document: "engine": "simulated",
+/// "content": "abstract" (blocks carry no bytes), events, wall_seconds, events_per_second,
+/// latency_seconds, memory_estimate_bytes and messages (sent, by kind).
+nlohmann::json simulation_fields(const simulation_stats& stats);
 
 /// Index of the run with the median distribution time (the lower middle for even K; runs
 /// that did not finish count as longest).

@@ -78,36 +78,6 @@ std::optional<http_url> tracker_url_of(const client_config& c) {
   return std::move(parsed).value();
 }
 
-session_config session_config_for(const client_config& c, bool has_tracker) {
-  return session_config{.torrent = c.torrent,
-                        .address = c.address,
-                        .loopback_only = true,
-                        .has_tracker = has_tracker,
-                        .upload = c.upload,
-                        .upload_bytes_per_s = static_cast<double>(to_rate(c.upload_bytes_per_s)),
-                        .upload_order = c.upload_order,
-                        .connect_to_leechers = c.connect_to_leechers,
-                        .seed_when_complete = c.seed_when_complete,
-                        .choker = c.choker,
-                        .picker = c.picker,
-                        .max_peers = c.max_peers,
-                        .max_hash_failures = c.max_hash_failures,
-                        .max_queued_requests = c.max_queued_requests,
-                        .rng_seed = seed_from(c.rng_seed),
-                        .handshake_timeout = c.handshake_timeout,
-                        .evict_silent_after = c.evict_silent_after,
-                        .idle_timeout = c.idle_timeout,
-                        .keepalive_interval = c.keepalive_interval,
-                        .request_timeout = c.request_timeout,
-                        .tick_interval = c.tick_interval,
-                        .have_batch_interval = c.have_batch_interval,
-                        .tracker_timeout = c.tracker_timeout,
-                        .stop_announce_timeout = c.stop_announce_timeout,
-                        .tracker_retry_min = c.tracker_retry_min,
-                        .tracker_retry_max = c.tracker_retry_max,
-                        .numwant = c.numwant};
-}
-
 }  // namespace
 
 /// The driver: sockets, timers, pacing and storage around one session. Every member runs
@@ -623,6 +593,36 @@ void client_impl::check_stopped() {
 }
 
 }  // namespace detail
+
+session_config session_config_for(const client_config& c, bool has_tracker) {
+  return session_config{.torrent = c.torrent,
+                        .address = c.address,
+                        .loopback_only = true,
+                        .has_tracker = has_tracker,
+                        .upload = c.upload,
+                        .upload_bytes_per_s = static_cast<double>(detail::to_rate(c.upload_bytes_per_s)),
+                        .upload_order = c.upload_order,
+                        .connect_to_leechers = c.connect_to_leechers,
+                        .seed_when_complete = c.seed_when_complete,
+                        .choker = c.choker,
+                        .picker = c.picker,
+                        .max_peers = c.max_peers,
+                        .max_hash_failures = c.max_hash_failures,
+                        .max_queued_requests = c.max_queued_requests,
+                        .rng_seed = detail::seed_from(c.rng_seed),
+                        .handshake_timeout = c.handshake_timeout,
+                        .evict_silent_after = c.evict_silent_after,
+                        .idle_timeout = c.idle_timeout,
+                        .keepalive_interval = c.keepalive_interval,
+                        .request_timeout = c.request_timeout,
+                        .tick_interval = c.tick_interval,
+                        .have_batch_interval = c.have_batch_interval,
+                        .tracker_timeout = c.tracker_timeout,
+                        .stop_announce_timeout = c.stop_announce_timeout,
+                        .tracker_retry_min = c.tracker_retry_min,
+                        .tracker_retry_max = c.tracker_retry_max,
+                        .numwant = c.numwant};
+}
 
 // ---------------------------------------------------------------------------------------
 // client

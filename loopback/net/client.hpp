@@ -91,6 +91,12 @@ struct client_config {
   std::function<void(const client_event&)> on_event{};
 };
 
+/// The session settings a client runs its core with: the config's own fields, the upload
+/// rate as the pacer applies it, and a random seed when the config names none. The
+/// simulator builds its peers' sessions with it too, so that a simulated peer is configured
+/// exactly as the real one.
+session_config session_config_for(const client_config& c, bool has_tracker);
+
 /// A client instance. Non-copyable, non-movable.
 class client {
  public:

@@ -133,6 +133,7 @@ void world::start_peer(std::uint32_t index) {
   }
   p.session.emplace(p.config.session);
   p.session->start(bt::bitfield(t.piece_count(), p.config.seed), 6881, now_);
+  for (const auto& ip : p.config.dial_at_start) p.session->connect_to({.ip = ip, .port = 6881}, now_);
   drain(index);
 }
 

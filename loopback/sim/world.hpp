@@ -46,6 +46,9 @@ struct peer_config {
   /// address, has_tracker, upload_bytes_per_s and rng_seed.
   bt::session_config session{};
   bt::duration start_at{};      ///< when it joins, since the world's start
+  /// Peers it dials as soon as it starts, besides those the tracker names (a client-server
+  /// client knows its server).
+  std::vector<std::array<std::uint8_t, 4>> dial_at_start{};
 };
 
 /// The world's settings.
@@ -97,6 +100,8 @@ class world {
   [[nodiscard]] bt::duration elapsed() const noexcept { return now_ - epoch_; }
   /// The world's clock: the epoch is its start.
   [[nodiscard]] bt::time_point epoch() const noexcept { return epoch_; }
+  /// No event is left: nothing more will happen.
+  [[nodiscard]] bool idle() const noexcept { return queue_.empty(); }
   /// Events processed so far.
   [[nodiscard]] std::uint64_t events() const noexcept { return events_; }
   /// Messages sent so far, by wire message (bt::event_name: "have", "request", "piece", ...),

@@ -1,0 +1,81 @@
+// `p2pdist simulate`: the swarm of `swarm`, in simulated time (loopback/harness/simulate.hpp):
+// the same options, the same JSON document, with the simulation's own figures.
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/output.hpp"
+#include "cli/swarm_common.hpp"
+#include "loopback/harness/harness_json.hpp"
+#include "loopback/harness/simulate.hpp"
+
+namespace p2pdist::cli {
+
+namespace {
+
+// The JSON of K simulated runs: the swarm document (of the median run for K > 1) with the
+// simulation's figures merged in, and each run's beside its figures under "runs".
+nlohmann::json simulate_document(const loopback::swarm_config& c, const std::vector<loopback::simulation_result>& runs) {
+  std::vector<loopback::swarm_result> swarms;
+  for (const auto& r : runs) swarms.push_back(r.swarm);
+  if (runs.size() == 1) {
+    auto j = loopback::swarm_document(c, swarms.front());
+    j.update(loopback::simulation_fields(runs.front().stats));
+    return j;
+  }
+  auto j = loopback::repeat_document(c, swarms);
+  j.update(loopback::simulation_fields(runs[loopback::median_run(swarms)].stats));
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    auto fields = loopback::simulation_fields(runs[k].stats);
+    fields.erase("engine");
+    fields.erase("content");
+    j["runs"][k].update(fields);
+    j["runs"][k]["seed"] = c.rng_seed + k;
+  }
+  return j;
+}
+
+}  // namespace
+
+int run_simulate(const swarm_options& o) {
+  const loopback::swarm_config c = config_of(o, engine::simulated);
+  const bool to_stdout = o.json_path == "-";
+  const bool progress = stderr_is_terminal();
+  if (!to_stdout) print_header(o, c, engine::simulated);
+  std::vector<loopback::simulation_result> runs;
+  int status = 0;
+  for (std::size_t k = 0; k < o.repeat; ++k) {
+    auto cfg = c;
+    cfg.rng_seed = c.rng_seed + k;  // run k of --seed S is exactly `--seed S+k`
+    runs.push_back(loopback::run_simulation(cfg, {}, progress ? draw_progress : nullptr));
+    if (progress) std::fprintf(stderr, "\n");
+    if (!to_stdout) print_table(cfg, runs.back().swarm, k, o.repeat, &runs.back().stats);
+    if (!runs.back().swarm.failure.empty()) {
+      std::cerr << "p2pdist: simulate: " << runs.back().swarm.failure << '\n';
+      status = 1;
+    }
+  }
+  if (!to_stdout && o.repeat > 1) {
+    std::vector<loopback::swarm_result> swarms;
+    for (const auto& r : runs) swarms.push_back(r.swarm);
+    std::printf("\nmedian of %zu runs: run %zu\n", o.repeat, loopback::median_run(swarms) + 1);
+  }
+  if (!o.json_path.empty()) write_json(o.json_path, simulate_document(c, runs));
+  return status;
+}
+
+command add_simulate_command(CLI::App& parent) {
+  auto in = std::make_shared<swarm_input>();
+  auto* app = parent.add_subcommand(
+      "simulate", "run the swarm of `swarm` in simulated time: the engine's own sessions on a discrete-event clock");
+  in->add_options(*app, engine::simulated);
+  return {app, [in, app] { return run_simulate(in->parsed(app->count("--file") > 0)); }};
+}
+
+}  // namespace p2pdist::cli

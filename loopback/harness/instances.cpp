@@ -1,0 +1,132 @@
+#include "loopback/harness/instances.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <system_error>
+#include <stdexcept>
+#include <utility>
+
+#include "loopback/storage/generated_storage.hpp"
+
+#include <sys/resource.h>
+
+namespace p2pdist::loopback {
+
+namespace {
+
+double per_leecher(const std::vector<double>& values, std::size_t i) {
+  return values.size() == 1 ? values.front() : values[i];
+}
+
+}  // namespace
+
+void set_counters(leecher_result& r, const bt::client_stats& s) {
+  r.bytes_up = s.payload_up_bytes;
+  r.bytes_down = s.payload_down_bytes;
+  r.wire_bytes_up = s.wire_up_bytes;
+  r.wire_bytes_down = s.wire_down_bytes;
+  r.hash_failures = s.hash_failures;
+}
+
+void add_to_report(fault_report& r, const bt::client_stats& s) {
+  r.hash_failures += s.hash_failures;
+  r.bans += s.peers_banned;
+  r.snubs += s.snubs;
+  r.protocol_drops += s.protocol_drops;
+  r.handshake_timeouts += s.handshake_timeouts;
+  r.wasted_bytes += s.wasted_bytes + s.hash_failed_bytes;
+}
+
+std::vector<std::byte> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::system_error(errno, std::generic_category(), path.string());
+  std::vector<std::byte> data(std::filesystem::file_size(path));
+  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  if (!in) throw std::system_error(EIO, std::generic_category(), path.string() + ": short read");
+  return data;
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+std::uint64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // Linux: kilobytes
+}
+
+std::shared_ptr<const bt::metainfo> swarm_torrent(const swarm_config& config, std::span<const std::byte> data,
+                                                  std::uint64_t file_bytes, const std::string& announce) {
+  const bt::create_options options{.announce = announce, .name = "swarm.bin", .piece_bytes = config.piece_bytes};
+  const std::string torrent_bytes =
+      data.empty() ? bt::create_torrent_from(
+                         file_bytes,
+                         [seed = config.data_seed](std::uint64_t offset, std::span<std::byte> out) {
+                           bt::generated_storage::fill(seed, offset, out);
+                         },
+                         options)
+                   : bt::create_torrent(data, options);
+  auto parsed = bt::parse_metainfo(torrent_bytes);
+  if (!parsed) throw std::logic_error("harness: the torrent it made does not parse");
+  return std::make_shared<const bt::metainfo>(std::move(*parsed));
+}
+
+swarm_plan::swarm_plan(const swarm_config& config, std::shared_ptr<const bt::metainfo> torrent, std::size_t max_peers)
+    : config_(config),
+      torrent_(std::move(torrent)),
+      max_peers_(max_peers),
+      choker_(bt::scaled(config.choker, config.time_scale)),
+      timeouts_(scaled_timeouts_for(config)) {}
+
+std::size_t swarm_plan::seed_max_peers() const noexcept {
+  return p2p() ? max_peers_ : std::max(max_peers_, config_.leechers + fault_peer_count(config_.faults) + 8);
+}
+
+bt::client_config swarm_plan::common(std::uint64_t rng_seed) const {
+  return bt::client_config{.torrent = torrent_,
+                           .upload_order = config_.upload_order,
+                           .choker = choker_,
+                           .picker = config_.picker,
+                           .max_peers = max_peers_,
+                           .rng_seed = rng_seed,
+                           .handshake_timeout = timeouts_.handshake,
+                           .evict_silent_after = timeouts_.evict_silent,
+                           .request_timeout = timeouts_.request,
+                           .have_batch_interval = config_.have_batch_interval,
+                           .numwant = static_cast<int>(max_peers_)};
+}
+
+bt::client_config swarm_plan::seed(std::size_t s, std::uint64_t rng_seed) const {
+  auto c = common(rng_seed);
+  c.address = seed_address(s);
+  c.initial = bt::initial_data::assume_complete;
+  c.upload_bytes_per_s = config_.server_up_bytes_per_s;
+  c.max_peers = seed_max_peers();
+  // Client-server: the server streams to every client at once (r = min(u_s/N, d_min)).
+  if (!p2p()) c.choker.regular_slots = std::max<int>(choker_.regular_slots, static_cast<int>(config_.leechers));
+  // In p2p mode with several leechers the seeds follow config.seed_policy (super-seeding by
+  // default: each piece leaves a seed once before any leaves it twice, as the bound's
+  // schedule has it; with a full bitfield, rarest-first fetches some pieces from the seed
+  // twice, about a third of its upload at N = 8). Client-server mode keeps the bitfield.
+  if (p2p() && config_.leechers > 1) c.picker.seeding = config_.seed_policy;
+  return c;
+}
+
+bt::client_config swarm_plan::leecher(std::size_t i, std::uint64_t rng_seed, bt::initial_data initial) const {
+  auto c = common(rng_seed);
+  c.address = leecher_address(i);
+  c.initial = initial;
+  c.upload_bytes_per_s = per_leecher(config_.peer_up_bytes_per_s, i);
+  c.download_bytes_per_s = per_leecher(config_.peer_down_bytes_per_s, i);
+  c.upload = p2p();
+  c.connect_to_leechers = p2p();
+  c.seed_when_complete = config_.after == after_complete::stay;
+  return c;
+}
+
+}  // namespace p2pdist::loopback
