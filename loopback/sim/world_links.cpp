@@ -112,22 +112,30 @@ void world::send_item(std::uint32_t id, int side, item it) {
   pipe.unread_bytes += it.wire_bytes;
   if (it.wire_bytes > 0)
     peers_[l.peer[side]]->session->handle_wire_bytes(l.key[side], bt::direction::up, it.wire_bytes, now_);
-  schedule(it.arrives, event_kind::arrive, 0, id, static_cast<std::uint64_t>(side));
+  // One arrival event per pipe at a time, for its front: what follows arrives with it
+  // when sent at the same instant (the delay is the same for all), else after it.
+  if (pipe.transit.empty()) schedule(it.arrives, event_kind::arrive, 0, id, static_cast<std::uint64_t>(side));
   pipe.transit.push_back(std::move(it));
 }
 
 void world::on_arrive(std::uint32_t id, int side) {
   auto& l = *links_[id];
   auto& pipe = l.from[side];
-  if (pipe.transit.empty()) return;  // dropped by a close
   const int to = other(side);
   if (!l.open[to]) {
     pipe.transit.clear();
     return;
   }
-  pipe.inbox_bytes += pipe.transit.front().wire_bytes;
-  pipe.inbox.push_back(std::move(pipe.transit.front()));
-  pipe.transit.pop_front();
+  bool moved = false;
+  while (!pipe.transit.empty() && pipe.transit.front().arrives <= now_) {
+    pipe.inbox_bytes += pipe.transit.front().wire_bytes;
+    pipe.inbox.push_back(std::move(pipe.transit.front()));
+    pipe.transit.pop_front();
+    moved = true;
+  }
+  if (!moved) return;  // dropped by a close
+  if (!pipe.transit.empty())
+    schedule(pipe.transit.front().arrives, event_kind::arrive, 0, id, static_cast<std::uint64_t>(side));
   try_deliver(id, to);
 }
 
@@ -155,6 +163,8 @@ void world::try_deliver(std::uint32_t id, int to, bool pace) {
     delivered = true;
     deliver(id, to, it);
   }
+  // The session's outputs once for all it was handed (the same instant).
+  if (delivered) drain(receiver);
   if (delivered && l.open[other(to)]) try_upload(l.peer[other(to)]);  // its window opened
   if (pace) schedule_pacing(receiver);
 }
@@ -196,7 +206,6 @@ void world::deliver(std::uint32_t id, int to, item& it) {
       break;
     }
   }
-  drain(p);
 }
 
 // ---------------------------------------------------------------------------------------
