@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -214,17 +216,26 @@ class simulation_run {
 }  // namespace
 
 std::uint64_t simulation_memory_bytes(const swarm_config& c) {
-  // Measured on this engine (RelWithDebInfo, peak RSS of `p2pdist simulate` at N = 1000
-  // and 10 000, 64 and 256 pieces, 50 connections): a peer's session, pacers and links,
-  // per connection its picker and choker state and pipe, per piece a peer's share of the
-  // picker's tables; and the process itself.
-  constexpr std::uint64_t per_peer = 16 * 1024;
-  constexpr std::uint64_t per_connection = 2 * 1024;
-  constexpr std::uint64_t per_piece = 24;
-  constexpr std::uint64_t base = 64u << 20;
-  const std::uint64_t pieces = (c.file_bytes + c.piece_bytes - 1) / c.piece_bytes;
-  const std::uint64_t peers = c.leechers + c.seeds;
-  return base + peers * (per_peer + per_connection * simulated_max_peers(c) + per_piece * pieces);
+  // Fitted to the peak RSS of `p2pdist simulate` (RelWithDebInfo) at N = 1000 with 20 and
+  // 50 connections and 64 and 256 pieces, and checked at N = 10 000: a peer's session, pacers
+  // and world state; per connection its state in the session, the picker and the choker, and
+  // its half of a link's pipes; per piece and connection what the bitfields, offers and
+  // batched haves add; plus the process. A tenth more, as a margin.
+  constexpr double per_peer = 17e3;
+  constexpr double per_connection = 2.7e3;
+  constexpr double per_piece_and_connection = 19;
+  constexpr double base = 16e6;
+  std::uint64_t file_bytes = c.file_bytes;
+  if (c.file) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(*c.file, ec);
+    if (!ec) file_bytes = size;
+  }
+  const double pieces = static_cast<double>((file_bytes + c.piece_bytes - 1) / c.piece_bytes);
+  const double peers = static_cast<double>(c.leechers + c.seeds);
+  const double connections = static_cast<double>(simulated_max_peers(c));
+  const double bytes = base + peers * (per_peer + connections * (per_connection + per_piece_and_connection * pieces));
+  return static_cast<std::uint64_t>(1.1 * bytes);
 }
 
 void validate_simulation(const swarm_config& c) {
