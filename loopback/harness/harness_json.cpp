@@ -166,6 +166,7 @@ nlohmann::json simulation_fields(const simulation_stats& s) {
           {"wall_seconds", s.wall_seconds},
           {"events_per_second", s.wall_seconds > 0 ? static_cast<double>(s.events) / s.wall_seconds : 0.0},
           {"latency_seconds", s.latency_seconds},
+          {"latency_jitter", s.latency_jitter},
           {"memory_estimate_bytes", s.memory_estimate_bytes},
           {"messages", s.messages}};
 }

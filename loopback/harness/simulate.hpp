@@ -23,17 +23,24 @@ inline constexpr std::size_t max_simulated_leechers = 2'000'000;
 /// empty; timeline_total_bytes is always kept): N × samples numbers would not fit a JSON file.
 inline constexpr std::size_t max_timeline_leechers = 1000;
 
-/// How the simulated network differs from the loopback: the one-way delay of every
-/// connection (the loopback's is a few tens of microseconds).
+/// The simulated network: each connection's one-way delay, drawn uniformly within
+/// latency × (1 ± latency_jitter) (the loopback's is a few tens of microseconds, and varies).
 struct simulation_options {
   bt::duration latency = std::chrono::microseconds(50);
+  double latency_jitter = 0.5;
+  /// How long the seeds run before the leechers start together (t0), as in run_swarm, where
+  /// the seeds listen and hold the file before the leechers are made and released: by t0 a
+  /// seed's choker is past its start-up (no extra unchoke for an idle upload in a session's
+  /// first 400 ms). Times are reported from t0.
+  bt::duration seed_lead = std::chrono::seconds(1);
 };
 
 /// What the simulation itself did.
 struct simulation_stats {
   std::uint64_t events = 0;                      ///< discrete events processed
   double wall_seconds = 0;                       ///< wall-clock time of the run
-  double latency_seconds = 0;                    ///< the one-way delay simulated
+  double latency_seconds = 0;                    ///< the mean one-way delay simulated
+  double latency_jitter = 0;                     ///< simulation_options::latency_jitter
   std::map<std::string, std::uint64_t> messages;  ///< sim::world::messages_sent()
   std::uint64_t memory_estimate_bytes = 0;       ///< simulation_memory_bytes, checked before the start
 };

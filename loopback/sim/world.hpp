@@ -56,7 +56,13 @@ struct world_config {
   std::shared_ptr<const bt::metainfo> torrent{};  ///< required
   /// The file's bytes (bytes mode); null: blocks carry no bytes (abstract mode).
   std::shared_ptr<const std::vector<std::byte>> content{};
-  bt::duration latency{};                       ///< one-way delay of every connection
+  bt::duration latency{};                       ///< one-way delay of a connection (its mean)
+  /// Each connection's delay is drawn once, uniformly within latency × (1 ± jitter), the
+  /// same both ways and for its whole life (so its bytes stay in order). 0: every connection
+  /// the same. Identical delays make a swarm unnaturally synchronous: messages sent at one
+  /// instant arrive at one instant everywhere, and every peer sees its peers' requests in the
+  /// same order (N = 32: every leecher gave its unchoke slots to the same few peers).
+  double latency_jitter = 0;
   std::uint64_t window_bytes = 4 * (16 * 1024 + 13);  ///< unread bytes a pipe holds at most
   std::chrono::seconds tracker_interval{1};     ///< re-announce interval the tracker gives
   std::size_t tracker_max_peers = 50;           ///< peers in one answer (numwant caps it too)

@@ -43,6 +43,7 @@ struct link {
   std::array<bt::peer_key, 2> key{};
   std::array<bool, 2> open{false, false};  ///< the side's session holds the connection
   std::array<pipe, 2> from{};              ///< from[s]: what side s sent
+  bt::duration latency{};                  ///< its one-way delay (world_config::latency_jitter)
 };
 
 /// A peer: its session, its pacers, its storage or taint marks, its connections.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <random>
 
 #include "loopback/sim/world.hpp"
 #include "loopback/sim/world_detail.hpp"
@@ -47,15 +48,20 @@ void world::dial(std::uint32_t p, bt::peer_key key, const bt::endpoint_v4& remot
   l->peer = {p, p};
   l->key[0] = key;
   l->open[0] = true;
+  l->latency = config_.latency;
+  if (config_.latency_jitter > 0) {
+    std::uniform_real_distribution<double> spread(1 - config_.latency_jitter, 1 + config_.latency_jitter);
+    l->latency = std::chrono::duration_cast<bt::duration>(config_.latency * spread(rng_));
+  }
   const auto target = by_address_.find(bt::ip_key(remote.ip));
   links_.push_back(std::move(l));
   peers_[p]->links[static_cast<std::uint32_t>(key)] = id;
   if (target == by_address_.end()) {
-    schedule(now_ + 2 * config_.latency, event_kind::refused, p, id);
+    schedule(now_ + 2 * links_[id]->latency, event_kind::refused, p, id);
     return;
   }
   links_[id]->peer[1] = target->second;
-  schedule(now_ + config_.latency, event_kind::connect, target->second, id);
+  schedule(now_ + links_[id]->latency, event_kind::connect, target->second, id);
 }
 
 void world::on_connect(std::uint32_t id) {
@@ -68,7 +74,7 @@ void world::on_connect(std::uint32_t id) {
                                         now_);
   if (!key) {
     ++sent_["(refused)"];
-    schedule(now_ + config_.latency, event_kind::refused, l.peer[0], id);
+    schedule(now_ + l.latency, event_kind::refused, l.peer[0], id);
     drain(l.peer[1]);  // an eviction may have been decided all the same
     return;
   }
@@ -76,7 +82,7 @@ void world::on_connect(std::uint32_t id) {
   l.open[1] = true;
   target.links[static_cast<std::uint32_t>(*key)] = id;
   // Before the accepting side speaks: its handshake must not overtake the connection.
-  schedule(now_ + config_.latency, event_kind::connected, l.peer[0], id);
+  schedule(now_ + l.latency, event_kind::connected, l.peer[0], id);
   drain(l.peer[1]);
 }
 
@@ -108,7 +114,7 @@ void world::send_item(std::uint32_t id, int side, item it) {
   auto& pipe = l.from[side];
   if (it.what == item::kind::message) ++sent_[std::string(bt::event_name(it.message))];
   if (it.what == item::kind::block) ++sent_["piece"];
-  it.arrives = now_ + config_.latency;
+  it.arrives = now_ + l.latency;
   pipe.unread_bytes += it.wire_bytes;
   if (it.wire_bytes > 0)
     peers_[l.peer[side]]->session->handle_wire_bytes(l.key[side], bt::direction::up, it.wire_bytes, now_);
