@@ -142,10 +142,10 @@ void print_cost(const loopback::swarm_config& c, const loopback::swarm_result& r
               r.cpu_seconds, delivered_gib > 0 ? r.cpu_seconds / delivered_gib : 0.0, mib(r.peak_rss_bytes).c_str(),
               r.max_peers, c.mode == loopback::swarm_mode::p2p ? "an instance" : "a leecher (the server keeps all)");
   if (sim) {
-    std::printf("simulation          %llu events in %.2f s wall (%.3g events/s), one-way delay %.0f us\n",
+    std::printf("simulation          %llu events in %.2f s wall (%.3g events/s), one-way delay %.0f us +- %.0f %%\n",
                 static_cast<unsigned long long>(sim->events), sim->wall_seconds,
                 sim->wall_seconds > 0 ? static_cast<double>(sim->events) / sim->wall_seconds : 0.0,
-                sim->latency_seconds * 1e6);
+                sim->latency_seconds * 1e6, sim->latency_jitter * 100);
   }
 }
 
