@@ -259,6 +259,11 @@ void print_header(const swarm_options& o, const loopback::swarm_config& c, engin
 
 swarm_options swarm_input::parsed(bool file_given) const {
   if (file_given && opts.file.empty()) throw usage_error("--file: an empty path (give the file to share)");
+  if (!refused_content.empty())
+    throw usage_error("--content: simulate carries no bytes (blocks are sizes, no copy of the file is held); "
+                      "--content is swarm's");
+  if (which == engine::simulated && !opts.faults.empty())
+    throw usage_error("--fault: faults (adversaries, churn) are not simulated; run them with swarm");
   swarm_options o = opts;
   o.leechers = parse_peer_count("--leechers", leechers);
   o.seeds = parse_peer_count("--seeds", seeds);
@@ -286,6 +291,7 @@ swarm_options swarm_input::parsed(bool file_given) const {
 }
 
 void swarm_input::add_options(CLI::App& app, engine e) {
+  which = e;
   app.add_option("--leechers,-N", leechers, "number of leechers N")->capture_default_str();
   app.add_option("--seeds", seeds, "number of seeds (each uploads at --server-up)")->capture_default_str();
   app.add_option("--file-size", file_size, "size of the random file")->capture_default_str();
@@ -330,6 +336,9 @@ void swarm_input::add_options(CLI::App& app, engine e) {
     app.add_option("--seed", opts.rng_seed, "seed of every random choice (peer ids, policies, tracker answers): "
                    "the same seed, the same run")
         ->capture_default_str();
+    // Not simulated, but named: a clear usage error rather than "not expected".
+    app.add_option("--fault", opts.faults)->group("");
+    app.add_option("--content", refused_content)->group("");
     return;
   }
   app.add_option("--fault", opts.faults,

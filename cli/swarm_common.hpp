@@ -24,6 +24,8 @@ struct swarm_input {
   std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1", request_queue = "30ms";
   std::string have_batch = "1s";
   std::string max_peers = "auto";
+  std::string refused_content;  ///< simulate's hidden --content, refused with a reason
+  engine which = engine::loopback;  ///< set by add_options
 
   /// Registers the options on `app`: those both engines take, then the engine's own
   /// (loopback: --content, --fault, --no-baseline; simulated: --seed).

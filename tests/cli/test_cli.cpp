@@ -223,6 +223,33 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
   CHECK(unknown.err == "p2pdist: unknown command 'frobnicate' (commands: " + names + ")\n");
 }
 
+TEST_CASE("simulate --json - is swarm's document with the simulation's figures, the same for the same seed", "[cli]") {
+  const std::vector<std::string> args = {"simulate", "-N", "3", "--file-size", "1MiB", "--piece-size", "64KiB",
+                                         "--server-up", "1MB/s", "--peer-up", "1MB/s", "--json", "-"};
+  auto with_seed = [&](const std::string& seed) {
+    auto a = args;
+    a.insert(a.end(), {"--seed", seed});
+    const auto r = run_p2pdist(a);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out);
+  };
+  const auto a = with_seed("5"), b = with_seed("5"), c = with_seed("6");
+  CHECK(a["engine"] == "simulated");
+  CHECK(a["content"] == "abstract");
+  CHECK(a["N"] == 3);
+  CHECK(a["leechers"].size() == 3);
+  CHECK(a["events"].get<std::uint64_t>() > 0);
+  CHECK(a["messages"]["piece"].get<std::uint64_t>() >= 3 * 64);  // 3 leechers x 64 blocks, at least
+  // F / u_s = 1 MiB / 1 MB/s = 1.049 s: no run beats the bound.
+  CHECK(a["bound"]["seconds"].get<double>() == Approx(1.048576));
+  CHECK(a["distribution_seconds"].get<double>() >= a["bound"]["seconds"].get<double>());
+  CHECK(a["ratio"].get<double>() == Approx(a["distribution_seconds"].get<double>() / 1.048576));
+  CHECK(a["timeline"]["bytes_held_total"].back() == 3 * (1 << 20));
+  CHECK(a["distribution_seconds"] == b["distribution_seconds"]);
+  CHECK(a["events"] == b["events"]);
+  CHECK(a["messages"] != c["messages"]);
+}
+
 TEST_CASE("json to a FILE writes the file, an unwritable path is a runtime error", "[cli]") {
   const auto path = std::filesystem::temp_directory_path() / ("p2pdist-test-" + std::to_string(::getpid()) + ".json");
   auto r = run_p2pdist({"bound", "--json", path.string()});
