@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "loopback/harness/instances.hpp"
 #include "loopback/sim/world.hpp"
 
@@ -29,7 +31,8 @@ std::size_t simulated_max_peers(const swarm_config& c) {
   return std::min<std::size_t>(c.max_peers.value_or(default_max_peers), everyone);
 }
 
-// MemAvailable from /proc/meminfo, in bytes; nullopt where it cannot be read.
+// MemAvailable from /proc/meminfo, in bytes; where it cannot be read, the physical memory;
+// nullopt where neither can.
 std::optional<std::uint64_t> memory_available() {
   std::ifstream in("/proc/meminfo");
   std::string key;
@@ -37,6 +40,8 @@ std::optional<std::uint64_t> memory_available() {
   std::string unit;
   while (in >> key >> kib >> unit)
     if (key == "MemAvailable:") return kib * 1024;
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
   return std::nullopt;
 }
 
