@@ -98,8 +98,8 @@ void world::close_side(std::uint32_t id, int side) {
   // What was on its way to this side is lost; the other side learns of the close after
   // what this side sent before it.
   auto& incoming = l.from[other(side)];
-  incoming.transit.clear();
-  incoming.inbox.clear();
+  incoming.queue.clear();
+  incoming.arrived = 0;
   incoming.unread_bytes = incoming.inbox_bytes = 0;
   if (l.open[other(side)]) send_item(id, side, item{.what = item::kind::fin});
   p.session->handle_closed(key, bt::close_cause::requested, "closed", now_);
@@ -120,8 +120,8 @@ void world::send_item(std::uint32_t id, int side, item it) {
     peers_[l.peer[side]]->session->handle_wire_bytes(l.key[side], bt::direction::up, it.wire_bytes, now_);
   // One arrival event per pipe at a time, for its front: what follows arrives with it
   // when sent at the same instant (the delay is the same for all), else after it.
-  if (pipe.transit.empty()) schedule(it.arrives, event_kind::arrive, 0, id, static_cast<std::uint64_t>(side));
-  pipe.transit.push_back(std::move(it));
+  if (!pipe.in_transit()) schedule(it.arrives, event_kind::arrive, 0, id, static_cast<std::uint64_t>(side));
+  pipe.queue.push_back(std::move(it));
 }
 
 void world::on_arrive(std::uint32_t id, int side) {
@@ -129,19 +129,18 @@ void world::on_arrive(std::uint32_t id, int side) {
   auto& pipe = l.from[side];
   const int to = other(side);
   if (!l.open[to]) {
-    pipe.transit.clear();
+    pipe.drop_transit();
     return;
   }
   bool moved = false;
-  while (!pipe.transit.empty() && pipe.transit.front().arrives <= now_) {
-    pipe.inbox_bytes += pipe.transit.front().wire_bytes;
-    pipe.inbox.push_back(std::move(pipe.transit.front()));
-    pipe.transit.pop_front();
+  while (pipe.in_transit() && pipe.transit_front().arrives <= now_) {
+    pipe.inbox_bytes += pipe.transit_front().wire_bytes;
+    ++pipe.arrived;
     moved = true;
   }
   if (!moved) return;  // dropped by a close
-  if (!pipe.transit.empty())
-    schedule(pipe.transit.front().arrives, event_kind::arrive, 0, id, static_cast<std::uint64_t>(side));
+  if (pipe.in_transit())
+    schedule(pipe.transit_front().arrives, event_kind::arrive, 0, id, static_cast<std::uint64_t>(side));
   try_deliver(id, to);
 }
 
@@ -152,8 +151,8 @@ void world::try_deliver(std::uint32_t id, int to, bool pace) {
   const auto receiver = l.peer[to];
   auto& r = *peers_[receiver];
   bool delivered = false;
-  while (l.open[to] && !pipe.inbox.empty()) {
-    auto& head = pipe.inbox.front();
+  while (l.open[to] && !pipe.inbox_empty()) {
+    auto& head = pipe.queue.front();
     if (!r.down->unlimited() && head.wire_bytes > 0) {
       (void)r.down->refill_to(now_);
       if (r.down->granted(consumer_of(l.key[to])) < head.wire_bytes) {
@@ -163,7 +162,8 @@ void world::try_deliver(std::uint32_t id, int to, bool pace) {
       r.down->spend(consumer_of(l.key[to]), head.wire_bytes);
     }
     item it = std::move(head);
-    pipe.inbox.pop_front();
+    pipe.queue.pop_front();
+    --pipe.arrived;
     pipe.inbox_bytes -= it.wire_bytes;
     pipe.unread_bytes -= it.wire_bytes;
     delivered = true;
@@ -299,7 +299,7 @@ void world::schedule_pacing(std::uint32_t p) {
     auto* l = link_of(p, bt::peer_key{static_cast<std::uint32_t>(c)});
     if (l == nullptr) return 0;
     const auto& pipe = l->from[other(side_of(*l, p, bt::peer_key{static_cast<std::uint32_t>(c)}))];
-    return pipe.inbox.empty() ? 0 : pipe.inbox.front().wire_bytes;
+    return pipe.inbox_empty() ? 0 : pipe.queue.front().wire_bytes;
   });
   if (down != u.down_due) {
     u.down_due = down;
