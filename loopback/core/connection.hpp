@@ -5,7 +5,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -53,8 +52,11 @@ struct connection {
   std::uint64_t payload_down_bytes = 0;    ///< block bytes received from it
   std::uint64_t payload_up_bytes = 0;      ///< block bytes sent to it
 
-  /// Blocks it asked of us, to upload in order, and their wire bytes (13 + length each).
-  std::deque<block_request> uploads;
+  /// Blocks it asked of us, to upload in order, and their wire bytes (13 + length each). A
+  /// vector, not a deque: at most max_queued_requests (250) blocks, so taking the front
+  /// moves little, and an empty one holds no memory (a deque holds half a KiB even empty,
+  /// on every one of a peer's tens of connections).
+  std::vector<block_request> uploads;
   std::uint64_t upload_bytes = 0;
   bool serving = false;  ///< counted in session::serving_: open, unchoked, blocks queued
   /// For each piece with a block in `uploads`: the session's count of first asks when its

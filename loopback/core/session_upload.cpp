@@ -77,7 +77,7 @@ std::optional<block_request> session::take_upload(peer_key conn, time_point now)
   auto* c = find(conn);
   if (c == nullptr || !c->is_open() || c->uploads.empty()) return std::nullopt;
   const block_request b = c->uploads.front();
-  c->uploads.pop_front();
+  c->uploads.erase(c->uploads.begin());
   c->upload_bytes -= wire_bytes_of(b);
   recount_serving(*c);
   // Within one piece the front's piece, and so its priority, stays as it was.
