@@ -231,10 +231,10 @@ std::uint64_t simulation_memory_bytes(const swarm_config& c) {
   // and world state; per connection its state in the session, the picker and the choker, and
   // its half of a link's pipes; per piece and connection what the bitfields, offers and
   // batched haves add; plus the process. A tenth more, as a margin.
-  constexpr double per_peer = 17e3;
-  constexpr double per_connection = 2.7e3;
-  constexpr double per_piece_and_connection = 19;
-  constexpr double base = 16e6;
+  constexpr double per_peer = 12.5e3;
+  constexpr double per_connection = 1.7e3;
+  constexpr double per_piece_and_connection = 13;
+  constexpr double base = 9e6;
   std::uint64_t file_bytes = c.file_bytes;
   if (c.file) {
     std::error_code ec;
