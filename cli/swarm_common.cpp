@@ -121,14 +121,17 @@ void print_leechers(const loopback::swarm_result& r) {
   }
   std::vector<double> done;
   std::uint64_t up = 0, down = 0;
+  std::string differs;
   for (const auto& l : r.leechers) {
     if (l.completion_seconds) done.push_back(*l.completion_seconds);
+    if (l.completion_seconds && !l.data_matches) differs += (differs.empty() ? "" : ", ") + l.address;
     up += l.bytes_up;
     down += l.bytes_down;
   }
   std::sort(done.begin(), done.end());
   std::printf("leechers            %zu, %zu complete; uploaded %s, downloaded %s in all\n", r.leechers.size(), done.size(),
               mib(up).c_str(), mib(down).c_str());
+  if (!differs.empty()) std::printf("DATA DIFFERS        at %s\n", differs.c_str());
   if (done.empty()) return;
   auto at = [&](double q) { return done[static_cast<std::size_t>(q * static_cast<double>(done.size() - 1))]; };
   std::printf("completion          first %.2f s, 10%% %.2f s, median %.2f s, 90%% %.2f s, last %.2f s\n", done.front(),
