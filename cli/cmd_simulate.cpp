@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -19,20 +20,20 @@ namespace p2pdist::cli {
 
 namespace {
 
-// The JSON of K simulated runs: the swarm document (of the median run for K > 1) with the
-// simulation's figures merged in, and each run's beside its figures under "runs".
-nlohmann::json simulate_document(const loopback::swarm_config& c, const std::vector<loopback::simulation_result>& runs) {
-  std::vector<loopback::swarm_result> swarms;
-  for (const auto& r : runs) swarms.push_back(r.swarm);
-  if (runs.size() == 1) {
+// The JSON of K simulated runs (swarms[k] and stats[k] from run k): the swarm document (of
+// the median run for K > 1) with the simulation's figures merged in, and each run's beside
+// its figures under "runs".
+nlohmann::json simulate_document(const loopback::swarm_config& c, const std::vector<loopback::swarm_result>& swarms,
+                                 const std::vector<loopback::simulation_stats>& stats) {
+  if (swarms.size() == 1) {
     auto j = loopback::swarm_document(c, swarms.front());
-    j.update(loopback::simulation_fields(runs.front().stats));
+    j.update(loopback::simulation_fields(stats.front()));
     return j;
   }
   auto j = loopback::repeat_document(c, swarms);
-  j.update(loopback::simulation_fields(runs[loopback::median_run(swarms)].stats));
-  for (std::size_t k = 0; k < runs.size(); ++k) {
-    auto fields = loopback::simulation_fields(runs[k].stats);
+  j.update(loopback::simulation_fields(stats[loopback::median_run(swarms)]));
+  for (std::size_t k = 0; k < swarms.size(); ++k) {
+    auto fields = loopback::simulation_fields(stats[k]);
     fields.erase("engine");
     fields.erase("content");
     j["runs"][k].update(fields);
@@ -48,25 +49,25 @@ int run_simulate(const swarm_options& o) {
   const bool to_stdout = o.json_path == "-";
   const bool progress = stderr_is_terminal();
   if (!to_stdout) print_header(o, c, engine::simulated);
-  std::vector<loopback::simulation_result> runs;
+  std::vector<loopback::swarm_result> swarms;
+  std::vector<loopback::simulation_stats> stats;
   int status = 0;
   for (std::size_t k = 0; k < o.repeat; ++k) {
     auto cfg = c;
     cfg.rng_seed = c.rng_seed + k;  // run k of --seed S is exactly `--seed S+k`
-    runs.push_back(loopback::run_simulation(cfg, {}, progress ? draw_progress : nullptr));
+    auto run = loopback::run_simulation(cfg, {}, progress ? draw_progress : nullptr);
+    swarms.push_back(std::move(run.swarm));
+    stats.push_back(std::move(run.stats));
     if (progress) std::fprintf(stderr, "\n");
-    if (!to_stdout) print_table(cfg, runs.back().swarm, k, o.repeat, &runs.back().stats);
-    if (!runs.back().swarm.failure.empty()) {
-      std::cerr << "p2pdist: simulate: " << runs.back().swarm.failure << '\n';
+    if (!to_stdout) print_table(cfg, swarms.back(), k, o.repeat, &stats.back());
+    if (!swarms.back().failure.empty()) {
+      std::cerr << "p2pdist: simulate: " << swarms.back().failure << '\n';
       status = 1;
     }
   }
-  if (!to_stdout && o.repeat > 1) {
-    std::vector<loopback::swarm_result> swarms;
-    for (const auto& r : runs) swarms.push_back(r.swarm);
+  if (!to_stdout && o.repeat > 1)
     std::printf("\nmedian of %zu runs: run %zu\n", o.repeat, loopback::median_run(swarms) + 1);
-  }
-  if (!o.json_path.empty()) write_json(o.json_path, simulate_document(c, runs));
+  if (!o.json_path.empty()) write_json(o.json_path, simulate_document(c, swarms, stats));
   return status;
 }
 
