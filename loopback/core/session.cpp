@@ -418,6 +418,7 @@ void session::dispatch(connection& c, const wire_event& message) {
           if (c.peer_interested) {
             c.peer_interested = false;
             if (!c.am_choking) fill_free_slots();
+            if (super_seeding_) withdraw_taken_offers(c);
           }
         } else if constexpr (std::is_same_v<T, msg::have>) {
           on_peer_have(c, m.index);

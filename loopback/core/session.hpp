@@ -207,6 +207,8 @@ class session {
   void adapt_offer_budget(bool budget_full);
   std::vector<offer_candidate> offer_candidates(std::unordered_map<std::uint32_t, std::size_t>& live_of,
                                                 std::uint32_t& others);
+  void withdraw_offer(connection& c, std::uint32_t piece);
+  void withdraw_taken_offers(connection& c);
   void drop_offers(peer_key k);
   void end_super_seeding();
   void count_sent_for_super_seeding(connection& c, const block_request& b);
@@ -253,7 +255,7 @@ class session {
   };
   struct offer_in_flight {
     std::uint32_t key = 0;  // the connection it was offered to
-    time_point at{};
+    time_point at{};        // when offered, or when a block of it last went to that connection
   };
   std::unordered_map<std::uint32_t, super_seed_peer> super_peers_;  // by connection key
   std::multimap<std::uint32_t, offer_in_flight> flying_;  // pieces offered, not yet sent whole (one entry a recipient)

@@ -15,6 +15,13 @@
 
 namespace p2pdist::bt {
 
+namespace {
+// An offer to a peer that shows no interest in us lapses after this long: its `interested`
+// would have come within a round trip had it lacked the piece. Lapsing early costs at most
+// a piece sent twice (the peer may still ask for it); waiting costs the seed's idle upload.
+constexpr auto uninterested_offer_lapse = std::chrono::seconds(1);
+}  // namespace
+
 // Unsent bytes of the pieces in flight; lapsed offers leave.
 std::uint64_t session::unsent_offered_bytes() {
   const auto& torrent = *config_.torrent;
@@ -27,7 +34,19 @@ std::uint64_t session::unsent_offered_bytes() {
       const auto s = c->sent_by_piece.find(it->first);
       if (s != c->sent_by_piece.end()) sent = std::min<std::uint64_t>(s->second, size);
     }
-    if (c == nullptr || !c->is_open() || (sent == 0 && now_ - it->second.at > config_.request_timeout)) {
+    // Lapsed: none of it waiting in the recipient's upload queue and nothing of it sent for
+    // request_timeout, or for uninterested_offer_lapse while the recipient is not interested
+    // in us (it holds the piece already: it got it elsewhere before our `have` came, and
+    // will not say so, as no `have` goes to a peer that announced the piece). The wait
+    // restarts at each block sent, not only at the offer: a recipient that took part of the
+    // piece may get the rest elsewhere, so an offer cannot wait for the piece to leave whole.
+    const auto queued = [&] {
+      return std::any_of(c->upload_since.begin(), c->upload_since.end(),
+                         [&](const auto& u) { return u.first == it->first; });
+    };
+    const auto idle = now_ - it->second.at;
+    if (c == nullptr || !c->is_open() ||
+        ((idle > config_.request_timeout || (!c->peer_interested && idle > uninterested_offer_lapse)) && !queued())) {
       it = flying_.erase(it);
       continue;
     }
@@ -152,6 +171,31 @@ void session::dispatch_offers() {
   }
 }
 
+// A recipient cancelled a block of a piece we offered it and asks for no other block of it:
+// it got the piece elsewhere (or gave up on us). It will not say so (no `have` goes to a peer
+// that announced the piece), so the offer ends now, not at its lapse, and the next goes out.
+void session::withdraw_offer(connection& c, std::uint32_t piece) {
+  const auto key = static_cast<std::uint32_t>(c.key);
+  const auto [first, last] = flying_.equal_range(piece);
+  const auto offer = std::find_if(first, last, [&](const auto& kv) { return kv.second.key == key; });
+  if (offer == last) return;
+  if (std::any_of(c.uploads.begin(), c.uploads.end(), [&](const block_request& b) { return b.piece == piece; }))
+    return;
+  flying_.erase(offer);
+  dispatch_offers();
+}
+
+// A recipient no longer interested holds every piece we announced to it, as far as it knew
+// when it said so: the offers it took a block of are done, though some of their blocks came
+// from elsewhere (it sends no `have` for them: see withdraw_offer). An offer it took nothing
+// of yet stays: it may have been made after the message left, and it lapses in any case.
+void session::withdraw_taken_offers(connection& c) {
+  const auto key = static_cast<std::uint32_t>(c.key);
+  const auto before = flying_.size();
+  std::erase_if(flying_, [&](const auto& kv) { return kv.second.key == key && c.sent_by_piece.count(kv.first) > 0; });
+  if (flying_.size() != before) dispatch_offers();
+}
+
 void session::drop_offers(peer_key k) {
   const auto key = static_cast<std::uint32_t>(k);
   never_offered_.erase(key);
@@ -181,7 +225,12 @@ void session::count_sent_for_super_seeding(connection& c, const block_request& b
   if (b.piece >= sent_count_.size()) return;
   auto& sent = c.sent_by_piece[b.piece];
   sent += b.length;
-  if (sent < config_.torrent->piece_size(b.piece)) return;
+  if (sent < config_.torrent->piece_size(b.piece)) {
+    const auto [first, last] = flying_.equal_range(b.piece);
+    for (auto f = first; f != last; ++f)
+      if (f->second.key == static_cast<std::uint32_t>(c.key)) f->second.at = now_;  // see unsent_offered_bytes
+    return;
+  }
   c.sent_by_piece.erase(b.piece);
   ++sent_count_[b.piece];
   if (std::all_of(sent_count_.begin(), sent_count_.end(), [](std::uint32_t n) { return n > 0; })) {

@@ -31,12 +31,14 @@ void session::cancel_upload(connection& c, const msg::cancel& m) {
   const auto it = std::find_if(c.uploads.begin(), c.uploads.end(), [&](const block_request& b) {
     return b.piece == m.index && b.begin == m.begin && b.length == m.length;
   });
-  if (it == c.uploads.end()) return;
-  c.upload_bytes -= wire_bytes_of(*it);
-  c.uploads.erase(it);
-  forget_sent_pieces(c);  // rare: also forgets the piece if that was its last block
-  recount_serving(c);
-  outputs_.push_back(out::upload_changed{c.key});
+  if (it != c.uploads.end()) {
+    c.upload_bytes -= wire_bytes_of(*it);
+    c.uploads.erase(it);
+    forget_sent_pieces(c);  // rare: also forgets the piece if that was its last block
+    recount_serving(c);
+    outputs_.push_back(out::upload_changed{c.key});
+  }
+  if (super_seeding_) withdraw_offer(c, m.index);
 }
 
 void session::clear_uploads(connection& c) {
