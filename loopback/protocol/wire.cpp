@@ -78,14 +78,16 @@ bool operator==(const unknown& a, const unknown& b) noexcept {
 
 }  // namespace msg
 
-std::string_view event_name(const wire_event& event) noexcept {
+std::string_view event_name(std::size_t index) noexcept {
   static constexpr std::string_view names[] = {
       "handshake", "keep-alive", "choke", "unchoke", "interested", "not interested",
       "have",      "bitfield",   "request", "piece", "cancel",     "unknown",
   };
   static_assert(std::size(names) == std::variant_size_v<wire_event>);
-  return names[event.index()];
+  return names[std::min(index, std::size(names) - 1)];
 }
+
+std::string_view event_name(const wire_event& event) noexcept { return event_name(event.index()); }
 
 // ----------------------------------------------------------------------------- encoders
 
@@ -137,6 +139,22 @@ void wire_append(const msg::cancel& value, std::vector<std::byte>& out) {
 
 void wire_append(const msg::unknown& value, std::vector<std::byte>& out) {
   append_with_payload(out, value.id, value.payload);
+}
+
+std::size_t wire_size(const wire_event& event) noexcept {
+  return std::visit(
+      [](const auto& m) -> std::size_t {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, handshake>) return handshake_bytes;
+        else if constexpr (std::is_same_v<T, msg::keep_alive>) return 4;
+        else if constexpr (std::is_same_v<T, msg::have>) return 9;
+        else if constexpr (std::is_same_v<T, msg::bitfield>) return 5 + m.pieces.bytes().size();
+        else if constexpr (std::is_same_v<T, msg::request> || std::is_same_v<T, msg::cancel>) return 17;
+        else if constexpr (std::is_same_v<T, msg::piece>) return piece_header_bytes + m.data.size();
+        else if constexpr (std::is_same_v<T, msg::unknown>) return 5 + m.payload.size();
+        else return 5;  // choke, unchoke, interested, not interested
+      },
+      event);
 }
 
 void wire_append(const wire_event& event, std::vector<std::byte>& out) {

@@ -140,6 +140,8 @@ using wire_event = std::variant<handshake, msg::keep_alive, msg::choke, msg::unc
 
 /// A short name for logs: "handshake", "keep-alive", "choke", ..., "unknown".
 std::string_view event_name(const wire_event& event) noexcept;
+/// The same by the alternative's index in wire_event (event.index()); "unknown" past the end.
+std::string_view event_name(std::size_t index) noexcept;
 
 // ---------------------------------------------------------------------------------------
 // Encoders: each appends the exact wire bytes to `out`.
@@ -170,6 +172,8 @@ void wire_append(const msg::cancel& value, std::vector<std::byte>& out);
 void wire_append(const msg::unknown& value, std::vector<std::byte>& out);
 /// Appends whichever item `event` holds.
 void wire_append(const wire_event& event, std::vector<std::byte>& out);
+/// The number of bytes wire_append(event, out) appends, without encoding it.
+[[nodiscard]] std::size_t wire_size(const wire_event& event) noexcept;
 
 /// The 13-byte header of a piece message carrying `data_bytes` bytes of piece `index` from
 /// offset `begin`: send it, then the block itself, without copying the block (scatter/gather).

@@ -88,7 +88,8 @@ void world::dispatch(const event& e) {
       if (e.a != p.down_gen) return;
       p.down_due.reset();
       (void)p.down->refill_to(now_);
-      std::vector<std::pair<std::uint32_t, int>> sides;
+      auto& sides = sides_scratch_;
+      sides.clear();
       for (const auto& [key, id] : p.links) {
         const auto& l = *links_[id];
         sides.emplace_back(id, l.peer[0] == e.peer && l.key[0] == bt::peer_key{key} ? 0 : 1);
@@ -154,9 +155,7 @@ void world::carry_out(std::uint32_t index, bt::output& o) {
         if constexpr (std::is_same_v<T, bt::out::send>) {
           if (auto* l = link_of(index, x.conn)) {
             const int side = l->peer[0] == index && l->key[0] == x.conn ? 0 : 1;
-            std::vector<std::byte> bytes;
-            bt::wire_append(x.message, bytes);
-            const auto size = bytes.size();
+            const auto size = bt::wire_size(x.message);
             send_item(static_cast<std::uint32_t>(p.links.at(static_cast<std::uint32_t>(x.conn))), side,
                       item{.what = item::kind::message, .message = std::move(x.message), .wire_bytes = size});
           }
@@ -225,7 +224,7 @@ void world::answer_announce(std::uint32_t index) {
   auto& p = *peers_[index];
   if (!p.announcing || !p.session) return;
   const auto request = *std::exchange(p.announcing, std::nullopt);
-  ++sent_["(announce)"];
+  ++sent_[count_announce];
   const auto listed = std::find(tracker_list_.begin(), tracker_list_.end(), index);
   if (request.event == bt::announce_event::stopped) {
     if (listed != tracker_list_.end()) tracker_list_.erase(listed);
@@ -250,6 +249,18 @@ void world::answer_announce(std::uint32_t index) {
   for (const auto q : chosen) response.peers.push_back({.ip = peers_[q]->config.address, .port = 6881});
   p.session->handle_announce(response, {}, now_);
   drain(index);
+}
+
+std::map<std::string, std::uint64_t> world::messages_sent() const {
+  std::map<std::string, std::uint64_t> out;
+  for (std::size_t k = 0; k < wire_kinds; ++k) {
+    if (sent_[k] == 0) continue;
+    out.emplace(std::string(bt::event_name(k)), sent_[k]);
+  }
+  if (sent_[count_dial] > 0) out.emplace("(dial)", sent_[count_dial]);
+  if (sent_[count_refused] > 0) out.emplace("(refused)", sent_[count_refused]);
+  if (sent_[count_announce] > 0) out.emplace("(announce)", sent_[count_announce]);
+  return out;
 }
 
 peer_report world::report(std::size_t i) const {

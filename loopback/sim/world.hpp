@@ -27,6 +27,8 @@
 #include <queue>
 #include <random>
 #include <unordered_map>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include "loopback/core/session.hpp"
@@ -113,7 +115,7 @@ class world {
   /// Messages sent so far, by wire message (bt::event_name: "have", "request", "piece", ...),
   /// and the other things carried: "(dial)" connections dialed, "(refused)" dials the other
   /// side turned down, "(announce)" tracker announces.
-  [[nodiscard]] const std::map<std::string, std::uint64_t>& messages_sent() const noexcept { return sent_; }
+  [[nodiscard]] std::map<std::string, std::uint64_t> messages_sent() const;
   [[nodiscard]] std::size_t peer_count() const noexcept { return peers_.size(); }
   /// Peer i's counters and outcome.
   [[nodiscard]] peer_report report(std::size_t i) const;
@@ -170,7 +172,12 @@ class world {
   std::unordered_map<std::uint32_t, std::uint32_t> by_address_;  // address → peer
   std::size_t incomplete_ = 0;               // peers not yet complete (seeds excluded)
   std::mt19937_64 rng_;
-  std::map<std::string, std::uint64_t> sent_;
+  // Counted as they go (a map keyed by name cost a string and a lookup per message):
+  // messages by wire_event alternative, then dials, refusals and announces.
+  static constexpr std::size_t wire_kinds = std::variant_size_v<bt::wire_event>;
+  enum : std::size_t { count_dial = wire_kinds, count_refused, count_announce, count_kinds };
+  std::array<std::uint64_t, count_kinds> sent_{};
+  std::vector<std::pair<std::uint32_t, int>> sides_scratch_;  // down_due's list of links
 };
 
 }  // namespace p2pdist::sim

@@ -4,7 +4,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -31,21 +30,50 @@ struct item {
 
 /// One direction of a connection, from one side to the other.
 struct pipe {
-  /// Everything sent and not yet handed to the receiver, in order: the first `arrived`
-  /// items have arrived (the inbox: waiting for the receiver's download tokens), the rest
-  /// are in transit. One queue, not two: a deque costs about 0.6 KiB even when empty, and a
-  /// swarm has tens of thousands of pipes.
-  std::deque<item> queue;
+  /// Everything sent and not yet handed to the receiver, in order, from items[head]: the
+  /// first `arrived` of them have arrived (the inbox: waiting for the receiver's download
+  /// tokens), the rest are in transit. A vector read from a moving head, not a deque: a
+  /// deque allocates half a KiB even empty, and a swarm has hundreds of thousands of pipes,
+  /// most of them empty at any moment; an empty pipe here holds no memory.
+  std::vector<item> items;
+  std::size_t head = 0;
   std::size_t arrived = 0;
   std::uint64_t unread_bytes = 0;  ///< the whole queue: the window's fill
   std::uint64_t inbox_bytes = 0;   ///< the arrived items
 
+  [[nodiscard]] std::size_t size() const { return items.size() - head; }
   [[nodiscard]] bool inbox_empty() const { return arrived == 0; }
-  [[nodiscard]] bool in_transit() const { return arrived < queue.size(); }
+  [[nodiscard]] bool in_transit() const { return arrived < size(); }
+  /// The oldest item. Precondition: size() > 0.
+  [[nodiscard]] item& front() { return items[head]; }
+  [[nodiscard]] const item& front() const { return items[head]; }
   /// The first item in transit. Precondition: in_transit().
-  [[nodiscard]] item& transit_front() { return queue[arrived]; }
+  [[nodiscard]] item& transit_front() { return items[head + arrived]; }
+  void push_back(item&& it) { items.push_back(std::move(it)); }
+  /// Removes the oldest item. Precondition: size() > 0.
+  void pop_front() {
+    items[head] = item{};  // its bytes (bytes mode) go now
+    if (++head == items.size()) {
+      // Empty: a few items' room is kept for the next ones, more is given back.
+      if (items.capacity() > 4) {
+        std::vector<item>().swap(items);
+      } else {
+        items.clear();
+      }
+      head = 0;
+    } else if (head >= 64 && 2 * head >= items.size()) {
+      items.erase(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(head));
+      head = 0;
+    }
+  }
   /// Drops what is in transit (the receiver is gone).
-  void drop_transit() { queue.erase(queue.begin() + static_cast<std::ptrdiff_t>(arrived), queue.end()); }
+  void drop_transit() { items.resize(head + arrived); }
+  /// Drops everything and gives the memory back.
+  void clear() {
+    std::vector<item>().swap(items);
+    head = arrived = 0;
+    unread_bytes = inbox_bytes = 0;
+  }
 };
 
 /// A connection between two peers; side 0 dialed.

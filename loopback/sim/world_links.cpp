@@ -18,6 +18,9 @@ using detail::peer;
 
 namespace {
 
+// A block is counted as the piece message it stands for.
+const std::size_t piece_kind = bt::wire_event(bt::msg::piece{}).index();
+
 bt::consumer_id consumer_of(bt::peer_key k) { return bt::consumer_id{static_cast<std::uint32_t>(k)}; }
 
 std::uint64_t wire_bytes_of(const bt::block_request& b) { return bt::piece_header_bytes + b.length; }
@@ -42,7 +45,7 @@ detail::link* world::link_of(std::uint32_t p, bt::peer_key key) {
 // Opening and closing
 
 void world::dial(std::uint32_t p, bt::peer_key key, const bt::endpoint_v4& remote) {
-  ++sent_["(dial)"];
+  ++sent_[count_dial];
   const auto id = static_cast<std::uint32_t>(links_.size());
   auto l = std::make_unique<link>();
   l->peer = {p, p};
@@ -73,7 +76,7 @@ void world::on_connect(std::uint32_t id) {
     key = target.session->handle_accept({.ip = dialer.config.address, .port = static_cast<std::uint16_t>(40000 + id % 20000)},
                                         now_);
   if (!key) {
-    ++sent_["(refused)"];
+    ++sent_[count_refused];
     schedule(now_ + l.latency, event_kind::refused, l.peer[0], id);
     drain(l.peer[1]);  // an eviction may have been decided all the same
     return;
@@ -97,10 +100,7 @@ void world::close_side(std::uint32_t id, int side) {
   p.down->remove(consumer_of(key));
   // What was on its way to this side is lost; the other side learns of the close after
   // what this side sent before it.
-  auto& incoming = l.from[other(side)];
-  incoming.queue.clear();
-  incoming.arrived = 0;
-  incoming.unread_bytes = incoming.inbox_bytes = 0;
+  l.from[other(side)].clear();
   if (l.open[other(side)]) send_item(id, side, item{.what = item::kind::fin});
   p.session->handle_closed(key, bt::close_cause::requested, "closed", now_);
 }
@@ -112,8 +112,8 @@ void world::send_item(std::uint32_t id, int side, item it) {
   auto& l = *links_[id];
   if (!l.open[other(side)] && l.key[other(side)] != bt::peer_key{}) return;  // the other side is gone
   auto& pipe = l.from[side];
-  if (it.what == item::kind::message) ++sent_[std::string(bt::event_name(it.message))];
-  if (it.what == item::kind::block) ++sent_["piece"];
+  if (it.what == item::kind::message) ++sent_[it.message.index()];
+  if (it.what == item::kind::block) ++sent_[piece_kind];
   it.arrives = now_ + l.latency;
   pipe.unread_bytes += it.wire_bytes;
   if (it.wire_bytes > 0)
@@ -121,7 +121,7 @@ void world::send_item(std::uint32_t id, int side, item it) {
   // One arrival event per pipe at a time, for its front: what follows arrives with it
   // when sent at the same instant (the delay is the same for all), else after it.
   if (!pipe.in_transit()) schedule(it.arrives, event_kind::arrive, 0, id, static_cast<std::uint64_t>(side));
-  pipe.queue.push_back(std::move(it));
+  pipe.push_back(std::move(it));
 }
 
 void world::on_arrive(std::uint32_t id, int side) {
@@ -152,7 +152,7 @@ void world::try_deliver(std::uint32_t id, int to, bool pace) {
   auto& r = *peers_[receiver];
   bool delivered = false;
   while (l.open[to] && !pipe.inbox_empty()) {
-    auto& head = pipe.queue.front();
+    auto& head = pipe.front();
     if (!r.down->unlimited() && head.wire_bytes > 0) {
       (void)r.down->refill_to(now_);
       if (r.down->granted(consumer_of(l.key[to])) < head.wire_bytes) {
@@ -162,7 +162,7 @@ void world::try_deliver(std::uint32_t id, int to, bool pace) {
       r.down->spend(consumer_of(l.key[to]), head.wire_bytes);
     }
     item it = std::move(head);
-    pipe.queue.pop_front();
+    pipe.pop_front();
     --pipe.arrived;
     pipe.inbox_bytes -= it.wire_bytes;
     pipe.unread_bytes -= it.wire_bytes;
@@ -299,7 +299,7 @@ void world::schedule_pacing(std::uint32_t p) {
     auto* l = link_of(p, bt::peer_key{static_cast<std::uint32_t>(c)});
     if (l == nullptr) return 0;
     const auto& pipe = l->from[other(side_of(*l, p, bt::peer_key{static_cast<std::uint32_t>(c)}))];
-    return pipe.inbox_empty() ? 0 : pipe.queue.front().wire_bytes;
+    return pipe.inbox_empty() ? 0 : pipe.front().wire_bytes;
   });
   if (down != u.down_due) {
     u.down_due = down;

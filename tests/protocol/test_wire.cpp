@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -56,6 +58,35 @@ TEST_CASE("every message encodes to its BEP 3 layout") {
 
   const bytes payload = text_bytes("xy");
   CHECK(encoded(msg::unknown{.id = 20, .payload = payload}) == hex_bytes({0, 0, 0, 3, 20, 'x', 'y'}));
+}
+
+TEST_CASE("wire_size is the length each message encodes to, counted by hand from BEP 3") {
+  bt::bitfield pieces(17);  // 3 bytes of bits
+  const bytes data = text_bytes("abcde");
+  const bytes payload = text_bytes("xyz");
+  // Expected: 4-byte length + 1-byte id + payload; the handshake 1 + 19 + 8 + 20 + 20.
+  const std::vector<std::pair<bt::wire_event, std::size_t>> cases = {
+      {sample_handshake(), 68},
+      {msg::keep_alive{}, 4},
+      {msg::choke{}, 5},
+      {msg::unchoke{}, 5},
+      {msg::interested{}, 5},
+      {msg::not_interested{}, 5},
+      {msg::have{.index = 3}, 9},
+      {msg::bitfield{.pieces = pieces}, 5 + 3},
+      {msg::request{.index = 1, .begin = 0, .length = 16384}, 17},
+      {msg::piece{.index = 1, .begin = 0, .data = data}, 13 + 5},
+      {msg::cancel{.index = 1, .begin = 0, .length = 16384}, 17},
+      {msg::unknown{.id = 20, .payload = payload}, 5 + 3},
+  };
+  REQUIRE(cases.size() == std::variant_size_v<bt::wire_event>);
+  for (const auto& [event, expected] : cases) {
+    INFO(bt::event_name(event));
+    CHECK(bt::wire_size(event) == expected);
+    bytes out;
+    bt::wire_append(event, out);
+    CHECK(out.size() == expected);
+  }
 }
 
 TEST_CASE("encoders append to what the buffer already holds") {
