@@ -12,12 +12,23 @@ engine keeps up with real time when it is near 1), the CPU time and peak RSS, an
 every leecher's data was verified. Progress on stderr; JSON (default
 build/bench/textbook_scale.json) and a table on stdout.
 
-  bench/textbook_scale.py [--bin build/p2pdist] [--n 1,2,5,10,30,100,300,1000] [--repeat 1]
+With --engine simulate the same swarms run in simulated time (`p2pdist simulate`: the
+engine's own sessions on a discrete-event clock), by default at N = 1 ... 100 000; the JSON
+then goes to build/bench/textbook_scale_simulate.json. --summary FILE also writes a compact
+file without the swarm documents (per N: the bounds, the measured time and ratios, the
+leechers' completion times at five quantiles, the cost): the notebook
+notebooks/loopback_vs_bound.ipynb plots notebooks/data/textbook_scale_{swarm,simulate}.json,
+written so.
+
+  bench/textbook_scale.py [--bin build/p2pdist] [--engine swarm|simulate] [--n 1,2,5,...]
+                          [--repeat 1] [--summary FILE]
 """
 
 import argparse
 import os
+import json
 import statistics
+import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -26,28 +37,60 @@ import swarm_runs  # noqa: E402  (beside this script)
 MB = 1_000_000
 
 
+def write_summary(args, rows):
+    """The rows without their swarm documents, with the commit and the command line: small
+    enough to keep in the repository beside the notebook that plots it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    git = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "loopback", "model", "cli"],
+                           capture_output=True, text=True)
+    binary = subprocess.run([args.bin, "--version"], capture_output=True, text=True)
+    version = {"version": binary.stdout.strip(), "commit": git.stdout.strip() or None,
+               "uncommitted_engine_changes": bool(dirty.stdout.strip())}
+    compact = [{k: v for k, v in r.items() if k != "document"} for r in rows]
+    os.makedirs(os.path.dirname(os.path.abspath(args.summary)), exist_ok=True)
+    with open(args.summary, "w") as f:
+        json.dump({"generated_by": "bench/textbook_scale.py", "command": " ".join(sys.argv),
+                   "engine": args.engine, "p2pdist": version, "file_size": args.file_size,
+                   "piece_size": args.piece_size, "peer_up_bytes_per_s": args.peer_up * MB,
+                   "server_up_bytes_per_s": 10 * args.peer_up * MB, "time_scale": args.time_scale,
+                   "repeat": args.repeat, "rows": compact}, f, indent=1)
+        f.write("\n")
+    print(f"wrote {args.summary}", file=sys.stderr)
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bin", default=os.path.join(root, "build", "p2pdist"))
-    p.add_argument("--out", default=os.path.join(root, "build", "bench", "textbook_scale.json"))
-    p.add_argument("--n", default="1,2,5,10,30,100,300,1000")
+    p.add_argument("--engine", choices=["swarm", "simulate"], default="swarm")
+    p.add_argument("--out", default=None, help="default build/bench/textbook_scale[_simulate].json")
+    p.add_argument("--summary", default=None, help="also write the compact summary here")
+    p.add_argument("--n", default=None, help="default 1,2,5,10,30,100,300,1000 (simulate: on to 100000)")
     p.add_argument("--file-size", default="4MiB")
     p.add_argument("--piece-size", default="64KiB")
     p.add_argument("--peer-up", type=float, default=0.128, help="u in MB/s; u_s = 10u")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--time-scale", default="0.2")
     args = p.parse_args()
+    simulated = args.engine == "simulate"
+    if args.out is None:
+        args.out = os.path.join(root, "build", "bench", "textbook_scale_simulate.json" if simulated
+                                else "textbook_scale.json")
+    if args.n is None:
+        args.n = "1,2,5,10,30,100,300,1000" + (",3000,10000,30000,100000" if simulated else "")
 
     u = args.peer_up * MB
     rows = []
     ns = [int(x) for x in args.n.split(",")]
     for k, n in enumerate(ns):
-        cmd = [args.bin, "swarm", "--json", "-", "-N", str(n), "--file-size", args.file_size,
+        cmd = [args.bin, args.engine, "--json", "-", "-N", str(n), "--file-size", args.file_size,
                "--piece-size", args.piece_size, "--server-up", f"{10 * u / MB:g}MB/s",
-               "--peer-up", f"{u / MB:g}MB/s", "--content", "generated", "--time-scale", args.time_scale,
+               "--peer-up", f"{u / MB:g}MB/s", "--time-scale", args.time_scale,
                "--repeat", str(args.repeat), "--timeout", "20min"]
-        doc, status, wall, err = swarm_runs.run(cmd, f"[{k + 1}/{len(ns)}] N = {n} ...")
+        if not simulated:
+            cmd += ["--content", "generated"]
+        doc, status, wall, err = swarm_runs.run(cmd, f"[{k + 1}/{len(ns)}] N = {n} ({args.engine}) ...")
         if doc is None:
             rows.append(swarm_runs.failed_row(n, status, wall, err))
             continue
@@ -56,16 +99,26 @@ def main():
         row = swarm_runs.row_of(n, doc, status, wall / args.repeat)
         row["d_cs_seconds"] = n * 8.0 * doc["file_bytes"] / (8 * 10 * u)
         # Wall time of the transfer against the bound: does the engine keep up with real time?
-        row["wall_over_bound"] = statistics.median(
-            [r["distribution_seconds"] / bound for r in runs if r.get("distribution_seconds")])
+        if simulated:
+            row["events"] = doc.get("events")
+            row["sim_wall_seconds"] = doc.get("wall_seconds")
+        else:
+            row["wall_over_bound"] = statistics.median(
+                [r["distribution_seconds"] / bound for r in runs if r.get("distribution_seconds")])
+        done = sorted(x["completion_seconds"] for x in doc.get("leechers", []) if x.get("completion_seconds") is not None)
+        if done:
+            row["completion_quantiles_seconds"] = {
+                q: done[min(len(done) - 1, round(float(q) * (len(done) - 1)))] for q in ("0", "0.1", "0.5", "0.9", "1")}
         rows.append(row)
         print(f"    measured {row['measured_seconds']:.2f} s against D_p2p {bound:.2f} s "
               f"({row['ratio']:.3f}; {row['ratio_to_piece_bound']:.3f} of the piece bound), "
               f"data ok: {row['data_ok']}, {row['wall_seconds']:.0f} s wall", file=sys.stderr, flush=True)
 
     swarm_runs.write(args.out, "bench/textbook_scale.py", args, rows)
+    if args.summary:
+        write_summary(args, rows)
     print(f"F = {args.file_size} in {args.piece_size} pieces, u = {u / MB:g} MB/s, u_s = 10u, d unlimited, "
-          f"generated content, time scale {args.time_scale}, medians of {args.repeat}")
+          f"{'simulated' if simulated else 'generated content'}, time scale {args.time_scale}, medians of {args.repeat}")
     print(f"{'N':>5} {'D_cs s':>9} {'D_p2p s':>8} {'piece s':>8} {'measured':>8} {'/D_p2p':>7} {'/piece':>7} "
           f"{'CPU s':>7} {'peak RSS':>9} {'conns':>5} {'data':>5}")
     for r in rows:
