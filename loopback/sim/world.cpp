@@ -56,6 +56,28 @@ void world::schedule(bt::time_point at, event_kind kind, std::uint32_t p, std::u
   queue_.push(event{.at = at, .seq = seq_++, .kind = kind, .peer = p, .a = a, .b = b});
 }
 
+void world::arm(detail::due_timer& t, std::optional<bt::time_point> at, event_kind kind, std::uint32_t p) {
+  t.due = at;
+  if (!at) return;  // a live event finds nothing due
+  const auto when = std::max(*at, now_);
+  if (t.event_at && *t.event_at <= when) return;  // it fires in time and is queued again then
+  t.event_at = when;
+  schedule(when, kind, p, ++t.gen);
+}
+
+bool world::fire(detail::due_timer& t, const event& e) {
+  if (e.a != t.gen) return false;
+  t.event_at.reset();
+  if (!t.due) return false;
+  if (*t.due > now_) {
+    t.event_at = *t.due;
+    schedule(*t.due, e.kind, e.peer, t.gen);
+    return false;
+  }
+  t.due.reset();
+  return true;
+}
+
 bool world::run(bt::duration limit) {
   const auto until = epoch_ + limit;
   while (incomplete_ > 0 && !queue_.empty()) {
@@ -80,13 +102,11 @@ void world::dispatch(const event& e) {
       drain(e.peer);
       return;
     case event_kind::up_due:
-      if (e.a != p.up_gen) return;
-      p.up_due.reset();
+      if (!fire(p.up_due, e)) return;
       try_upload(e.peer);
       return;
     case event_kind::down_due: {
-      if (e.a != p.down_gen) return;
-      p.down_due.reset();
+      if (!fire(p.down_due, e)) return;
       (void)p.down->refill_to(now_);
       auto& sides = sides_scratch_;
       sides.clear();

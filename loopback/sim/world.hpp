@@ -85,6 +85,7 @@ namespace detail {
 struct peer;
 struct link;
 struct item;
+struct due_timer;
 }  // namespace detail
 
 /// A simulated swarm. Movable, not copyable; one thread.
@@ -135,6 +136,11 @@ class world {
   };
 
   void schedule(bt::time_point at, event_kind kind, std::uint32_t peer, std::uint64_t a = 0, std::uint64_t b = 0);
+  /// Sets when `t` is due (none: not due), queueing an event only if none fires by then.
+  void arm(detail::due_timer& t, std::optional<bt::time_point> at, event_kind kind, std::uint32_t peer);
+  /// For event `e` of timer `t`: true when it is due now (and no longer armed); false when
+  /// the event is stale, nothing is due, or the moment moved later (queued again for it).
+  bool fire(detail::due_timer& t, const event& e);
   void dispatch(const event& e);
 
   // world.cpp: peers and their outputs

@@ -85,6 +85,17 @@ struct link {
   bt::duration latency{};                  ///< its one-way delay (world_config::latency_jitter)
 };
 
+/// A moment a peer wants to act at (its pacer lets an item go), kept as at most one live
+/// event in the world's queue. A moment moved later does not queue another event: the live
+/// one fires early and is queued again for the moment then wanted (world::arm, world::fire).
+/// Pacing moments move on nearly every delivery, and queueing each move left about seven
+/// stale events in the queue for each one acted on.
+struct due_timer {
+  std::optional<bt::time_point> due;       ///< when to act; none: nothing due
+  std::optional<bt::time_point> event_at;  ///< when the live event fires
+  std::uint64_t gen = 0;                   ///< the live event's generation
+};
+
 /// A peer: its session, its pacers, its storage or taint marks, its connections.
 struct peer {
   peer_config config;
@@ -98,8 +109,7 @@ struct peer {
   std::unordered_map<std::uint32_t, std::uint32_t> links;  ///< session key → link id
   std::uint64_t wake_gen = 0;
   std::optional<bt::time_point> wake_at;
-  std::uint64_t up_gen = 0, down_gen = 0;
-  std::optional<bt::time_point> up_due, down_due;  ///< the pacing events scheduled
+  due_timer up_due, down_due;  ///< when the pacers next let an item go
   bool draining = false;
   bool upload_wanted = false;   ///< try_upload once the drain ends
   std::vector<std::uint32_t> candidates;  ///< try_upload's scratch: keys that may send

@@ -290,22 +290,14 @@ void world::schedule_pacing(std::uint32_t p) {
     const auto front = u.session->peek_upload(key);
     return front ? wire_bytes_of(*front) : 0;
   });
-  if (up != u.up_due) {
-    u.up_due = up;
-    ++u.up_gen;
-    if (up) schedule(std::max(*up, now_), event_kind::up_due, p, u.up_gen);
-  }
+  arm(u.up_due, up, event_kind::up_due, p);
   const auto down = u.down->next_due([&](bt::consumer_id c) -> std::uint64_t {
     auto* l = link_of(p, bt::peer_key{static_cast<std::uint32_t>(c)});
     if (l == nullptr) return 0;
     const auto& pipe = l->from[other(side_of(*l, p, bt::peer_key{static_cast<std::uint32_t>(c)}))];
     return pipe.inbox_empty() ? 0 : pipe.front().wire_bytes;
   });
-  if (down != u.down_due) {
-    u.down_due = down;
-    ++u.down_gen;
-    if (down) schedule(std::max(*down, now_), event_kind::down_due, p, u.down_gen);
-  }
+  arm(u.down_due, down, event_kind::down_due, p);
 }
 
 }  // namespace p2pdist::sim
