@@ -275,8 +275,13 @@ swarm_options swarm_input::parsed(bool file_given) const {
   o.server_up_bps = parse_flag("--server-up", server_up, model::parse_rate_or_unlimited_bps);
   o.peer_up_bps = parse_flag_list("--peer-up", peer_up, model::parse_rate_or_unlimited_bps);
   o.peer_down_bps = parse_flag_list("--peer-down", peer_down, model::parse_rate_or_unlimited_bps);
+  // Zero would read as "unlimited" below (a rate of 0 is no limit), so it is refused, with
+  // the advice that fits the mode.
   for (double r : o.peer_up_bps)
-    if (r == 0) throw usage_error("--peer-up: a rate of zero; use --mode cs for leechers that upload nothing");
+    if (r == 0)
+      throw usage_error(o.mode == "cs" ? "--peer-up: a rate of zero; in --mode cs leechers upload nothing whatever "
+                                         "--peer-up says: leave it out"
+                                       : "--peer-up: a rate of zero; use --mode cs for leechers that upload nothing");
   for (double r : o.peer_down_bps)
     if (r == 0) throw usage_error("--peer-down: a leecher cannot download at zero");
   if (o.server_up_bps == 0) throw usage_error("--server-up: the seed cannot upload at zero");

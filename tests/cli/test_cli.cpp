@@ -140,6 +140,9 @@ TEST_CASE("usage errors exit 2 with one line naming the problem", "[cli]") {
       {{"sweep", "--from", "1", "--to", "10", "--series", "peer-up"}, "--series"},
       {{"sweep", "--from", "1", "--to", "10", "--series", "N=1,2"}, "also swept"},
       {{"sweep", "--to", "10"}, "--from"},
+      // A zero upload would read as no limit: refused, with the advice that fits the mode.
+      {{"simulate", "-N", "2", "--peer-up", "0"}, "use --mode cs"},
+      {{"simulate", "-N", "2", "--mode", "cs", "--peer-up", "0"}, "leave it out"},
       {{}, "subcommand"},
       {{"nonsense"}, "nonsense"},
   };
