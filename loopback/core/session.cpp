@@ -465,6 +465,7 @@ void session::on_peer_request(connection& c, const msg::request& r) {
   if (c.am_choking || !config_.upload) return;  // BEP 3: ignored while choked
   if (!picker_.have().test(r.index)) return;    // we do not have it: ignore
   if (c.uploads.size() >= config_.max_queued_requests) return;
+  if (super_seeding_) note_offer_asked(c, r.index);
   queue_upload(c, r);
 }
 

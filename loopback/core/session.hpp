@@ -209,6 +209,9 @@ class session {
                                                 std::uint32_t& others);
   void withdraw_offer(connection& c, std::uint32_t piece);
   void withdraw_taken_offers(connection& c);
+  [[nodiscard]] bool seems_seed(const connection& c) const;
+  [[nodiscard]] duration unasked_lapse(std::uint32_t key) const;
+  void note_offer_asked(connection& c, std::uint32_t piece);
   void drop_offers(peer_key k);
   void end_super_seeding();
   void count_sent_for_super_seeding(connection& c, const block_request& b);
@@ -252,10 +255,14 @@ class session {
   struct super_seed_peer {
     std::vector<std::uint32_t> served;  // pieces uploaded whole to it that some leecher lacks
     std::uint64_t last_served = 0;      // serve_seq_ at its latest offer; 0 = never
+    bool declined = false;              // an offer lapsed unasked (see seems_seed)
+    std::optional<double> answer_s;     // smoothed delay from an offer to its first request
   };
   struct offer_in_flight {
     std::uint32_t key = 0;  // the connection it was offered to
     time_point at{};        // when offered, or when a block of it last went to that connection
+    time_point offered{};   // when offered
+    bool asked = false;     // a block of it was requested
   };
   std::unordered_map<std::uint32_t, super_seed_peer> super_peers_;  // by connection key
   std::multimap<std::uint32_t, offer_in_flight> flying_;  // pieces offered, not yet sent whole (one entry a recipient)

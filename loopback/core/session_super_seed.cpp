@@ -16,11 +16,35 @@
 namespace p2pdist::bt {
 
 namespace {
-// An offer to a peer that shows no interest in us lapses after this long: its `interested`
-// would have come within a round trip had it lacked the piece. Lapsing early costs at most
-// a piece sent twice (the peer may still ask for it); waiting costs the seed's idle upload.
-constexpr auto uninterested_offer_lapse = std::chrono::seconds(1);
+// An offer that its recipient does not ask for, while it asks nothing else of us, lapses once
+// it is clear that the recipient has the piece or gets it elsewhere: after four times the
+// delay that recipient takes to ask for an offered piece it lacks (smoothed over its offers;
+// within these bounds), or the longest bound before it has asked for any. Lapsing early
+// costs at most a piece offered twice (the peer may still ask for it); waiting keeps the
+// peer's offer quota, and with it the seed's upload, idle.
+constexpr auto unasked_lapse_min = std::chrono::milliseconds(10);
+constexpr auto unasked_lapse_max = std::chrono::seconds(1);
 }  // namespace
+
+duration session::unasked_lapse(std::uint32_t key) const {
+  const auto sp = super_peers_.find(key);
+  if (sp == super_peers_.end() || !sp->second.answer_s) return unasked_lapse_max;
+  const auto lapse = std::chrono::duration_cast<duration>(std::chrono::duration<double>(4 * *sp->second.answer_s));
+  return std::clamp<duration>(lapse, unasked_lapse_min, unasked_lapse_max);
+}
+
+// The first request for a piece we offered c: how long c takes to answer an offer.
+void session::note_offer_asked(connection& c, std::uint32_t piece) {
+  const auto key = static_cast<std::uint32_t>(c.key);
+  const auto [first, last] = flying_.equal_range(piece);
+  for (auto f = first; f != last; ++f) {
+    if (f->second.key != key || f->second.asked) continue;
+    f->second.asked = true;
+    const double took = std::chrono::duration<double>(now_ - f->second.offered).count();
+    auto& answer = super_peers_[key].answer_s;
+    answer = answer ? 0.75 * *answer + 0.25 * took : took;
+  }
+}
 
 // Unsent bytes of the pieces in flight; lapsed offers leave.
 std::uint64_t session::unsent_offered_bytes() {
@@ -34,19 +58,21 @@ std::uint64_t session::unsent_offered_bytes() {
       const auto s = c->sent_by_piece.find(it->first);
       if (s != c->sent_by_piece.end()) sent = std::min<std::uint64_t>(s->second, size);
     }
-    // Lapsed: none of it waiting in the recipient's upload queue and nothing of it sent for
-    // request_timeout, or for uninterested_offer_lapse while the recipient is not interested
-    // in us (it holds the piece already: it got it elsewhere before our `have` came, and
-    // will not say so, as no `have` goes to a peer that announced the piece). The wait
-    // restarts at each block sent, not only at the offer: a recipient that took part of the
-    // piece may get the rest elsewhere, so an offer cannot wait for the piece to leave whole.
+    // Lapsed: none of it waiting in the recipient's upload queue, and nothing of it sent for
+    // request_timeout, or never asked for in unasked_lapse() while the recipient asks
+    // nothing of us: it holds the piece already or fetches it from another peer (two seeds offer it the
+    // same pieces; a piece of one block can come from anyone), and it says nothing of a
+    // piece we announced (it sends no `have` to a peer that announced the piece). The wait
+    // restarts at each block sent: a recipient that took part of the piece may get the rest
+    // elsewhere, so an offer cannot wait for the piece to leave whole.
     const auto queued = [&] {
       return std::any_of(c->upload_since.begin(), c->upload_since.end(),
                          [&](const auto& u) { return u.first == it->first; });
     };
     const auto idle = now_ - it->second.at;
-    if (c == nullptr || !c->is_open() ||
-        ((idle > config_.request_timeout || (!c->peer_interested && idle > uninterested_offer_lapse)) && !queued())) {
+    const bool unasked = c != nullptr && !it->second.asked && c->uploads.empty() && idle > unasked_lapse(it->second.key);
+    if (c == nullptr || !c->is_open() || ((idle > config_.request_timeout || unasked) && !queued())) {
+      if (c != nullptr && !c->peer_interested) super_peers_[it->second.key].declined = true;
       it = flying_.erase(it);
       continue;
     }
@@ -84,6 +110,18 @@ void session::adapt_offer_budget(bool budget_full) {
     extra_offers_ -= std::max<std::uint32_t>(1, extra_offers_ / 4);
 }
 
+// A peer that let an offer lapse without asking, was never interested and has announced no
+// piece: another seed that super-seeds (it announces nothing either, and two such seeds
+// cannot tell each other apart otherwise). It gets no more offers and is not counted among
+// the leechers until it shows interest or announces a piece. (Offering to it held the
+// seed's one piece in flight until the offer lapsed: two seeds that super-seed took 16
+// times the bound at N = 3.)
+bool session::seems_seed(const connection& c) const {
+  if (c.peer_interested || c.peer_has.count() > 0) return false;
+  const auto sp = super_peers_.find(static_cast<std::uint32_t>(c.key));
+  return sp != super_peers_.end() && sp->second.declined;
+}
+
 // The leechers we could offer a piece now (fewer than offers_per_peer live offers), with what
 // each owes: for each piece it got (or is getting) from us, the leechers that do not hold it
 // yet. A peer that passes its pieces on faster owes fewer and is given more.
@@ -93,11 +131,11 @@ std::vector<offer_candidate> session::offer_candidates(std::unordered_map<std::u
   for (const auto& [p, f] : flying_) ++live_of[f.key];
   std::uint32_t leechers = 0;
   for (auto& [k, c] : conns_)
-    if (c->is_open() && c->handshake_done && !peer_is_seed(*c)) ++leechers;
+    if (c->is_open() && c->handshake_done && !peer_is_seed(*c) && !seems_seed(*c)) ++leechers;
   others = leechers > 0 ? leechers - 1 : 0;
   std::vector<offer_candidate> candidates;
   for (auto& [k, c] : conns_) {
-    if (!c->is_open() || !c->handshake_done || peer_is_seed(*c) || live_of[k] >= per_peer) continue;
+    if (!c->is_open() || !c->handshake_done || peer_is_seed(*c) || seems_seed(*c) || live_of[k] >= per_peer) continue;
     auto& sp = super_peers_[k];
     std::uint64_t owed = std::uint64_t{live_of[k]} * others;
     // Pieces every leecher holds owe nothing and leave the list, which so stays short.
@@ -156,7 +194,7 @@ void session::dispatch_offers() {
     auto& sp = super_peers_[key];
     c->offered.push_back(*best);
     ++offered_count_[*best];
-    flying_.emplace(*best, offer_in_flight{.key = key, .at = now_});
+    flying_.emplace(*best, offer_in_flight{.key = key, .at = now_, .offered = now_});
     unsent += torrent.piece_size(*best);
     sp.last_served = ++serve_seq_;
     never_offered_.erase(key);
