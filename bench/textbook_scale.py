@@ -27,6 +27,7 @@ written so.
 import argparse
 import os
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -40,13 +41,11 @@ MB = 1_000_000
 def write_summary(args, rows):
     """The rows without their swarm documents, with the commit and the command line: small
     enough to keep in the repository beside the notebook that plots it."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    git = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "loopback", "model", "cli"],
-                           capture_output=True, text=True)
-    binary = subprocess.run([args.bin, "--version"], capture_output=True, text=True)
-    version = {"version": binary.stdout.strip(), "commit": git.stdout.strip() or None,
-               "uncommitted_engine_changes": bool(dirty.stdout.strip())}
+    # The code the binary was built from, as it says itself (p2pdist --version).
+    said = subprocess.run([args.bin, "--version"], capture_output=True, text=True).stdout.strip()
+    m = re.search(r"\(commit ([0-9a-f]+|unknown)(, uncommitted changes)?\)", said)
+    version = {"version": said, "commit": m[1] if m and m[1] != "unknown" else None,
+               "uncommitted_engine_changes": bool(m and m[2])}
     compact = [{k: v for k, v in r.items() if k != "document"} for r in rows]
     os.makedirs(os.path.dirname(os.path.abspath(args.summary)), exist_ok=True)
     with open(args.summary, "w") as f:

@@ -11,8 +11,19 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.hpp"
+#include "p2pdist_commit.hpp"  // generated at build time: cmake/git_commit.cmake
 
 namespace {
+
+// "p2pdist 0.1.0 (commit <40 hex digits>[, uncommitted changes])", or "(commit unknown)"
+// when built outside a git checkout: the version and the code it was built from, for the
+// record a run leaves (bench/textbook_scale.py --summary keeps it).
+std::string version_text() {
+  std::string text = "p2pdist 0.1.0 (commit ";
+  text += P2PDIST_COMMIT;
+  text += P2PDIST_DIRTY ? ", uncommitted changes)" : ")";
+  return text;
+}
 
 using namespace p2pdist::cli;
 
@@ -49,7 +60,7 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv) {
     std::cout << app.help("", CLI::AppFormatMode::All);
     return 0;
   } catch (const CLI::CallForVersion&) {
-    std::cout << "p2pdist 0.1.0\n";
+    std::cout << version_text() << "\n";
     return 0;
   } catch (const CLI::ParseError& e) {
     std::cerr << "p2pdist: " << one_line(e.what()) << " (see p2pdist --help)\n";
@@ -64,7 +75,7 @@ int run(int argc, char** argv) {
                "4MiB/s (bare numbers are bits/s). G, M, k are powers of ten; Gi, Mi, Ki powers of two.",
                "p2pdist"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "p2pdist 0.1.0");
+  app.set_version_flag("--version", version_text());
   // Registered in this order, which the help keeps (a braced list is evaluated in order).
   const std::vector<command> commands{
       add_demo_command(app),

@@ -156,6 +156,14 @@ TEST_CASE("usage errors exit 2 with one line naming the problem", "[cli]") {
   }
 }
 
+TEST_CASE("--version names the commit the binary was built from", "[cli]") {
+  const auto r = run_p2pdist({"--version"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.empty());
+  // A build in a git checkout names its 40-digit commit; elsewhere "unknown".
+  CHECK_THAT(r.out, Catch::Matches(R"(p2pdist 0\.1\.0 \(commit ([0-9a-f]{40}|unknown)(, uncommitted changes)?\)\n)"));
+}
+
 TEST_CASE("help exits 0 and lists the subcommands", "[cli]") {
   const auto r = run_p2pdist({"--help"});
   CHECK(r.exit_code == 0);
