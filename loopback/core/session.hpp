@@ -257,6 +257,7 @@ class session {
     std::uint64_t last_served = 0;      // serve_seq_ at its latest offer; 0 = never
     bool declined = false;              // an offer lapsed unasked (see seems_seed)
     std::optional<double> answer_s;     // smoothed delay from an offer to its first request
+    time_point last_asked{};            // its latest request of us
   };
   struct offer_in_flight {
     std::uint32_t key = 0;  // the connection it was offered to

@@ -36,6 +36,7 @@ duration session::unasked_lapse(std::uint32_t key) const {
 // The first request for a piece we offered c: how long c takes to answer an offer.
 void session::note_offer_asked(connection& c, std::uint32_t piece) {
   const auto key = static_cast<std::uint32_t>(c.key);
+  super_peers_[key].last_asked = now_;
   const auto [first, last] = flying_.equal_range(piece);
   for (auto f = first; f != last; ++f) {
     if (f->second.key != key || f->second.asked) continue;
@@ -59,8 +60,9 @@ std::uint64_t session::unsent_offered_bytes() {
       if (s != c->sent_by_piece.end()) sent = std::min<std::uint64_t>(s->second, size);
     }
     // Lapsed: none of it waiting in the recipient's upload queue, and nothing of it sent for
-    // request_timeout, or never asked for in unasked_lapse() while the recipient asks
-    // nothing of us: it holds the piece already or fetches it from another peer (two seeds offer it the
+    // request_timeout, or never asked for in unasked_lapse() while the recipient asked
+    // nothing of us either (one that asks for blocks one after another, its download full,
+    // comes to our other offers in turn): it holds the piece already or fetches it from another peer (two seeds offer it the
     // same pieces; a piece of one block can come from anyone), and it says nothing of a
     // piece we announced (it sends no `have` to a peer that announced the piece). The wait
     // restarts at each block sent: a recipient that took part of the piece may get the rest
@@ -70,7 +72,8 @@ std::uint64_t session::unsent_offered_bytes() {
                          [&](const auto& u) { return u.first == it->first; });
     };
     const auto idle = now_ - it->second.at;
-    const bool unasked = c != nullptr && !it->second.asked && c->uploads.empty() && idle > unasked_lapse(it->second.key);
+    const bool unasked = c != nullptr && !it->second.asked && c->uploads.empty() && idle > unasked_lapse(it->second.key) &&
+                         now_ - super_peers_[it->second.key].last_asked > unasked_lapse(it->second.key);
     if (c == nullptr || !c->is_open() || ((idle > config_.request_timeout || unasked) && !queued())) {
       if (c != nullptr && !c->peer_interested) super_peers_[it->second.key].declined = true;
       it = flying_.erase(it);
