@@ -6,8 +6,8 @@
 # and "png_sha256" (of the PNG copied with it). Commit notebooks/figures/ afterwards; the test
 # figures_current (tests/notebooks/check_figures.py) then checks them against what the
 # notebooks plot.
-# Refuses to run with uncommitted changes in loopback/, model/, cli/ or the notebooks: a
-# figure must come from a commit.
+# Refuses to run with uncommitted changes in loopback/, model/, cli/, the notebooks or the bench
+# records they plot (notebooks/data/): a figure must come from a commit.
 # Usage: scripts/refresh_figures.sh   (from anywhere; builds in build/)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ cd "$root"
 build=build
 tests=(notebook_distribution_time notebook_loopback_vs_bound)
 
-dirty=$(git status --porcelain -- loopback model cli 'notebooks/*.ipynb')
+dirty=$(git status --porcelain -- loopback model cli 'notebooks/*.ipynb' notebooks/data)
 if [[ -n "$dirty" ]]; then
   echo "refresh_figures.sh: uncommitted changes below; a figure must come from a commit:" >&2
   echo "$dirty" >&2

@@ -23,7 +23,8 @@ tolerance on a time both keeps a test honest and stable there: medians of 7 runs
 (seed-limited) moved by up to 0.02 in ratio between executions on one machine, and a CI
 machine measured 1.56 where this one measures 1.22-1.29 at the same commit. So a figure
 with measured values is held to its provenance instead: in a git checkout, nothing that
-makes the numbers (ENGINE below: the engine, the model, the CLI, the notebooks) may have
+makes the numbers (ENGINE below: the engine, the model, the CLI, the notebooks and the bench
+records they plot, notebooks/data) may have
 changed between the sidecar's commit and HEAD. An engine change therefore fails this test
 until scripts/refresh_figures.sh has remade the figures with it; how far today's run lands
 from the committed numbers is printed for a human to judge. Outside a git checkout (a
@@ -50,7 +51,7 @@ SKIP = 77
 MODEL_REL = 1e-9   # model values: every number that is not a measured one
 # What makes the numbers a figure plots; scripts/refresh_figures.sh refuses to run with
 # uncommitted changes here (git pathspecs, relative to the repository's root).
-ENGINE = ["loopback", "model", "cli", ":(glob)notebooks/*.ipynb"]
+ENGINE = ["loopback", "model", "cli", ":(glob)notebooks/*.ipynb", "notebooks/data"]
 SHOWN = re.compile(r"notebooks/figures/([A-Za-z0-9_.-]+\.png)")
 COMMIT_ID = re.compile(r"[0-9a-f]{7,40}")
 REFRESH = "regenerate with scripts/refresh_figures.sh"
