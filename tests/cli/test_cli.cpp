@@ -156,7 +156,7 @@ TEST_CASE("usage errors exit 2 with one line naming the problem", "[cli]") {
   }
 }
 
-TEST_CASE("--version names the commit the binary was built from", "[cli]") {
+TEST_CASE("p2pdist --version names the commit the binary was built from", "[cli]") {
   const auto r = run_p2pdist({"--version"});
   CHECK(r.exit_code == 0);
   CHECK(r.err.empty());
