@@ -62,17 +62,19 @@ std::uint64_t session::unsent_offered_bytes() {
     // Lapsed: none of it waiting in the recipient's upload queue, and nothing of it sent for
     // request_timeout, or never asked for in unasked_lapse() while the recipient asked
     // nothing of us either (one that asks for blocks one after another, its download full,
-    // comes to our other offers in turn): it holds the piece already or fetches it from another peer (two seeds offer it the
-    // same pieces; a piece of one block can come from anyone), and it says nothing of a
-    // piece we announced (it sends no `have` to a peer that announced the piece). The wait
-    // restarts at each block sent: a recipient that took part of the piece may get the rest
-    // elsewhere, so an offer cannot wait for the piece to leave whole.
+    // comes to our other offers in turn): it holds the piece already or fetches it from
+    // another peer (two seeds offer it the same pieces; a piece of one block can come from
+    // anyone), and it says nothing of a piece we announced (it sends no `have` to a peer
+    // that announced the piece). The wait restarts at each block sent: a recipient that
+    // took part of the piece may get the rest elsewhere, so an offer cannot wait for the
+    // piece to leave whole.
     const auto queued = [&] {
       return std::any_of(c->upload_since.begin(), c->upload_since.end(),
                          [&](const auto& u) { return u.first == it->first; });
     };
     const auto idle = now_ - it->second.at;
-    const bool unasked = c != nullptr && !it->second.asked && c->uploads.empty() && idle > unasked_lapse(it->second.key) &&
+    const bool unasked = c != nullptr && !it->second.asked && c->uploads.empty() &&
+                         idle > unasked_lapse(it->second.key) &&
                          now_ - super_peers_[it->second.key].last_asked > unasked_lapse(it->second.key);
     if (c == nullptr || !c->is_open() || ((idle > config_.request_timeout || unasked) && !queued())) {
       if (c != nullptr && !c->peer_interested) super_peers_[it->second.key].declined = true;
