@@ -245,7 +245,7 @@ void client_impl::start() {
   acceptor_.open(listen_at.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   if (!down_.unlimited())  // accepted sockets inherit it, before the window scale is fixed
-    acceptor_.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(2 * block_bytes)));
+    acceptor_.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(limited_socket_buffer_bytes)));
   acceptor_.bind(listen_at);
   acceptor_.listen();
   port_ = acceptor_.local_endpoint().port();

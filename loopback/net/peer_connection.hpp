@@ -41,6 +41,7 @@
 
 #include "loopback/core/session_io.hpp"
 #include "loopback/policy/piece_picker.hpp"
+#include "loopback/policy/rate_limiter.hpp"
 #include "loopback/protocol/wire.hpp"
 
 namespace p2pdist::bt::detail {
@@ -84,12 +85,20 @@ class connection_host {
   virtual void spawn(asio::awaitable<void> task) = 0;
 };
 
+/// The socket buffers of a rate-limited direction: small, so that the limiter, not the
+/// kernel, decides when bytes move, but room for two whole block messages (one being read,
+/// the next waiting) and the small messages between them. With exactly 2 × 16 KiB, about
+/// one block in four left its last 13 bytes in the sender's buffer until the receiver's
+/// next request carried a window update: the leecher read that block a block-time late and
+/// asked for the next ones that much later (tests/net/test_socket_buffers.cpp).
+inline constexpr std::size_t limited_socket_buffer_bytes = 2 * block_message_bytes + 1024;
+
 /// Settings of one connection.
 struct connection_params {
   peer_key key{};                          ///< the session's key, also the limiters' consumer id
   wire_config wire{};                      ///< torrent geometry for the decoder
   std::size_t max_write_blocks = 16;       ///< blocks gathered into one write
-  std::size_t small_buffer_bytes = 2 * block_bytes;  ///< SO_SNDBUF/SO_RCVBUF while limited
+  std::size_t small_buffer_bytes = limited_socket_buffer_bytes;  ///< SO_SNDBUF/SO_RCVBUF while limited
 };
 
 /// One peer connection. See the file comment.
