@@ -1,6 +1,7 @@
 // `p2pdist simulate`: the swarm of `swarm`, in simulated time (loopback/harness/simulate.hpp):
 // the same options, the same JSON document, with the simulation's own figures.
 
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -49,13 +50,15 @@ int run_simulate(const swarm_options& o) {
   const bool to_stdout = o.json_path == "-";
   const bool progress = stderr_is_terminal();
   if (!to_stdout) print_header(o, c, engine::simulated);
+  loopback::simulation_options options;
+  options.latency = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.rtt_seconds / 2));
   std::vector<loopback::swarm_result> swarms;
   std::vector<loopback::simulation_stats> stats;
   int status = 0;
   for (std::size_t k = 0; k < o.repeat; ++k) {
     auto cfg = c;
     cfg.rng_seed = c.rng_seed + k;  // run k of --seed S is exactly `--seed S+k`
-    auto run = loopback::run_simulation(cfg, {}, progress ? draw_progress : nullptr);
+    auto run = loopback::run_simulation(cfg, options, progress ? draw_progress : nullptr);
     swarms.push_back(std::move(run.swarm));
     stats.push_back(std::move(run.stats));
     if (progress) std::fprintf(stderr, "\n");

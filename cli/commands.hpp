@@ -135,6 +135,7 @@ struct swarm_options {
   std::vector<std::string> faults;             ///< `--fault KIND[:COUNT]` texts, parsed by run_swarm
   bool no_baseline = false;                    ///< with faults: skip the fault-free baseline run
   std::uint64_t rng_seed = 1;                  ///< simulate's --seed: peer ids, policies, tracker answers
+  double rtt_seconds = 100e-6;                 ///< simulate's --rtt: a connection's mean round trip
 };
 int run_swarm(const swarm_options& opts);
 /// Registers `swarm`.

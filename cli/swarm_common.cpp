@@ -291,6 +291,10 @@ swarm_options swarm_input::parsed(bool file_given) const {
   o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
   o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
   o.repeat = parse_count("--repeat", repeat);
+  if (which == engine::simulated) {
+    o.rtt_seconds = duration_or_zero("--rtt", rtt);
+    if (!(o.rtt_seconds <= 10)) throw usage_error("--rtt: at most 10s (got " + rtt + ")");
+  }
   if (max_peers != "auto") {
     o.max_peers = parse_count("--max-peers", max_peers);
     if (o.max_peers < 1 || o.max_peers > 100000) throw usage_error("--max-peers: from 1 to 100000, or auto");
@@ -343,6 +347,10 @@ void swarm_input::add_options(CLI::App& app, engine e) {
   if (e == engine::simulated) {
     app.add_option("--seed", opts.rng_seed, "seed of every random choice (peer ids, policies, tracker answers): "
                    "the same seed, the same run")
+        ->capture_default_str();
+    app.add_option("--rtt", rtt,
+                   "a connection's mean round-trip time (each connection's one-way delay is drawn once "
+                   "within half of it +- 50 %; the loopback's is about 100us)")
         ->capture_default_str();
     // Not simulated, but named: a clear usage error rather than "not expected".
     app.add_option("--fault", opts.faults)->group("");

@@ -205,7 +205,7 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
         "--mode TEXT=p2p", "--after-complete TEXT=stay", "--max-peers TEXT=auto", "--seed-policy TEXT=once-first",
         "--upload-order TEXT=piece-first", "--slots INT=4", "--rechoke TEXT=10s", "--request-queue TEXT=30ms",
         "--have-batch TEXT=1s", "--optimistic TEXT=30s", "--time-scale FLOAT=1", "--timeout TEXT=10min", "--repeat TEXT=1", "--json TEXT",
-        "--seed UINT=1"}},
+        "--seed UINT=1", "--rtt TEXT=100us"}},
       {"tracker", {"--listen TEXT=127.0.0.1:6969", "--interval TEXT=5s"}},
       {"seed",
        {"torrent TEXT REQUIRED", "file TEXT REQUIRED", "--listen TEXT=127.0.0.1:0", "-v,--verbose",
@@ -259,6 +259,39 @@ TEST_CASE("simulate --json - is swarm's document with the simulation's figures, 
   CHECK(a["distribution_seconds"] == b["distribution_seconds"]);
   CHECK(a["events"] == b["events"]);
   CHECK(a["messages"] != c["messages"]);
+}
+
+TEST_CASE("simulate --rtt sets each connection's mean round trip and a request costs one", "[cli]") {
+  // cs, one leecher, F = 1 MiB in 64 KiB pieces from a 1 MB/s server: bound 1.049 s. The
+  // 30 ms request queue keeps max(2, ceil(r x 30 ms / 16 KiB)) = 2 blocks in flight at any
+  // r <= 1 MB/s, so each round trip brings at most 32 KiB and 1 MiB takes at least 32 of
+  // them. --rtt 200ms draws the connection's one-way delay within 100 ms +- 50 %, a round
+  // trip of at least 100 ms: at least 3.2 s. At the default 100 us the run is within 1 %
+  // of the bound.
+  const std::vector<std::string> args = {"simulate", "-N", "1", "--mode", "cs", "--file-size", "1MiB",
+                                         "--piece-size", "64KiB", "--server-up", "1MB/s", "--json", "-"};
+  auto run = [&](const std::vector<std::string>& extra) {
+    auto a = args;
+    a.insert(a.end(), extra.begin(), extra.end());
+    const auto r = run_p2pdist(a);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out);
+  };
+  const auto near = run({});
+  const auto far = run({"--rtt", "200ms"});
+  CHECK(near["latency_seconds"].get<double>() == Approx(50e-6).epsilon(1e-3));
+  CHECK(far["latency_seconds"].get<double>() == Approx(0.1));
+  CHECK(near["ratio"].get<double>() < 1.01);
+  CHECK(far["distribution_seconds"].get<double>() > 32 * 0.1);
+  CHECK(run({"--rtt", "0"})["latency_seconds"].get<double>() == 0);
+  for (const auto& bad : {"-5ms", "11s", "soon"}) {
+    INFO(bad);
+    const auto r = run_p2pdist({"simulate", "--rtt", bad});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--rtt"));
+  }
+  CHECK(run_p2pdist({"swarm", "--rtt", "10ms"}).exit_code == 2);  // not yet in the real engine
 }
 
 TEST_CASE("json to a FILE writes the file, an unwritable path is a runtime error", "[cli]") {
