@@ -44,6 +44,7 @@ struct connection {
   time_point haves_waiting_since{};          ///< when the first of them was batched
   std::vector<block_request> outstanding;  ///< our requests in flight at it, oldest first
   decayed_rate rate_from{};                ///< its recent sending rate to us (blocks received)
+  duration round_trip{};                   ///< the transport's, as the driver reports it (0: unknown)
   time_point connected_at{};
   time_point last_received{};              ///< any bytes read
   time_point last_sent{};                  ///< any bytes written

@@ -16,7 +16,11 @@ picker_config picker_config_for(const session_config& c) {
   return picker_config{.total_bytes = c.torrent ? c.torrent->total_bytes : 1,
                        .piece_bytes = c.torrent ? c.torrent->piece_bytes : 1,
                        .random_first_pieces = c.picker.random_first_pieces,
-                       .pipeline_depth = std::max<std::uint32_t>(c.picker.pipeline_depth, 1),
+                       .pipeline_depth = std::max<std::uint32_t>(
+                           {c.picker.pipeline_depth, c.picker.request_queue_time > duration::zero()
+                                                         ? c.picker.max_pipeline_depth
+                                                         : 1u,
+                            1u}),
                        .end_game_free_blocks = c.picker.end_game_free_blocks};
 }
 

@@ -95,6 +95,10 @@ class session {
   [[nodiscard]] bool handle_block(peer_key conn, const msg::piece& p, time_point now);
   /// Bytes the driver wrote to (up) or read from (down) the connection, every message counted.
   void handle_wire_bytes(peer_key conn, direction d, std::uint64_t bytes, time_point now);
+  /// The connection's round-trip time as the transport knows it (TCP's estimate, or the
+  /// simulated link's delays): the requests kept at the peer cover it on top of the queue
+  /// time. Unknown keys and negative values are ignored.
+  void handle_round_trip(peer_key conn, duration rtt, time_point now);
 
   // ----- the driver's work -----
 

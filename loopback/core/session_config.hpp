@@ -38,10 +38,16 @@ struct picker_knobs {
   std::uint32_t random_first_pieces = 4;   ///< random picks until this many pieces held
   std::uint32_t pipeline_depth = 16;       ///< requests in flight per peer, >= 1 (the most, when adaptive)
   /// Above zero: the requests in flight at a peer cover about this long of its recent
-  /// sending rate (pipeline_depth_for), from min_pipeline_depth up to pipeline_depth. Zero:
+  /// sending rate, plus the connection's round trip when the driver reports one
+  /// (session::handle_round_trip; the bandwidth-delay product), from min_pipeline_depth up
+  /// to pipeline_depth, or up to max_pipeline_depth when the round trip takes more. Zero:
   /// always pipeline_depth.
   duration request_queue_time = duration::zero();
   std::uint32_t min_pipeline_depth = 2;  ///< with request_queue_time, >= 1
+  /// With request_queue_time: the most requests kept at a peer, however long its round trip
+  /// (pipeline_depth is the most when the round trip is unknown). At most the requests a
+  /// peer queues (250 here; libtorrent's default is 500).
+  std::uint32_t max_pipeline_depth = 250;
   std::uint32_t end_game_free_blocks = 0;  ///< end game when at most this many blocks unrequested
   initial_seeding seeding = initial_seeding::standard;  ///< used only if we start complete
   /// each_piece_once_first: unsent pieces offered to a peer at a time, >= 1. Two let a peer

@@ -390,7 +390,9 @@ asio::awaitable<void> client_impl::accept_loop() {
       drain();  // an eviction may have been decided all the same
       continue;
     }
+    const auto rtt = tcp_round_trip(socket);
     make_connection(*key)->start_incoming(std::move(socket));
+    if (rtt) session_.handle_round_trip(*key, *rtt, now());
     drain();
   }
 }
@@ -404,6 +406,7 @@ void client_impl::connect_to(const peer_endpoint& peer) {
 
 void client_impl::on_connected(peer_connection& c) {
   session_.handle_connected(c.key(), now());
+  if (const auto rtt = c.round_trip()) session_.handle_round_trip(c.key(), *rtt, now());
   drain();
 }
 

@@ -10,6 +10,10 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "loopback/policy/rate_limiter.hpp"
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine frames (its
@@ -70,6 +74,14 @@ void peer_connection::close(close_cause cause, std::string reason) {
   socket_.close(ec);
   writer_wake_.cancel();
   reader_wake_.cancel();
+}
+
+std::optional<duration> tcp_round_trip(asio::ip::tcp::socket& socket) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || len < sizeof info)
+    return std::nullopt;
+  return std::chrono::duration_cast<duration>(std::chrono::microseconds(info.tcpi_rtt));
 }
 
 void peer_connection::send(const wire_event& message) {

@@ -93,6 +93,10 @@ class connection_host {
 /// asked for the next ones that much later (tests/net/test_socket_buffers.cpp).
 inline constexpr std::size_t limited_socket_buffer_bytes = 2 * block_message_bytes + 1024;
 
+/// TCP's smoothed round-trip time of a connected socket (TCP_INFO), or nullopt when the
+/// kernel does not say.
+std::optional<duration> tcp_round_trip(asio::ip::tcp::socket& socket);
+
 /// Settings of one connection.
 struct connection_params {
   peer_key key{};                          ///< the session's key, also the limiters' consumer id
@@ -109,6 +113,8 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
 
   /// Takes an accepted socket and starts the loops. Once.
   void start_incoming(asio::ip::tcp::socket socket);
+  /// tcp_round_trip of its socket.
+  [[nodiscard]] std::optional<duration> round_trip() { return tcp_round_trip(socket_); }
   /// Binds to `local` (port 0), connects to `remote`, then starts the loops. Once.
   void start_outgoing(const asio::ip::tcp::endpoint& local, const asio::ip::tcp::endpoint& remote);
 

@@ -237,7 +237,7 @@ bool piece_picker::add_peer(peer_key key, const bitfield& pieces) {
   if (pieces.size() != piece_count_ || peers_.contains(key)) return false;
   auto& peer = peers_[key];
   peer.pieces = pieces;
-  peer.requests.reserve(config_.pipeline_depth);
+  peer.requests.reserve(std::min<std::uint32_t>(config_.pipeline_depth, 16));
   detail::for_each_set(pieces, [&](std::size_t i) {
     const auto piece = static_cast<std::uint32_t>(i);
     add_availability(piece);
@@ -479,7 +479,7 @@ void piece_picker::peer_choked(peer_key key) {
   requests.swap(it->second.requests);
   for (const std::size_t id : requests) release(id);
   release_sources(key);
-  it->second.requests.reserve(config_.pipeline_depth);
+  it->second.requests.reserve(std::min<std::uint32_t>(config_.pipeline_depth, 16));
 }
 
 bool piece_picker::piece_passed(std::uint32_t piece) {

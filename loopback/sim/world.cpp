@@ -124,6 +124,7 @@ void world::dispatch(const event& e) {
       auto& l = *links_[e.a];
       if (!l.open[0]) return;
       p.session->handle_connected(l.key[0], now_);
+      p.session->handle_round_trip(l.key[0], 2 * l.latency, now_);
       drain(e.peer);
       return;
     }

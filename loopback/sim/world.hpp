@@ -156,6 +156,7 @@ class world {
   void on_connect(std::uint32_t link_id);
   void send_item(std::uint32_t link_id, int side, detail::item it);
   void close_side(std::uint32_t link_id, int side);
+  [[nodiscard]] std::uint64_t window_of(const detail::link& l, int side) const;
   void on_arrive(std::uint32_t link_id, int side);
   /// Delivers what side `to_side` may take now; `pace`: then schedules its pacing events.
   void try_deliver(std::uint32_t link_id, int to_side, bool pace = true);

@@ -83,6 +83,7 @@ struct link {
   std::array<bool, 2> open{false, false};  ///< the side's session holds the connection
   std::array<pipe, 2> from{};              ///< from[s]: what side s sent
   bt::duration latency{};                  ///< its one-way delay (world_config::latency_jitter)
+  std::array<std::uint64_t, 2> window{};   ///< window[s]: unread bytes from[s] holds at most
 };
 
 /// A moment a peer wants to act at (its pacer lets an item go), kept as at most one live

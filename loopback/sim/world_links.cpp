@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <random>
 
 #include "loopback/sim/world.hpp"
@@ -64,7 +65,22 @@ void world::dial(std::uint32_t p, bt::peer_key key, const bt::endpoint_v4& remot
     return;
   }
   links_[id]->peer[1] = target->second;
+  for (int side : {0, 1}) links_[id]->window[side] = window_of(*links_[id], side);
   schedule(now_ + links_[id]->latency, event_kind::connect, target->second, id);
+}
+
+// The window of what side `side` sends: window_bytes, as the throttled sockets' small
+// buffers hold, plus the bytes the path carries in a round trip at the slower of the
+// sender's upload and the receiver's download, as buffers sized to the bandwidth-delay
+// product would (none needed on a loopback's microseconds; without them a 64 KiB window
+// at 100 ms carries 650 kB/s whatever the links). Unlimited both ways: no limit.
+std::uint64_t world::window_of(const link& l, int side) const {
+  const double up = peers_[l.peer[side]]->config.up_bytes_per_s;
+  const double down = peers_[l.peer[other(side)]]->config.down_bytes_per_s;
+  const double rate = up > 0 && down > 0 ? std::min(up, down) : std::max(up, down);
+  if (!(rate > 0)) return std::numeric_limits<std::uint64_t>::max();
+  const double in_flight = rate * 2 * std::chrono::duration<double>(l.latency).count();
+  return config_.window_bytes + static_cast<std::uint64_t>(in_flight);
 }
 
 void world::on_connect(std::uint32_t id) {
@@ -84,6 +100,7 @@ void world::on_connect(std::uint32_t id) {
   l.key[1] = *key;
   l.open[1] = true;
   target.links[static_cast<std::uint32_t>(*key)] = id;
+  target.session->handle_round_trip(*key, 2 * l.latency, now_);
   // Before the accepting side speaks: its handshake must not overtake the connection.
   schedule(now_ + l.latency, event_kind::connected, l.peer[0], id);
   drain(l.peer[1]);
@@ -263,7 +280,7 @@ void world::send_granted(std::uint32_t p, bt::peer_key key) {
     if (!front) break;
     const auto bytes = wire_bytes_of(*front);
     if (!u.up->unlimited() && u.up->granted(consumer_of(key)) < bytes) break;
-    if (l.from[side].unread_bytes + bytes > config_.window_bytes) break;
+    if (l.from[side].unread_bytes + bytes > l.window[side]) break;
     u.up->spend(consumer_of(key), bytes);
     const auto b = s.take_upload(key, now_);
     if (!b) break;
