@@ -7,7 +7,10 @@
 // pacer.hpp) grants its bytes, and reaches the receiving session when the receiver's
 // download pacer does; control messages ride the same pipes (they cost download tokens, not
 // upload tokens, as on the real wire). A pipe holds at most window_bytes unread, like a TCP
-// connection with the small socket buffers the network layer uses while throttled.
+// connection with the small socket buffers the network layer uses while throttled, plus a
+// round trip's bytes at the link's rate (buffers sized to the bandwidth-delay product;
+// nothing on a loopback's microseconds); a link unthrottled both ways has no such limit.
+// Each session is told its connections' round trip (session::handle_round_trip).
 //
 // Content: with `content` the world carries real bytes (every peer has a memory storage, a
 // piece is hashed with SHA-1 against the torrent, a liar's blocks are really wrong); without
@@ -65,7 +68,7 @@ struct world_config {
   /// instant arrive at one instant everywhere, and every peer sees its peers' requests in the
   /// same order (N = 32: every leecher gave its unchoke slots to the same few peers).
   double latency_jitter = 0;
-  std::uint64_t window_bytes = 4 * (16 * 1024 + 13);  ///< unread bytes a pipe holds at most
+  std::uint64_t window_bytes = 4 * (16 * 1024 + 13);  ///< unread bytes a pipe holds at most, beyond a round trip's
   std::chrono::seconds tracker_interval{1};     ///< re-announce interval the tracker gives
   std::size_t tracker_max_peers = 50;           ///< peers in one answer (numwant caps it too)
   std::uint64_t rng_seed = 1;                   ///< tracker answers, peer sessions' seeds
