@@ -73,9 +73,10 @@ std::uint64_t session::unsent_offered_bytes() {
                          [&](const auto& u) { return u.first == it->first; });
     };
     const auto idle = now_ - it->second.at;
+    // Quiet since the later of the offer and the recipient's latest request of us.
     const bool unasked = c != nullptr && !it->second.asked && c->uploads.empty() &&
-                         idle > unasked_lapse(it->second.key) &&
-                         now_ - super_peers_[it->second.key].last_asked > unasked_lapse(it->second.key);
+                         now_ - std::max(it->second.at, super_peers_[it->second.key].last_asked) >
+                             unasked_lapse(it->second.key);
     if (c == nullptr || !c->is_open() || ((idle > config_.request_timeout || unasked) && !queued())) {
       if (c != nullptr && !c->peer_interested) super_peers_[it->second.key].declined = true;
       it = flying_.erase(it);
