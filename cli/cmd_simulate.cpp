@@ -51,7 +51,10 @@ int run_simulate(const swarm_options& o) {
   const bool progress = stderr_is_terminal();
   if (!to_stdout) print_header(o, c, engine::simulated);
   loopback::simulation_options options;
-  options.latency = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.rtt_seconds / 2));
+  // The simulator's links: a mean one-way delay and a spread around it, the --rtt range's.
+  const double mean_rtt = (o.rtt_min_seconds + o.rtt_max_seconds) / 2;
+  options.latency = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(mean_rtt / 2));
+  options.latency_jitter = mean_rtt > 0 ? (o.rtt_max_seconds - o.rtt_min_seconds) / (2 * mean_rtt) : 0;
   std::vector<loopback::swarm_result> swarms;
   std::vector<loopback::simulation_stats> stats;
   int status = 0;

@@ -135,7 +135,11 @@ struct swarm_options {
   std::vector<std::string> faults;             ///< `--fault KIND[:COUNT]` texts, parsed by run_swarm
   bool no_baseline = false;                    ///< with faults: skip the fault-free baseline run
   std::uint64_t rng_seed = 1;                  ///< simulate's --seed: peer ids, policies, tracker answers
-  double rtt_seconds = 100e-6;                 ///< simulate's --rtt: a connection's mean round trip
+  /// --rtt: each connection's round trip drawn once, uniformly in [min, max] (both 0: the
+  /// loopback's own); simulate's default is 100us (50..150us).
+  double rtt_min_seconds = 0;
+  double rtt_max_seconds = 0;
+  double jitter_seconds = 0;                   ///< --jitter: each read or item up to this much later
 };
 int run_swarm(const swarm_options& opts);
 /// Registers `swarm`.

@@ -107,6 +107,25 @@ double duration_or_zero(const char* flag, const std::string& text) {
   return text == "0" ? 0.0 : parse_flag(flag, text, model::parse_duration_seconds);
 }
 
+/// --rtt: "T" (each connection's round trip drawn within T +- 50 %, uniformly) or "A..B"
+/// (drawn within [A, B]; A..A for exactly A); "0": none. Returns the range in seconds.
+std::pair<double, double> parse_rtt(const std::string& text) {
+  const auto dots = text.find("..");
+  double lo = 0, hi = 0;
+  if (dots == std::string::npos) {
+    const double t = duration_or_zero("--rtt", text);
+    if (!(t <= 10)) throw usage_error("--rtt: a round trip of at most 10s (got " + text + ")");
+    lo = t / 2;
+    hi = 1.5 * t;
+  } else {
+    lo = duration_or_zero("--rtt", text.substr(0, dots));
+    hi = duration_or_zero("--rtt", text.substr(dots + 2));
+    if (!(lo <= hi)) throw usage_error("--rtt: the range " + text + " runs backwards (give A..B with A <= B)");
+    if (!(hi <= 10)) throw usage_error("--rtt: a round trip of at most 10s (got " + text + ")");
+  }
+  return {lo, hi};
+}
+
 // Each leecher's line, up to 32 of them; beyond, the spread of their completion times.
 void print_leechers(const loopback::swarm_result& r) {
   if (r.leechers.size() <= 32) {
@@ -233,6 +252,10 @@ loopback::swarm_config config_of(const swarm_options& o, engine which) {
       std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.optimistic_seconds));
   c.time_scale = o.time_scale;
   c.timeout = millis(o.timeout_seconds);
+  const auto span = [](double s) { return std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(s)); };
+  c.rtt_min = span(o.rtt_min_seconds);
+  c.rtt_max = span(o.rtt_max_seconds);
+  c.jitter = span(o.jitter_seconds);
   for (const auto& text : o.faults) {
     try {
       c.faults.push_back(loopback::parse_fault(text));
@@ -291,10 +314,9 @@ swarm_options swarm_input::parsed(bool file_given) const {
   o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
   o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
   o.repeat = parse_count("--repeat", repeat);
-  if (which == engine::simulated) {
-    o.rtt_seconds = duration_or_zero("--rtt", rtt);
-    if (!(o.rtt_seconds <= 10)) throw usage_error("--rtt: at most 10s (got " + rtt + ")");
-  }
+  std::tie(o.rtt_min_seconds, o.rtt_max_seconds) = parse_rtt(rtt);
+  o.jitter_seconds = duration_or_zero("--jitter", jitter);
+  if (!(o.jitter_seconds <= 10)) throw usage_error("--jitter: at most 10s (got " + jitter + ")");
   if (max_peers != "auto") {
     o.max_peers = parse_count("--max-peers", max_peers);
     if (o.max_peers < 1 || o.max_peers > 100000) throw usage_error("--max-peers: from 1 to 100000, or auto");
@@ -341,16 +363,22 @@ void swarm_input::add_options(CLI::App& app, engine e) {
       ->capture_default_str();
   app.add_option("--optimistic", optimistic, "optimistic unchoke interval")->capture_default_str();
   app.add_option("--time-scale", opts.time_scale, "multiplies every choker interval")->capture_default_str();
+  if (e == engine::simulated) rtt = "100us";
+  app.add_option("--rtt", rtt,
+                  "each connection's round trip: T (drawn once per connection within T +- 50 %), or A..B "
+                  "(within [A, B]; A..A for exactly A); each direction delays what it carries by half of "
+                  "it, after the rate limits. 0: the loopback's own (about 100us)")
+      ->capture_default_str();
+  app.add_option("--jitter", jitter,
+                  "each read (simulate: each message) arrives up to this much later again, uniformly; "
+                  "never before what was sent before it")
+      ->capture_default_str();
   app.add_option("--timeout", timeout, "give up after this long, with partial results")->capture_default_str();
   app.add_option("--repeat", repeat, "runs; figures are the median run's")->capture_default_str();
   add_json_option(app, opts.json_path);
   if (e == engine::simulated) {
     app.add_option("--seed", opts.rng_seed, "seed of every random choice (peer ids, policies, tracker answers): "
                    "the same seed, the same run")
-        ->capture_default_str();
-    app.add_option("--rtt", rtt,
-                   "a connection's mean round-trip time (each connection's one-way delay is drawn once "
-                   "within half of it +- 50 %; the loopback's is about 100us)")
         ->capture_default_str();
     // Not simulated, but named: a clear usage error rather than "not expected".
     app.add_option("--fault", opts.faults)->group("");

@@ -23,7 +23,8 @@ struct swarm_input {
   std::string server_up = "4MB/s", peer_up = "2MB/s", peer_down = "unlimited";
   std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1", request_queue = "30ms";
   std::string have_batch = "1s";
-  std::string rtt = "100us";  ///< simulate's --rtt
+  std::string rtt = "0";      ///< --rtt (simulate's default: 100us, set by add_options)
+  std::string jitter = "0";
   std::string max_peers = "auto";
   std::string refused_content;  ///< simulate's hidden --content, refused with a reason
   engine which = engine::loopback;  ///< set by add_options

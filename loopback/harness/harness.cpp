@@ -148,10 +148,13 @@ std::string to_string(const std::array<std::uint8_t, 4>& ip) {
 
 scaled_timeouts scaled_timeouts_for(const swarm_config& c) {
   using namespace std::chrono_literals;
-  return {.request = scaled(c.request_timeout, c.time_scale, 1s),
-          .handshake = scaled(c.handshake_timeout, c.time_scale, 500ms),
+  // An emulated path's round trips come on top: a handshake, a request's answer and a
+  // silent peer's first message each wait that long more, however short the time scale.
+  const bt::duration path = 2 * (c.rtt_max + c.jitter);
+  return {.request = scaled(c.request_timeout, c.time_scale, 1s) + path,
+          .handshake = scaled(c.handshake_timeout, c.time_scale, 500ms) + path,
           .tracker_idle = scaled(bt::tracker_config{}.idle_timeout, c.time_scale, 500ms),
-          .evict_silent = scaled(5s, c.time_scale, 500ms)};
+          .evict_silent = scaled(5s, c.time_scale, 500ms) + path};
 }
 
 std::optional<double> time_lost_seconds(const swarm_result& r) {

@@ -183,6 +183,9 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   j["peer_up_bytes_per_s"] = rates(c.peer_up_bytes_per_s, c.leechers);
   j["peer_down_bytes_per_s"] = rates(c.peer_down_bytes_per_s, c.leechers);
   j["after_complete"] = after_name(c.after);
+  j["rtt_min_seconds"] = std::chrono::duration<double>(c.rtt_min).count();
+  j["rtt_max_seconds"] = std::chrono::duration<double>(c.rtt_max).count();
+  j["jitter_seconds"] = std::chrono::duration<double>(c.jitter).count();
   j["content"] = c.content == swarm_content::generated ? "generated" : "memory";
   j["time_scale"] = c.time_scale;
   j["seed_policy"] = c.seed_policy == bt::initial_seeding::standard ? "standard" : "once-first";

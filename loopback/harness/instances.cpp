@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "loopback/net/delay_line.hpp"
 #include "loopback/storage/generated_storage.hpp"
 
 #include <sys/resource.h>
@@ -101,9 +102,21 @@ bt::client_config swarm_plan::common(std::uint64_t rng_seed) const {
                            .numwant = static_cast<int>(max_peers_)};
 }
 
+void swarm_plan::add_path(bt::client_config& c) const {
+  if (config_.rtt_max <= bt::duration::zero() && config_.jitter <= bt::duration::zero()) return;
+  c.jitter = config_.jitter;
+  if (config_.rtt_max <= bt::duration::zero()) return;
+  c.path = [own = c.address, seed = config_.rng_seed, lo = config_.rtt_min,
+            hi = config_.rtt_max](const std::array<std::uint8_t, 4>& remote) {
+    const auto one_way = bt::pair_one_way_delay(seed, own, remote, lo, hi);
+    return bt::path_delay{.inbound = one_way, .outbound = one_way};
+  };
+}
+
 bt::client_config swarm_plan::seed(std::size_t s, std::uint64_t rng_seed) const {
   auto c = common(rng_seed);
   c.address = seed_address(s);
+  add_path(c);
   c.initial = bt::initial_data::assume_complete;
   c.upload_bytes_per_s = config_.server_up_bytes_per_s;
   c.max_peers = seed_max_peers();
@@ -120,6 +133,7 @@ bt::client_config swarm_plan::seed(std::size_t s, std::uint64_t rng_seed) const 
 bt::client_config swarm_plan::leecher(std::size_t i, std::uint64_t rng_seed, bt::initial_data initial) const {
   auto c = common(rng_seed);
   c.address = leecher_address(i);
+  add_path(c);
   c.initial = initial;
   c.upload_bytes_per_s = per_leecher(config_.peer_up_bytes_per_s, i);
   c.download_bytes_per_s = per_leecher(config_.peer_down_bytes_per_s, i);

@@ -61,6 +61,8 @@ class swarm_plan {
  private:
   /// What seeds and leechers share: torrent, choker, picker, limits, timeouts.
   [[nodiscard]] bt::client_config common(std::uint64_t rng_seed) const;
+  /// The emulated path (config.rtt_min/max, jitter) of an instance at c.address.
+  void add_path(bt::client_config& c) const;
 
   const swarm_config& config_;
   std::shared_ptr<const bt::metainfo> torrent_;

@@ -97,6 +97,7 @@ class simulation_run {
         .torrent = torrent_,
         .latency = options_.latency,
         .latency_jitter = options_.latency_jitter,
+        .jitter = config_.jitter,
         .tracker_max_peers = simulated_max_peers(config_),
         .rng_seed = config_.rng_seed,
         .on_event = [this](std::size_t peer, const bt::client_event& e) { on_event(peer, e); }});

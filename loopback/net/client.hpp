@@ -54,6 +54,14 @@ enum class initial_data {
   assume_empty,     ///< trust the storage to hold nothing (harness leechers)
 };
 
+/// The delays an emulated path adds to one connection (zero: the loopback's own).
+struct path_delay {
+  duration inbound{};   ///< what this instance receives on it waits this long before it counts
+  /// What this instance sends takes this long at the far end (applied there, if at all): told
+  /// to the session as part of the round trip, not applied here.
+  duration outbound{};
+};
+
 /// Settings of a client instance; build it with designated initializers.
 struct client_config {
   std::shared_ptr<const metainfo> torrent{};  ///< required
@@ -87,6 +95,10 @@ struct client_config {
   duration tracker_retry_min = std::chrono::seconds(1);      ///< first backoff after a failure
   duration tracker_retry_max = std::chrono::seconds(60);     ///< backoff cap
   int numwant = 50;                                          ///< peers asked of the tracker
+  /// Network emulation: the delays of the path to a peer at this address (both ends of an
+  /// in-process swarm draw the same); empty: none. See peer_connection.
+  std::function<path_delay(const std::array<std::uint8_t, 4>& remote)> path{};
+  duration jitter{};  ///< emulated paths: each read waits up to this much longer (order kept)
   /// Called on the instance's strand; must not block (never wait for stop() in it).
   std::function<void(const client_event&)> on_event{};
 };

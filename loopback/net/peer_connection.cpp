@@ -47,9 +47,13 @@ peer_connection::peer_connection(connection_host& host, strand_type strand, cons
       socket_(strand),
       writer_wake_(strand),
       reader_wake_(strand),
-      decoder_(params.wire) {
+      deliver_wake_(strand),
+      decoder_(params.wire),
+      jitter_state_(params.jitter_seed) {
   writer_wake_.expires_at(asio::steady_timer::time_point::max());
   reader_wake_.expires_at(asio::steady_timer::time_point::max());
+  if (params.inbound_delay > duration::zero() || params.jitter > duration::zero())
+    line_ = std::make_unique<delay_line>(params.delay_capacity);
 }
 
 void peer_connection::start_incoming(asio::ip::tcp::socket socket) {
@@ -74,6 +78,7 @@ void peer_connection::close(close_cause cause, std::string reason) {
   socket_.close(ec);
   writer_wake_.cancel();
   reader_wake_.cancel();
+  deliver_wake_.cancel();
 }
 
 std::optional<duration> tcp_round_trip(asio::ip::tcp::socket& socket) {
@@ -82,6 +87,11 @@ std::optional<duration> tcp_round_trip(asio::ip::tcp::socket& socket) {
   if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 || len < sizeof info)
     return std::nullopt;
   return std::chrono::duration_cast<duration>(std::chrono::microseconds(info.tcpi_rtt));
+}
+
+std::array<std::uint8_t, 4> peer_connection::remote_address() const {
+  if (!remote_.address().is_v4()) return {};
+  return remote_.address().to_v4().to_bytes();
 }
 
 void peer_connection::send(const wire_event& message) {
@@ -106,6 +116,46 @@ void peer_connection::wake_reader() {
   if (reader_waiting_) reader_wake_.cancel();
 }
 
+asio::awaitable<void> peer_connection::wait_for_reader_wake(std::error_code& ec) {
+  reader_waiting_ = true;
+  reader_wake_.expires_at(asio::steady_timer::time_point::max());
+  co_await reader_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  reader_waiting_ = false;
+  ec.clear();
+}
+
+time_point peer_connection::due_time() {
+  auto due = time_point(std::chrono::steady_clock::now().time_since_epoch()) + params_.inbound_delay;
+  if (params_.jitter > duration::zero()) {
+    due += std::chrono::duration_cast<duration>(unit_fraction(splitmix64(jitter_state_)) * params_.jitter);
+  }
+  return due;
+}
+
+// Emulated path: hands the line's bytes to the decoder once due, and wakes a reader that
+// waits for room (or for the line to empty before it closes).
+asio::awaitable<void> peer_connection::deliver_loop(std::shared_ptr<peer_connection> self) {
+  std::error_code ec;
+  while (!closed_) {
+    const auto due = line_->next_due();
+    deliver_wake_.expires_at(due ? asio::steady_timer::time_point(std::chrono::duration_cast<
+                                       asio::steady_timer::duration>(due->time_since_epoch()))
+                                 : asio::steady_timer::time_point::max());
+    co_await deliver_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (closed_) break;
+    const auto bytes = line_->due_at(time_point(std::chrono::steady_clock::now().time_since_epoch()));
+    if (bytes.empty()) continue;  // re-armed for an earlier due time, or woken early
+    decoder_.feed_view(bytes);
+    host_.on_wire_bytes(*this, direction::down, bytes.size());
+    const bool open = drain_events();
+    decoder_.release();
+    line_->pop(bytes.size());
+    wake_reader();
+    if (!open) break;
+  }
+  (void)self;
+}
+
 asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self,
                                            std::optional<asio::ip::tcp::endpoint> local) {
   try {
@@ -115,6 +165,11 @@ asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self
       if (!ec) socket_.bind(*local, ec);
       if (!ec) set_buffer_sizes();  // before connecting: the window scale is fixed then
       if (!ec) co_await socket_.async_connect(remote_, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec && !closed_ && params_.connect_delay > duration::zero()) {
+        deliver_wake_.expires_after(params_.connect_delay);
+        co_await deliver_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        ec.clear();  // cancelled: close() says so through closed_
+      }
       if (ec && !closed_) close(close_cause::connect, "connect: " + ec.message());
       if (!closed_) host_.on_connected(*this);
     } else if (!closed_) {
@@ -122,6 +177,7 @@ asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self
     }
     if (!closed_) {
       host_.spawn(write_loop(self));
+      if (emulated_path()) host_.spawn(deliver_loop(self));
       co_await read_loop();
     }
   } catch (const std::exception& e) {
@@ -146,10 +202,7 @@ asio::awaitable<std::size_t> peer_connection::limited_read_size(std::error_code&
   // amount the host wakes us for, not the few bytes a refill may have granted so far.
   const std::uint64_t useful = std::min<std::uint64_t>(want, block_message_bytes);
   while (may < useful && !closed_ && host_.limited(direction::down)) {
-    reader_waiting_ = true;
-    reader_wake_.expires_at(asio::steady_timer::time_point::max());
-    co_await reader_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    reader_waiting_ = false;
+    co_await wait_for_reader_wake(ec);
     may = host_.granted(*this, direction::down);
   }
   read_wanted_ = 0;
@@ -171,6 +224,9 @@ asio::awaitable<void> peer_connection::read_loop() {
   }
   bool drained = true;
   while (!closed_) {
+    // Emulated path: read only what the line has room for (a block message at least).
+    while (emulated_path() && line_->room() < block_message_bytes && !closed_) co_await wait_for_reader_wake(ec);
+    if (closed_) break;
     const bool limited = host_.limited(direction::down);
     std::size_t max_read = read_chunk_;
     if (limited) {
@@ -179,17 +235,27 @@ asio::awaitable<void> peer_connection::read_loop() {
       co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
     }
     if (ec || closed_ || max_read == 0) break;
-    const auto area = thread_read_buffer().first(std::min(max_read, max_read_chunk));
+    std::size_t most = std::min(max_read, max_read_chunk);
+    if (emulated_path()) most = std::min(most, line_->room());
+    const auto area = thread_read_buffer().first(most);
     const std::size_t n = socket_.read_some(asio::buffer(area.data(), area.size()), ec);
-    decoder_.feed_view(area.first(n));
+    if (emulated_path()) {
+      if (n > 0) {
+        const bool was_empty = line_->empty();
+        line_->push(due_time(), area.first(n));
+        if (was_empty) deliver_wake_.cancel();  // the deliverer re-arms for this due time
+      }
+    } else {
+      decoder_.feed_view(area.first(n));
+    }
     if (ec == asio::error::would_block || ec == asio::error::try_again) {
       ec.clear();
       drained = true;
       continue;
     }
-    drained = n < max_read;
+    drained = n < most;
     if (n > 0) {
-      host_.on_wire_bytes(*this, direction::down, n);
+      if (!emulated_path()) host_.on_wire_bytes(*this, direction::down, n);
       if (limited) {
         host_.spend(*this, direction::down, n);
       } else if (n == read_chunk_ && read_chunk_ < max_read_chunk) {
@@ -198,9 +264,16 @@ asio::awaitable<void> peer_connection::read_loop() {
         read_chunk_ /= 2;
       }
     }
-    if (!drain_events()) break;
-    decoder_.release();
+    if (!emulated_path()) {
+      if (!drain_events()) break;
+      decoder_.release();
+    }
     if (ec) break;
+  }
+  // Emulated path: what was read before the peer closed still arrives, then the close.
+  if (ec && emulated_path()) {
+    std::error_code wait_ec;
+    while (!closed_ && !line_->empty()) co_await wait_for_reader_wake(wait_ec);
   }
   if (ec && !closed_) close(close_cause::peer, ec == asio::error::eof ? "peer closed" : "read: " + ec.message());
 }

@@ -13,6 +13,12 @@
 // (16 KiB .. 256 KiB) and writes gather queued control bytes and up to `max_write_blocks`
 // blocks into one write.
 //
+// An emulated path (params.inbound_delay or params.jitter set): what the reader takes from the
+// socket waits in a delay_line until it is due, then goes to the decoder; the reader stops
+// while the line is full. The rate limits act where they did (the download pacer at the
+// read), the delay after them, so a path's one-way delay adds to its serialization as on a
+// real access link. Bytes read before the peer closed are still delivered, then the close.
+//
 // Threading: every member is called on the host's strand, and every handler runs there.
 // Lifetime: the object is held by shared_ptr (its coroutines hold one); the host must
 // outlive its coroutines, which it ensures by spawning them through host.spawn().
@@ -40,6 +46,7 @@
 #include <asio/strand.hpp>
 
 #include "loopback/core/session_io.hpp"
+#include "loopback/net/delay_line.hpp"
 #include "loopback/policy/piece_picker.hpp"
 #include "loopback/policy/rate_limiter.hpp"
 #include "loopback/protocol/wire.hpp"
@@ -103,6 +110,15 @@ struct connection_params {
   wire_config wire{};                      ///< torrent geometry for the decoder
   std::size_t max_write_blocks = 16;       ///< blocks gathered into one write
   std::size_t small_buffer_bytes = limited_socket_buffer_bytes;  ///< SO_SNDBUF/SO_RCVBUF while limited
+  /// Emulated path: what is read waits this long (plus jitter) before it is decoded.
+  duration inbound_delay{};
+  /// Emulated path: each read's bytes wait a further uniform [0, jitter] (order kept).
+  duration jitter{};
+  std::uint64_t jitter_seed = 0;  ///< the jitter's random sequence
+  /// Emulated path, outgoing: TCP's own set-up (SYN, SYN-ACK) takes this long (a round
+  /// trip) before the connection counts as established.
+  duration connect_delay{};
+  std::size_t delay_capacity = delay_line::default_capacity;  ///< bytes the path holds
 };
 
 /// One peer connection. See the file comment.
@@ -133,6 +149,8 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   /// Bytes the reader waits to read (0 when it does not wait for a grant).
   [[nodiscard]] std::uint64_t read_wanted() const noexcept { return read_wanted_; }
 
+  /// The peer's IPv4 address (zeros before it is known).
+  [[nodiscard]] std::array<std::uint8_t, 4> remote_address() const;
   /// The host's key for this peer.
   [[nodiscard]] peer_key key() const noexcept { return params_.key; }
 
@@ -141,6 +159,11 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   asio::awaitable<void> read_loop();
   asio::awaitable<std::size_t> limited_read_size(std::error_code& ec);
   asio::awaitable<void> write_loop(std::shared_ptr<peer_connection> self);
+  asio::awaitable<void> deliver_loop(std::shared_ptr<peer_connection> self);
+  asio::awaitable<void> wait_for_reader_wake(std::error_code& ec);
+  [[nodiscard]] bool emulated_path() const noexcept { return line_ != nullptr; }
+  /// The moment bytes read now are due at the decoder.
+  time_point due_time();
   void set_buffer_sizes();
   bool drain_events();
 
@@ -150,6 +173,7 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   asio::ip::tcp::socket socket_;
   asio::steady_timer writer_wake_;
   asio::steady_timer reader_wake_;
+  asio::steady_timer deliver_wake_;  ///< emulated path: the line's next due time
   wire_decoder decoder_;
   bool closed_ = false;
   bool writer_waiting_ = false;
@@ -161,6 +185,8 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   std::vector<std::byte> ctrl_out_;          ///< control bytes waiting for the writer
   std::uint64_t read_wanted_ = 0;            ///< limited reads: bytes waiting for a grant
   std::size_t read_chunk_ = 16 * 1024;       ///< unlimited reads: adaptive size
+  std::unique_ptr<delay_line> line_;         ///< emulated path only
+  std::uint64_t jitter_state_ = 0;           ///< splitmix64 state of the jitter
 };
 
 }  // namespace p2pdist::bt::detail

@@ -68,6 +68,9 @@ struct world_config {
   /// instant arrive at one instant everywhere, and every peer sees its peers' requests in the
   /// same order (N = 32: every leecher gave its unchoke slots to the same few peers).
   double latency_jitter = 0;
+  /// Each item a pipe carries arrives up to this much later (uniform), never before the one
+  /// sent before it: a path's delay variation (swarm's --jitter).
+  bt::duration jitter{};
   std::uint64_t window_bytes = 4 * (16 * 1024 + 13);  ///< unread bytes a pipe holds at most, beyond a round trip's
   std::chrono::seconds tracker_interval{1};     ///< re-announce interval the tracker gives
   std::size_t tracker_max_peers = 50;           ///< peers in one answer (numwant caps it too)

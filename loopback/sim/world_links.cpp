@@ -132,6 +132,11 @@ void world::send_item(std::uint32_t id, int side, item it) {
   if (it.what == item::kind::message) ++sent_[it.message.index()];
   if (it.what == item::kind::block) ++sent_[piece_kind];
   it.arrives = now_ + l.latency;
+  if (config_.jitter > bt::duration::zero()) {
+    std::uniform_real_distribution<double> spread(0, 1);
+    it.arrives += std::chrono::duration_cast<bt::duration>(config_.jitter * spread(rng_));
+    if (pipe.size() > 0) it.arrives = std::max(it.arrives, pipe.items.back().arrives);
+  }
   pipe.unread_bytes += it.wire_bytes;
   if (it.wire_bytes > 0)
     peers_[l.peer[side]]->session->handle_wire_bytes(l.key[side], bt::direction::up, it.wire_bytes, now_);
