@@ -276,6 +276,7 @@ class session {
   std::set<std::uint32_t> never_offered_;  // leechers connected that have had no offer yet
   std::uint32_t extra_offers_ = 0;         // pieces on offer beyond pieces_in_flight (adapt_offer_budget)
   time_point offers_adapted_at_{};
+  duration longest_round_trip_{};          // the longest any connection reported (handle_round_trip)
 
   std::size_t serving_ = 0;  // connections open, unchoked, with blocks queued for upload
   // our upload: its recent rate, and when an idle upload last unchoked one more peer

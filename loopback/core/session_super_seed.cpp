@@ -89,11 +89,15 @@ std::uint64_t session::unsent_offered_bytes() {
 }
 
 // Unsent bytes kept on offer: pieces_in_flight pieces (and the pieces widen_offers added)
-// plus the lookahead, or 100 ms of our upload if that is more.
+// plus the lookahead, or 100 ms of our upload if that is more; both plus a round trip of our
+// upload (the longest a connection reported): an offer's `have` and the request it draws
+// take that long, and the upload must not run dry meanwhile.
 std::uint64_t session::offer_budget() const {
   const std::uint64_t pieces = std::max<std::uint32_t>(config_.picker.pieces_in_flight, 1) + extra_offers_;
-  const auto by_pieces = pieces * config_.torrent->piece_bytes + config_.picker.offer_lookahead_bytes;
-  const auto by_rate = static_cast<std::uint64_t>(config_.upload_bytes_per_s * 0.1);
+  const auto round_trip = static_cast<std::uint64_t>(config_.upload_bytes_per_s *
+                                                      std::chrono::duration<double>(longest_round_trip_).count());
+  const auto by_pieces = pieces * config_.torrent->piece_bytes + config_.picker.offer_lookahead_bytes + round_trip;
+  const auto by_rate = static_cast<std::uint64_t>(config_.upload_bytes_per_s * 0.1) + round_trip;
   return std::max<std::uint64_t>(by_pieces, by_rate);
 }
 

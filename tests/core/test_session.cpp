@@ -419,3 +419,47 @@ TEST_CASE("batched haves leave at the next tick once our upload has nothing queu
   REQUIRE(to_choked.size() == 1);
   CHECK(to_choked[0].index == 1);
 }
+
+TEST_CASE("over a long round trip the requests ramp up as blocks arrive and stop at the fixed depth",
+          "[session]") {
+  // 40 pieces of two blocks. Adaptive requests (30 ms of the peer's rate, at least 2): with
+  // no rate measured yet, two requests. Round trip 100 ms, longer than the queue time: each
+  // block received allows one request more (least 2 + blocks since the unchoke), so after k
+  // blocks, answered as they come, 2 + k are in flight, up to 16; on a loopback's 100 us
+  // round trip it stays at what the rate asks.
+  const auto torrent = test::small_torrent(40, true);
+  for (const auto rtt : {bt::duration(100ms), bt::duration(100us)}) {
+    INFO("round trip " << std::chrono::duration<double>(rtt).count() << " s");
+    auto sc = started(torrent, false, {.picker = {.request_queue_time = 30ms}});
+    const auto key = sc.accept_peer(2, 0xBB);
+    sc.s.handle_round_trip(key, rtt, sc.now);
+    sc.message(key, bt::msg::bitfield{bt::bitfield(40, true)});
+    sc.message(key, bt::msg::unchoke{});
+    std::vector<bt::msg::request> in_flight = sc.sent<bt::msg::request>(key);
+    CHECK(in_flight.size() == 2);
+    std::vector<std::size_t> sizes;
+    for (int k = 1; k <= 20; ++k) {
+      // The oldest request is answered 10 ms later (1.6 MB/s).
+      sc.now += 10ms;
+      const auto r = in_flight.front();
+      in_flight.erase(in_flight.begin());
+      const bt::msg::piece p{.index = r.index, .begin = r.begin, .data = std::span<const std::byte>(zeros).first(r.length)};
+      CHECK(sc.s.handle_block(key, p, sc.now));
+      sc.drain();
+      for (const auto& more : sc.sent<bt::msg::request>(key)) in_flight.push_back(more);
+      (void)sc.take<bt::out::check_piece>();
+      sizes.push_back(in_flight.size());
+    }
+    if (rtt == bt::duration(100ms)) {
+      // 2 + k for k < 14; after 16 blocks the ramp is over and the rate decides (1.6 MB/s
+      // over 130 ms: 13 blocks, at most 16).
+      for (int k = 1; k <= 13; ++k) CHECK(sizes[k - 1] == static_cast<std::size_t>(2 + k));
+      CHECK(sizes[14] == 16);
+      CHECK(sizes.back() <= 16);
+      CHECK(sizes.back() >= 12);
+    } else {
+      // 1.6 MB/s over 30 ms is three blocks: never more than four in flight.
+      for (const auto n : sizes) CHECK(n <= 4);
+    }
+  }
+}
