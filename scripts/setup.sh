@@ -15,6 +15,8 @@ packages=(
   python3-libtorrent aria2 mktorrent
   # peak memory of the scale benchmark
   time
+  # packet loss in a network namespace (bench/loss.py and its test): nft, ip
+  nftables iproute2
   # notebooks
   python3-matplotlib python3-numpy jupyter-nbconvert python3-nbclient python3-ipykernel
 )
