@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Round trip: measured distribution time over the bound as the connections' round-trip
-time grows, in P2P and client-server, in simulated time (`p2pdist simulate --rtt`; the
-real engine has no delay line yet).
+time grows, in P2P and client-server, on both engines: the real swarm on loopback with
+its delay lines (`p2pdist swarm --rtt`) and the simulator (`p2pdist simulate --rtt`), the
+same swarm side by side.
 
 Swarm (the README's): N = 8, F = 32 MiB in 64 KiB pieces, u_s = 8 MB/s, P2P leechers
-upload 4 MB/s, choker at --time-scale 0.2; each connection's one-way delay is drawn once
-within RTT/2 +- 50 %. Runs seeds 1..--repeat (median reported) at RTT = 100us, 10, 50,
-100, 200 ms; prints a table and writes JSON (default build/bench/rtt.json).
+upload 4 MB/s, choker at --time-scale 0.2; each connection's round trip is drawn once
+within RTT +- 50 % (--rtt's one-value form). RTT = 0 (the loopback's own, about 100 us),
+10, 50, 100, 200 ms; --repeat runs each (simulate: seeds 1..repeat), the median reported.
+Prints a table (measured / bound, and the first byte) and writes JSON (default
+build/bench/rtt.json). A real client-server run takes ~35 s, so the default grid is
+about 4 min a repeat on the real engine.
 
-  bench/rtt.py [--bin build/p2pdist] [--rtt 100us,10ms,50ms,100ms,200ms] [--repeat 3]
-               [--out build/bench/rtt.json]
+  bench/rtt.py [--bin build/p2pdist] [--engine both|swarm|simulate] [--rtt 0,10ms,50ms,100ms,200ms]
+               [--repeat 3] [--out build/bench/rtt.json]
 """
 
 import argparse
@@ -23,28 +27,32 @@ def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bin", default=os.path.join(root, "build", "p2pdist"))
-    p.add_argument("--rtt", default="100us,10ms,50ms,100ms,200ms")
+    p.add_argument("--engine", default="both", choices=["both", "swarm", "simulate"])
+    p.add_argument("--rtt", default="0,10ms,50ms,100ms,200ms")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", default=os.path.join(root, "build", "bench", "rtt.json"))
     args = p.parse_args()
 
+    engines = ["swarm", "simulate"] if args.engine == "both" else [args.engine]
     rows = []
     for rtt in args.rtt.split(","):
         for mode in ("p2p", "cs"):
-            cmd = [args.bin, "simulate", "--json", "-", "-N", "8", "--mode", mode, "--file-size", "32MiB",
-                   "--piece-size", "64KiB", "--server-up", "8MB/s", "--peer-up", "4MB/s", "--time-scale", "0.2",
-                   "--rtt", rtt, "--repeat", str(args.repeat)]
-            doc, status, wall, err = swarm_runs.run(cmd, f"RTT {rtt}, {mode} ...")
-            row = swarm_runs.row_of(8, doc, status, wall) if doc else swarm_runs.failed_row(8, status, wall, err)
-            row.update(rtt=rtt, mode=mode)
-            rows.append(row)
+            for engine in engines:
+                cmd = [args.bin, engine, "--json", "-", "-N", "8", "--mode", mode, "--file-size", "32MiB",
+                       "--piece-size", "64KiB", "--server-up", "8MB/s", "--peer-up", "4MB/s", "--time-scale", "0.2",
+                       "--rtt", rtt, "--repeat", str(args.repeat)]
+                doc, status, wall, err = swarm_runs.run(cmd, f"RTT {rtt}, {mode}, {engine} ...")
+                row = swarm_runs.row_of(8, doc, status, wall) if doc else swarm_runs.failed_row(8, status, wall, err)
+                row.update(rtt=rtt, mode=mode, engine=engine)
+                rows.append(row)
 
-    print(f"{'RTT':>6} {'mode':>4} {'bound s':>8} {'measured s':>10} {'ratio':>6} {'/piece':>6} {'first byte s':>12}")
+    print(f"{'RTT':>6} {'mode':>4} {'engine':>8} {'bound s':>8} {'measured s':>10} {'ratio':>6} {'/piece':>6} "
+          f"{'first byte s':>12}")
     for r in rows:
         if "ratio" not in r:
-            print(f"{r['rtt']:>6} {r['mode']:>4} failed (exit {r['exit_status']})")
+            print(f"{r['rtt']:>6} {r['mode']:>4} {r['engine']:>8} failed (exit {r['exit_status']})")
             continue
-        print(f"{r['rtt']:>6} {r['mode']:>4} {r['bound_seconds']:8.2f} {r['measured_seconds']:10.2f} "
+        print(f"{r['rtt']:>6} {r['mode']:>4} {r['engine']:>8} {r['bound_seconds']:8.2f} {r['measured_seconds']:10.2f} "
               f"{r['ratio']:6.3f} {r['ratio_to_piece_bound']:6.3f} {r['document']['first_byte_seconds']:12.3f}")
     swarm_runs.write(args.out, "bench/rtt.py", args, rows)
     return 0 if swarm_runs.all_ok(rows) else 1

@@ -6,7 +6,9 @@
 // progress line redrawn twice a second (the watcher in cli/peer_run.hpp draws it).
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -110,22 +112,43 @@ std::optional<std::uint32_t> first_missing(const bt::bitfield& have, std::uint32
   return std::nullopt;
 }
 
+/// What seed and get set on their client beyond rates: requests that follow each
+/// connection's rate and round trip (30 ms of the peer's sending plus the round trip, as in
+/// swarm), and the network emulation of --rtt and --jitter (only what we receive is delayed:
+/// a peer at the other end adds its own).
+struct link_settings {
+  double rtt_seconds = 0;
+  double jitter_seconds = 0;
+
+  void apply_to(bt::client_config& c) const {
+    const auto span = [](double s) { return std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(s)); };
+    c.picker.request_queue_time = std::chrono::milliseconds(30);
+    c.jitter = span(jitter_seconds);
+    if (rtt_seconds > 0)
+      c.path = [inbound = span(rtt_seconds)](const std::array<std::uint8_t, 4>&) {
+        return bt::path_delay{.inbound = inbound};
+      };
+  }
+};
+
 /// Seeds an already complete, verified file (seed, or get on a finished OUT).
 int seed_verified(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> store, const bt::endpoint_v4& listen,
-                  double up_bytes_per_s, const std::string& label, bool verbose) {
+                  double up_bytes_per_s, const link_settings& link, const std::string& label, bool verbose) {
   asio::io_context io;
   // Before anything is printed, so that a signal sent as soon as a line appears is caught.
   peer_run watcher(io, run_params{.torrent = torrent, .out_label = label, .progress = stderr_is_terminal(), .verbose = verbose});
   auto shared_torrent = std::make_shared<const bt::metainfo>(torrent);
-  bt::client c(io, bt::client_config{
-                       .torrent = shared_torrent,
-                       .store = std::move(store),
-                       .address = listen.ip,
-                       .port = listen.port,
-                       .initial = bt::initial_data::assume_complete,
-                       .upload_bytes_per_s = up_bytes_per_s,
-                       .on_event = watcher.event_handler(),
-                   });
+  bt::client_config config{
+      .torrent = shared_torrent,
+      .store = std::move(store),
+      .address = listen.ip,
+      .port = listen.port,
+      .initial = bt::initial_data::assume_complete,
+      .upload_bytes_per_s = up_bytes_per_s,
+      .on_event = watcher.event_handler(),
+  };
+  link.apply_to(config);
+  bt::client c(io, std::move(config));
   if (!start_client(c, listen)) return 1;
   std::cout << "seeding " << label << " (" << torrent.total_bytes << " bytes, " << torrent.piece_count()
             << " pieces) on " << where(c) << std::endl;
@@ -156,7 +179,9 @@ int use_existing_output(const bt::metainfo& torrent, const bt::endpoint_v4& list
   std::cout << "complete: " << out.string() << " already holds the whole file (" << torrent.piece_count()
             << " pieces verified); nothing to download" << std::endl;
   if (!opts.keep_seeding) return 0;
-  return seed_verified(torrent, std::move(existing), listen, opts.up_bytes_per_s, out.string(), opts.verbose);
+  return seed_verified(torrent, std::move(existing), listen, opts.up_bytes_per_s,
+                       {.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds}, out.string(),
+                       opts.verbose);
 }
 
 /// get's download into `store` (OUT.part, re-checked first when `resuming`): runs the client
@@ -176,16 +201,18 @@ int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> stor
                                   .progress = stderr_is_terminal(),
                                   .verbose = opts.verbose});
   auto shared_torrent = std::make_shared<const bt::metainfo>(torrent);
-  bt::client c(io, bt::client_config{
-                       .torrent = shared_torrent,
-                       .store = store,
-                       .address = listen.ip,
-                       .port = listen.port,
-                       .initial = resuming ? bt::initial_data::verify : bt::initial_data::assume_empty,
-                       .upload_bytes_per_s = opts.up_bytes_per_s,
-                       .download_bytes_per_s = opts.down_bytes_per_s,
-                       .on_event = watcher.event_handler(),
-                   });
+  bt::client_config config{
+      .torrent = shared_torrent,
+      .store = store,
+      .address = listen.ip,
+      .port = listen.port,
+      .initial = resuming ? bt::initial_data::verify : bt::initial_data::assume_empty,
+      .upload_bytes_per_s = opts.up_bytes_per_s,
+      .download_bytes_per_s = opts.down_bytes_per_s,
+      .on_event = watcher.event_handler(),
+  };
+  link_settings{.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds}.apply_to(config);
+  bt::client c(io, std::move(config));
   if (!start_client(c, listen)) {
     if (!resuming) fs::remove(part, ec);  // created just now, holds nothing: leave no trace
     return 1;
@@ -225,37 +252,55 @@ int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> stor
   return 0;
 }
 
-/// Registers the flags seed and get share: --listen, -v, --up.
-void add_peer_flags(CLI::App& app, std::string& listen, bool& verbose, std::string& up) {
-  app.add_option("--listen", listen, "ADDR:PORT to listen on, ADDR in 127.0.0.0/8; port 0 picks a free port")
-      ->capture_default_str();
-  app.add_flag("-v,--verbose", verbose, "log peers connecting and leaving (with the reason) on stderr");
-  app.add_option("--up", up, "upload limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
-}
+/// The texts of the flags seed and get share: --listen and -v (filled in directly), --up,
+/// --rtt and --jitter.
+struct peer_flag_texts {
+  std::string up = "unlimited";
+  std::string rtt = "0";
+  std::string jitter = "0";
 
-/// seed's command line: the options CLI11 fills in directly, and the rate text.
+  void add_to(CLI::App& app, std::string& listen, bool& verbose) {
+    app.add_option("--listen", listen, "ADDR:PORT to listen on, ADDR in 127.0.0.0/8; port 0 picks a free port")
+        ->capture_default_str();
+    app.add_flag("-v,--verbose", verbose, "log peers connecting and leaving (with the reason) on stderr");
+    app.add_option("--up", up, "upload limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
+    app.add_option("--rtt", rtt,
+                   "network emulation: every connection's round trip grows by this much (what this peer "
+                   "receives waits that long; a p2pdist peer at the other end adds its own)")
+        ->capture_default_str();
+    app.add_option("--jitter", jitter, "network emulation: each read waits up to this much more (order kept)")
+        ->capture_default_str();
+  }
+  /// Parses them into `o` (seed_options or get_options); a usage_error names the flag.
+  template <class Options>
+  void parse_into(Options& o) const {
+    o.up_bytes_per_s = limit_bytes_per_s("--up", up);
+    o.rtt_seconds = delay_seconds("--rtt", rtt);
+    o.jitter_seconds = delay_seconds("--jitter", jitter);
+  }
+};
+
+/// seed's command line: the options CLI11 fills in directly, and the flag texts.
 struct seed_input {
   seed_options opts;
-  std::string up = "unlimited";
+  peer_flag_texts texts;
 
-  /// `opts` with the rate parsed; a usage_error names --up.
   [[nodiscard]] seed_options parsed() const {
     seed_options o = opts;
-    o.up_bytes_per_s = limit_bytes_per_s("--up", up);
+    texts.parse_into(o);
     return o;
   }
 };
 
-/// get's command line: the options CLI11 fills in directly, and the rate texts.
+/// get's command line: the options CLI11 fills in directly, and the flag texts.
 struct get_input {
   get_options opts;
-  std::string up = "unlimited";
+  peer_flag_texts texts;
   std::string down = "unlimited";
 
-  /// `opts` with the rates parsed; a usage_error names the flag at fault.
   [[nodiscard]] get_options parsed() const {
     get_options o = opts;
-    o.up_bytes_per_s = limit_bytes_per_s("--up", up);
+    texts.parse_into(o);
     o.down_bytes_per_s = limit_bytes_per_s("--down", down);
     return o;
   }
@@ -300,7 +345,9 @@ int run_seed(const seed_options& opts) {
   }
   std::cout << "checked " << opts.file_path << ": all " << torrent->piece_count() << " pieces verified"
             << std::endl;
-  return seed_verified(*torrent, std::move(store), listen, opts.up_bytes_per_s, opts.file_path, opts.verbose);
+  return seed_verified(*torrent, std::move(store), listen, opts.up_bytes_per_s,
+                       {.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds}, opts.file_path,
+                       opts.verbose);
 }
 
 int run_get(const get_options& opts) {
@@ -331,7 +378,7 @@ command add_seed_command(CLI::App& parent) {
   auto* app = parent.add_subcommand("seed", "check a file against its .torrent and share it until stopped");
   app->add_option("torrent", in->opts.torrent_path, "the .torrent file")->required();
   app->add_option("file", in->opts.file_path, "the complete file it describes")->required();
-  add_peer_flags(*app, in->opts.listen, in->opts.verbose, in->up);
+  in->texts.add_to(*app, in->opts.listen, in->opts.verbose);
   return {app, [in] { return run_seed(in->parsed()); }};
 }
 
@@ -341,7 +388,7 @@ command add_get_command(CLI::App& parent) {
   auto* app = parent.add_subcommand("get", "download a .torrent's file into OUT (via OUT.part), resuming if stopped");
   app->add_option("torrent", o.torrent_path, "the .torrent file")->required();
   app->add_option("-o,--output", o.output_path, "where the file goes once complete and verified")->required();
-  add_peer_flags(*app, o.listen, o.verbose, in->up);
+  in->texts.add_to(*app, o.listen, o.verbose);
   app->add_option("--down", in->down, "download limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
   app->add_flag("--keep-seeding", o.keep_seeding, "once complete, go on seeding until SIGINT or SIGTERM");
   return {app, [in] { return run_get(in->parsed()); }};

@@ -162,6 +162,10 @@ struct seed_options {
   std::string listen = "127.0.0.1:0";  ///< ADDR:PORT, ADDR in 127.0.0.0/8; port 0: any free port
   double up_bytes_per_s = 0;           ///< upload limit, bytes/s on the wire; 0 = unlimited
   bool verbose = false;                ///< log peers connecting and leaving on stderr
+  /// Network emulation: every connection's round trip grows by this much (what we receive
+  /// waits that long), and each read waits up to jitter more.
+  double rtt_seconds = 0;
+  double jitter_seconds = 0;
 };
 int run_seed(const seed_options& opts);
 /// Registers `seed`.
@@ -181,6 +185,8 @@ struct get_options {
   double down_bytes_per_s = 0;         ///< bytes/s on the wire; 0 = unlimited
   bool keep_seeding = false;
   bool verbose = false;                ///< as for seed
+  double rtt_seconds = 0;              ///< as for seed
+  double jitter_seconds = 0;           ///< as for seed
 };
 int run_get(const get_options& opts);
 /// Registers `get`.

@@ -47,6 +47,16 @@ double positive(const std::string& flag, double v) {
   return v;
 }
 
+double duration_or_zero(const std::string& flag, const std::string& text) {
+  return text == "0" ? 0.0 : parse_flag(flag, text, model::parse_duration_seconds);
+}
+
+double delay_seconds(const std::string& flag, const std::string& text) {
+  const double s = duration_or_zero(flag, text);
+  if (!(s <= 10)) throw usage_error(flag + ": at most 10s (got " + text + ")");
+  return s;
+}
+
 double limit_bytes_per_s(const std::string& flag, const std::string& text) {
   const double bps = parse_flag(flag, text, model::parse_rate_or_unlimited_bps);
   if (std::isinf(bps)) return 0;

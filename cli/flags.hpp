@@ -32,6 +32,13 @@ std::size_t parse_peer_count(const std::string& flag, const std::string& text);
 /// `v` when it is above zero; otherwise a usage error naming the flag.
 double positive(const std::string& flag, double v);
 
+/// A duration flag where a bare "0" (no unit) means zero: off, or always the fixed default.
+double duration_or_zero(const std::string& flag, const std::string& text);
+
+/// A network-emulation delay flag (--jitter, or seed's and get's --rtt): duration_or_zero,
+/// at most 10 s.
+double delay_seconds(const std::string& flag, const std::string& text);
+
 /// A peer's rate limit flag (`2MB/s`, `30Mbps`, `unlimited`) in bytes/s, 0 for unlimited.
 /// Zero and rates under one byte per second are usage errors.
 double limit_bytes_per_s(const std::string& flag, const std::string& text);

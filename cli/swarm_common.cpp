@@ -102,19 +102,13 @@ void check_ranges(const swarm_options& o, engine e) {
     throw usage_error("--have-batch: must be from 0 to 60s");
 }
 
-/// A duration flag where a bare "0" (no unit) means zero: off, or always the fixed default.
-double duration_or_zero(const char* flag, const std::string& text) {
-  return text == "0" ? 0.0 : parse_flag(flag, text, model::parse_duration_seconds);
-}
-
 /// --rtt: "T" (each connection's round trip drawn within T +- 50 %, uniformly) or "A..B"
 /// (drawn within [A, B]; A..A for exactly A); "0": none. Returns the range in seconds.
 std::pair<double, double> parse_rtt(const std::string& text) {
   const auto dots = text.find("..");
   double lo = 0, hi = 0;
   if (dots == std::string::npos) {
-    const double t = duration_or_zero("--rtt", text);
-    if (!(t <= 10)) throw usage_error("--rtt: a round trip of at most 10s (got " + text + ")");
+    const double t = delay_seconds("--rtt", text);
     lo = t / 2;
     hi = 1.5 * t;
   } else {
@@ -315,8 +309,7 @@ swarm_options swarm_input::parsed(bool file_given) const {
   o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
   o.repeat = parse_count("--repeat", repeat);
   std::tie(o.rtt_min_seconds, o.rtt_max_seconds) = parse_rtt(rtt);
-  o.jitter_seconds = duration_or_zero("--jitter", jitter);
-  if (!(o.jitter_seconds <= 10)) throw usage_error("--jitter: at most 10s (got " + jitter + ")");
+  o.jitter_seconds = delay_seconds("--jitter", jitter);
   if (max_peers != "auto") {
     o.max_peers = parse_count("--max-peers", max_peers);
     if (o.max_peers < 1 || o.max_peers > 100000) throw usage_error("--max-peers: from 1 to 100000, or auto");

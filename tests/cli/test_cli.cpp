@@ -209,10 +209,10 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
       {"tracker", {"--listen TEXT=127.0.0.1:6969", "--interval TEXT=5s"}},
       {"seed",
        {"torrent TEXT REQUIRED", "file TEXT REQUIRED", "--listen TEXT=127.0.0.1:0", "-v,--verbose",
-        "--up TEXT=unlimited"}},
+        "--up TEXT=unlimited", "--rtt TEXT=0", "--jitter TEXT=0"}},
       {"get",
        {"torrent TEXT REQUIRED", "-o,--output TEXT REQUIRED", "--listen TEXT=127.0.0.1:0", "-v,--verbose",
-        "--up TEXT=unlimited", "--down TEXT=unlimited", "--keep-seeding"}},
+        "--up TEXT=unlimited", "--rtt TEXT=0", "--jitter TEXT=0", "--down TEXT=unlimited", "--keep-seeding"}},
   };
   std::vector<std::string> top = {"--version"};
   std::string names;

@@ -212,6 +212,9 @@ TEST_CASE("seed and get: usage errors exit 2 with one line naming the flag", "[c
       {{"get", "x.torrent", "-o", "out", "--down", "2 parsecs"}, "--down"},
       {{"get", "x.torrent", "-o", "out", "--up", "0"}, "--up"},
       {{"get", "x.torrent", "-o", "out", "--down", "-1MB/s"}, "--down"},
+      {{"seed", "x.torrent", "x.bin", "--rtt", "soon"}, "--rtt"},
+      {{"get", "x.torrent", "-o", "out", "--rtt", "-5ms"}, "--rtt"},
+      {{"get", "x.torrent", "-o", "out", "--jitter", "11s"}, "--jitter"},
       {{"get", "x.torrent"}, "--output"},
       {{"seed", "x.torrent"}, "file"},
   };
@@ -332,6 +335,28 @@ TEST_CASE("seed to get through p2pdist tracker: an identical file, then clean st
   CHECK(seed.wait_exit(20s) == 0);
   CHECK_THAT(seed.out(), Catch::Contains("stopped"));
   CHECK(read_file(f.data) == f.bytes);  // a seed never writes
+}
+
+TEST_CASE("seed and get with --rtt and --jitter: each adds its round trip and the file arrives intact", "[cli]") {
+  // Each side delays what it receives by 100 ms (--rtt 100ms on both: a 200 ms round trip
+  // between them), the downloader's reads up to 30 ms more. Before `complete` the get waits
+  // at least for the tracker's answer (its own 100 ms), TCP's set-up (100 ms) and one
+  // request's round trip (200 ms): 0.4 s, however fast the machine.
+  scratch_dir dir("emulated");
+  tracker_process tracker;
+  const auto f = make_shared_file(dir, tracker.announce, 1024 * 1024 + 77, 21);
+  child_process seed({"seed", f.torrent.string(), f.data.string(), "--listen", "127.0.0.2:0", "--rtt", "100ms"});
+  REQUIRE(seed.wait_line("announced", 20s));
+  const fs::path out = dir / "copy.bin";
+  const auto started = clock_type::now();
+  child_process get({"get", f.torrent.string(), "-o", out.string(), "--listen", "127.0.0.3:0", "--rtt", "100ms",
+                     "--jitter", "30ms"});
+  REQUIRE(get.wait_line("complete", 60s));
+  CHECK(clock_type::now() - started >= 400ms);
+  CHECK(read_file(out) == f.bytes);
+  CHECK(get.wait_exit(20s) == 0);
+  seed.send(SIGTERM);
+  CHECK(seed.wait_exit(20s) == 0);
 }
 
 TEST_CASE("get stopped by SIGINT keeps OUT.part; a second get resumes and completes", "[cli]") {
