@@ -112,16 +112,17 @@ std::optional<std::uint32_t> first_missing(const bt::bitfield& have, std::uint32
   return std::nullopt;
 }
 
-/// What seed and get set on their client beyond rates: requests that follow each
-/// connection's rate and round trip (30 ms of the peer's sending plus the round trip, as in
-/// swarm), and the network emulation of --rtt and --jitter (only what we receive is delayed:
-/// a peer at the other end adds its own).
+/// What seed and get set on their client beyond rates: any IPv4 network (not loopback
+/// alone), requests that follow each connection's rate and round trip (30 ms of the peer's
+/// sending plus the round trip, as in swarm), and the network emulation of --rtt and
+/// --jitter (only what we receive is delayed: a peer at the other end adds its own).
 struct link_settings {
   double rtt_seconds = 0;
   double jitter_seconds = 0;
 
   void apply_to(bt::client_config& c) const {
     const auto span = [](double s) { return std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(s)); };
+    c.loopback_only = false;
     c.picker.request_queue_time = std::chrono::milliseconds(30);
     c.jitter = span(jitter_seconds);
     if (rtt_seconds > 0)
@@ -260,7 +261,8 @@ struct peer_flag_texts {
   std::string jitter = "0";
 
   void add_to(CLI::App& app, std::string& listen, bool& verbose) {
-    app.add_option("--listen", listen, "ADDR:PORT to listen on, ADDR in 127.0.0.0/8; port 0 picks a free port")
+    app.add_option("--listen", listen,
+                   "ADDR:PORT to listen on, any IPv4 address of this host (0.0.0.0: all); port 0 picks a free port")
         ->capture_default_str();
     app.add_flag("-v,--verbose", verbose, "log peers connecting and leaving (with the reason) on stderr");
     app.add_option("--up", up, "upload limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();

@@ -63,6 +63,7 @@ int run_tracker(const tracker_options& opts) {
   asio::signal_set signals(io, SIGINT, SIGTERM);
   bt::tracker_server server(io, bt::tracker_config{
                                     .listen = listen,
+                                    .loopback_only = false,
                                     .interval = interval,
                                     .rng_seed = std::random_device{}(),
                                 });
@@ -75,6 +76,9 @@ int run_tracker(const tracker_options& opts) {
   }
   std::cout << "tracker listening on http://" << bt::format_ipv4(listen.ip) << ':' << server.port()
             << "/announce" << std::endl;
+  if (listen.ip == std::array<std::uint8_t, 4>{0, 0, 0, 0})
+    std::cerr << "p2pdist: tracker: listening on every address of this host; the announce URL peers use names one "
+                 "of them\n";
 
   signals.async_wait([&server](const std::error_code& ec, int) {
     if (!ec) server.stop();
@@ -85,8 +89,9 @@ int run_tracker(const tracker_options& opts) {
 
 command add_tracker_command(CLI::App& parent) {
   auto in = std::make_shared<tracker_input>();
-  auto* app = parent.add_subcommand("tracker", "run an HTTP BitTorrent tracker on loopback until stopped");
-  app->add_option("--listen", in->opts.listen, "ADDR:PORT, ADDR in 127.0.0.0/8")->capture_default_str();
+  auto* app = parent.add_subcommand("tracker", "run an HTTP BitTorrent tracker until stopped");
+  app->add_option("--listen", in->opts.listen, "ADDR:PORT, any IPv4 address of this host (0.0.0.0: all)")
+      ->capture_default_str();
   app->add_option("--interval", in->interval, "announce interval told to clients, e.g. 5s")->capture_default_str();
   return {app, [in] { return run_tracker(in->parsed()); }};
 }

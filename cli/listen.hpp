@@ -8,8 +8,11 @@
 
 namespace p2pdist::cli {
 
-/// Parses ADDR:PORT with ADDR in 127.0.0.0/8; throws usage_error naming --listen otherwise.
-/// `who` says what listens ("the tracker", "peers"), `example` a good value.
+/// Parses ADDR:PORT with ADDR an IPv4 address a socket can listen on: any unicast address
+/// of this host, or 0.0.0.0 for all of them (IPv6 is not supported yet); throws usage_error
+/// naming --listen otherwise (multicast, broadcast). `who` says what listens ("the
+/// tracker", "peers"), `example` a good value. An address this host does not have is
+/// refused later, when the socket binds.
 inline bt::endpoint_v4 parse_listen_flag(const std::string& text, const std::string& who,
                                          const std::string& example) {
   const auto endpoint = bt::parse_endpoint(text);
@@ -17,9 +20,10 @@ inline bt::endpoint_v4 parse_listen_flag(const std::string& text, const std::str
     throw usage_error("--listen: expected ADDR:PORT with a dotted IPv4 address, e.g. " + example + " (got '" +
                       text + "')");
   }
-  if (!bt::is_loopback(endpoint->ip)) {
-    throw usage_error("--listen: " + who + " only listen" + (who == "peers" ? "" : "s") +
-                      " on 127.0.0.0/8 (got '" + text + "')");
+  const auto first = endpoint->ip[0];
+  if (first >= 224) {
+    throw usage_error("--listen: " + who + " cannot listen on a multicast or broadcast address (got '" + text +
+                      "'); give an address of this host, or 0.0.0.0 for all");
   }
   return *endpoint;
 }

@@ -45,7 +45,7 @@ const client_config& checked(const client_config& c) {
   if (!c.store) throw std::invalid_argument("client: no storage");
   if (c.store->size_bytes() != c.torrent->total_bytes)
     throw std::invalid_argument("client: storage size differs from the torrent's");
-  if (!is_loopback(c.address))
+  if (c.loopback_only && !is_loopback(c.address))
     throw std::invalid_argument("client: address " + format_ipv4(c.address) + " is not in 127.0.0.0/8");
   return c;
 }
@@ -310,7 +310,7 @@ void client_impl::check_stopped() {
 session_config session_config_for(const client_config& c, bool has_tracker) {
   return session_config{.torrent = c.torrent,
                         .address = c.address,
-                        .loopback_only = true,
+                        .loopback_only = c.loopback_only,
                         .has_tracker = has_tracker,
                         .upload = c.upload,
                         .upload_bytes_per_s = static_cast<double>(detail::to_rate(c.upload_bytes_per_s)),

@@ -66,7 +66,10 @@ struct path_delay {
 struct client_config {
   std::shared_ptr<const metainfo> torrent{};  ///< required
   std::shared_ptr<storage> store{};           ///< required; size_bytes() == torrent->total_bytes
-  std::array<std::uint8_t, 4> address{127, 0, 0, 1};  ///< ours to listen and dial from; 127.0.0.0/8
+  std::array<std::uint8_t, 4> address{127, 0, 0, 1};  ///< ours to listen and dial from (0.0.0.0: any)
+  /// Listen, dial and accept only in 127.0.0.0/8 (the in-process harness and its tests);
+  /// false for the standalone seed and get, which work on any IPv4 network.
+  bool loopback_only = true;
   std::uint16_t port = 0;                              ///< 0: any free port (see client::port())
   /// Tracker: nullopt uses the torrent's announce URL; an empty string means no tracker.
   std::optional<std::string> announce_url{};

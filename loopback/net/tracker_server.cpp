@@ -386,7 +386,7 @@ std::string tracker_impl::scrape(std::string_view target) {
 }  // namespace detail
 
 tracker_server::tracker_server(asio::io_context& io, const tracker_config& config) {
-  if (!is_loopback(config.listen.ip)) {
+  if (config.loopback_only && !is_loopback(config.listen.ip)) {
     throw std::invalid_argument("tracker: listen address " + to_string(config.listen) +
                                 " is outside 127.0.0.0/8; only loopback is served");
   }

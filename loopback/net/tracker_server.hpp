@@ -34,8 +34,11 @@ namespace p2pdist::bt {
 
 /// What a tracker_server listens on and the limits it enforces.
 struct tracker_config {
-  /// Address to listen on, in 127.0.0.0/8; port 0 picks a free port (see port()).
+  /// Address to listen on; port 0 picks a free port (see port()).
   endpoint_v4 listen{.ip = {127, 0, 0, 1}, .port = 0};
+  /// Refuse a listen address outside 127.0.0.0/8 (the harness and its tests); false for the
+  /// standalone `tracker` command, which serves any address.
+  bool loopback_only = true;
   /// The `interval` told to clients. Whole seconds, at least 1 s: the protocol carries an
   /// integer of seconds. For fast experiments shorten peer_expiry instead.
   std::chrono::seconds interval{5};
