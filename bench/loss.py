@@ -13,10 +13,13 @@ delay (netem) is not available on these machines. Prints a table and writes JSON
 build/bench/loss.json). Needs root; says so and exits 77 where the namespace is refused.
 
   bench/loss.py [--bin build/p2pdist] [--loss 0,0.5,1,2] [--rtt 0,50ms] [--repeat 1]
-                [--out build/bench/loss.json]
+                [--out build/bench/loss.json] [--summary FILE] [--from-json FILE]
+
+--summary and --from-json as in bench/rtt.py (the notebook plots notebooks/data/loss.json).
 """
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -35,15 +38,19 @@ def main():
     p.add_argument("--rtt", default="0,50ms")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--out", default=os.path.join(root, "build", "bench", "loss.json"))
+    p.add_argument("--summary", default=None, help="also write the compact record here")
+    p.add_argument("--from-json", default=None, help="the rows of an earlier --out, instead of running")
     args = p.parse_args()
 
     rows = []
-    for rtt in args.rtt.split(","):
+    if args.from_json:
+        with open(args.from_json) as f:
+            rows = json.load(f)["rows"]
+    for rtt in [] if args.from_json else args.rtt.split(","):
         for loss in args.loss.split(","):
             for mode in ("p2p", "cs"):
-                cmd = ["bash", os.path.join(HERE, "with_loss.sh"), loss, args.bin, "swarm", "--json", "-", "-N", "8",
-                       "--mode", mode, "--file-size", "32MiB", "--piece-size", "64KiB", "--server-up", "8MB/s",
-                       "--peer-up", "4MB/s", "--time-scale", "0.2", "--rtt", rtt, "--repeat", str(args.repeat)]
+                cmd = ["bash", os.path.join(HERE, "with_loss.sh"), loss, args.bin, "swarm", "--json", "-",
+                       "--mode", mode, *swarm_runs.NETWORK_SWARM_ARGS, "--rtt", rtt, "--repeat", str(args.repeat)]
                 doc, status, wall, err = swarm_runs.run(cmd, f"loss {loss} %, RTT {rtt}, {mode} ...")
                 if status == 77:
                     print(err.strip(), file=sys.stderr)
@@ -63,8 +70,7 @@ def main():
         print(f"{r['loss_percent']:6g} {r['rtt']:>6} {r['mode']:>4} {r['bound_seconds']:8.2f} "
               f"{r['measured_seconds']:10.2f} {r['ratio']:6.3f} {r['ratio_to_piece_bound']:6.3f} "
               f"{r['packets_dropped'] if r['packets_dropped'] is not None else '-':>8}")
-    swarm_runs.write(args.out, "bench/loss.py", args, rows)
-    return 0 if swarm_runs.all_ok(rows) else 1
+    return swarm_runs.finish(args, "bench/loss.py", rows, swarm_runs.NETWORK_SWARM_FIELDS)
 
 
 if __name__ == "__main__":

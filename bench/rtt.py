@@ -13,10 +13,15 @@ build/bench/rtt.json). A real client-server run takes ~35 s, so the default grid
 about 4 min a repeat on the real engine.
 
   bench/rtt.py [--bin build/p2pdist] [--engine both|swarm|simulate] [--rtt 0,10ms,50ms,100ms,200ms]
-               [--repeat 3] [--out build/bench/rtt.json]
+               [--repeat 3] [--out build/bench/rtt.json] [--summary FILE] [--from-json FILE]
+
+--summary FILE also writes the compact record the notebook plots (notebooks/data/rtt.json:
+the rows without their documents, the command, the binary's commit); --from-json FILE takes
+the rows of an earlier run's --out instead of running (to print or summarize them again).
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -31,15 +36,19 @@ def main():
     p.add_argument("--rtt", default="0,10ms,50ms,100ms,200ms")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--out", default=os.path.join(root, "build", "bench", "rtt.json"))
+    p.add_argument("--summary", default=None, help="also write the compact record here")
+    p.add_argument("--from-json", default=None, help="the rows of an earlier --out, instead of running")
     args = p.parse_args()
 
     engines = ["swarm", "simulate"] if args.engine == "both" else [args.engine]
     rows = []
-    for rtt in args.rtt.split(","):
+    if args.from_json:
+        with open(args.from_json) as f:
+            rows = json.load(f)["rows"]
+    for rtt in [] if args.from_json else args.rtt.split(","):
         for mode in ("p2p", "cs"):
             for engine in engines:
-                cmd = [args.bin, engine, "--json", "-", "-N", "8", "--mode", mode, "--file-size", "32MiB",
-                       "--piece-size", "64KiB", "--server-up", "8MB/s", "--peer-up", "4MB/s", "--time-scale", "0.2",
+                cmd = [args.bin, engine, "--json", "-", "--mode", mode, *swarm_runs.NETWORK_SWARM_ARGS,
                        "--rtt", rtt, "--repeat", str(args.repeat)]
                 doc, status, wall, err = swarm_runs.run(cmd, f"RTT {rtt}, {mode}, {engine} ...")
                 row = swarm_runs.row_of(8, doc, status, wall) if doc else swarm_runs.failed_row(8, status, wall, err)
@@ -54,8 +63,7 @@ def main():
             continue
         print(f"{r['rtt']:>6} {r['mode']:>4} {r['engine']:>8} {r['bound_seconds']:8.2f} {r['measured_seconds']:10.2f} "
               f"{r['ratio']:6.3f} {r['ratio_to_piece_bound']:6.3f} {r['document']['first_byte_seconds']:12.3f}")
-    swarm_runs.write(args.out, "bench/rtt.py", args, rows)
-    return 0 if swarm_runs.all_ok(rows) else 1
+    return swarm_runs.finish(args, "bench/rtt.py", rows, swarm_runs.NETWORK_SWARM_FIELDS)
 
 
 if __name__ == "__main__":

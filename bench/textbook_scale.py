@@ -26,10 +26,7 @@ written so.
 
 import argparse
 import os
-import json
-import re
 import statistics
-import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -39,23 +36,11 @@ MB = 1_000_000
 
 
 def write_summary(args, rows):
-    """The rows without their swarm documents, with the commit and the command line: small
-    enough to keep in the repository beside the notebook that plots it."""
-    # The code the binary was built from, as it says itself (p2pdist --version).
-    said = subprocess.run([args.bin, "--version"], capture_output=True, text=True).stdout.strip()
-    m = re.search(r"\(commit ([0-9a-f]+|unknown)(, uncommitted changes)?\)", said)
-    version = {"version": said, "commit": m[1] if m and m[1] != "unknown" else None,
-               "uncommitted_engine_changes": bool(m and m[2])}
-    compact = [{k: v for k, v in r.items() if k != "document"} for r in rows]
-    os.makedirs(os.path.dirname(os.path.abspath(args.summary)), exist_ok=True)
-    with open(args.summary, "w") as f:
-        json.dump({"generated_by": "bench/textbook_scale.py", "command": " ".join(sys.argv),
-                   "engine": args.engine, "p2pdist": version, "file_size": args.file_size,
-                   "piece_size": args.piece_size, "peer_up_bytes_per_s": args.peer_up * MB,
-                   "server_up_bytes_per_s": 10 * args.peer_up * MB, "time_scale": args.time_scale,
-                   "repeat": args.repeat, "rows": compact}, f, indent=1)
-        f.write("\n")
-    print(f"wrote {args.summary}", file=sys.stderr)
+    """The compact record kept in the repository (swarm_runs.write_summary)."""
+    swarm_runs.write_summary(args.summary, "bench/textbook_scale.py", args.bin,
+                             {"engine": args.engine, "file_size": args.file_size, "piece_size": args.piece_size,
+                              "peer_up_bytes_per_s": args.peer_up * MB, "server_up_bytes_per_s": 10 * args.peer_up * MB,
+                              "time_scale": args.time_scale, "repeat": args.repeat}, rows)
 
 
 def main():

@@ -274,6 +274,13 @@ void print_header(const swarm_options& o, const loopback::swarm_config& c, engin
               c.leechers, c.leechers == 1 ? "" : "s", c.seeds, c.seeds == 1 ? "" : "s",
               c.file ? c.file->c_str() : mib(c.file_bytes).c_str(), rate_text(c.server_up_bytes_per_s).c_str(),
               rates_text(c.peer_up_bytes_per_s).c_str(), rates_text(c.peer_down_bytes_per_s).c_str());
+  // The emulated paths, when longer than a loopback's (simulate's default 100us is not
+  // worth a line).
+  if (c.rtt_max > std::chrono::milliseconds(1) || c.jitter > bt::duration::zero()) {
+    const auto ms = [](bt::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    std::printf("paths: each connection's round trip within %.3g..%.3g ms, jitter up to %.3g ms\n", ms(c.rtt_min),
+                ms(c.rtt_max), ms(c.jitter));
+  }
   std::fflush(stdout);
 }
 

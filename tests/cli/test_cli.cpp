@@ -289,6 +289,11 @@ TEST_CASE("simulate --rtt sets each connection's mean round trip and a request c
   CHECK(far["distribution_seconds"].get<double>() >= 1.048576 + 0.1);
   CHECK(far["distribution_seconds"].get<double>() < 1.048576 + 10 * 0.3);
   CHECK(run({"--rtt", "0"})["latency_seconds"].get<double>() == 0);
+  // The human report names the paths it emulated (--rtt 20ms: within 10..30 ms).
+  const auto shown = run_p2pdist({"simulate", "-N", "1", "--mode", "cs", "--file-size", "1MiB", "--piece-size", "64KiB",
+                                  "--server-up", "1MB/s", "--rtt", "20ms", "--jitter", "2ms"});
+  REQUIRE(shown.exit_code == 0);
+  CHECK_THAT(shown.out, Catch::Contains("paths: each connection's round trip within 10..30 ms, jitter up to 2 ms"));
   for (const auto& bad : {"-5ms", "11s", "soon"}) {
     INFO(bad);
     const auto r = run_p2pdist({"simulate", "--rtt", bad});

@@ -79,11 +79,17 @@ def main():
                 print(f"two_hosts: skipped: cannot make a network namespace: {r.stderr.strip()}", file=sys.stderr)
                 return 77
             made.append(ns)
-        sh("ip", "netns", "exec", ns_a, "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", ns_b)
-        for ns, dev, addr in ((ns_a, "va", A_ADDR), (ns_b, "vb", B_ADDR)):
-            sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-            sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{addr}/24", "dev", dev)
-            sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+        try:
+            sh("ip", "netns", "exec", ns_a, "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
+               "netns", ns_b)
+            for ns, dev, addr in ((ns_a, "va", A_ADDR), (ns_b, "vb", B_ADDR)):
+                sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+                sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"{addr}/24", "dev", dev)
+                sh("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+        except subprocess.CalledProcessError as e:
+            print(f"two_hosts: skipped: cannot join the namespaces by a veth pair: {' '.join(e.cmd)}: "
+                  f"{(e.stderr or '').strip()}", file=sys.stderr)
+            return 77
 
         data = os.path.join(work, "file.bin")
         with open(data, "wb") as f:
