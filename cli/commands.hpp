@@ -139,6 +139,7 @@ struct swarm_options {
   /// loopback's own); simulate's default is 100us (50..150us).
   double rtt_min_seconds = 0;
   double rtt_max_seconds = 0;
+  std::vector<double> rtt_per_leecher_seconds;  ///< --rtt R1,...,RN: each leecher's access round trip
   double jitter_seconds = 0;                   ///< --jitter: each read or item up to this much later
 };
 int run_swarm(const swarm_options& opts);

@@ -96,6 +96,9 @@ void check_ranges(const swarm_options& o, engine e) {
                         std::to_string(o.leechers) + " (give one rate for all or one per leecher)");
   }
   if (o.repeat < 1) throw usage_error("--repeat: must be at least 1");
+  if (!o.rtt_per_leecher_seconds.empty() && o.rtt_per_leecher_seconds.size() != o.leechers)
+    throw usage_error("--rtt: " + std::to_string(o.rtt_per_leecher_seconds.size()) + " round trips given, but --leechers is " +
+                      std::to_string(o.leechers) + " (give one value, a range A..B, or one per leecher)");
   if (!(o.request_queue_seconds >= 0 && o.request_queue_seconds <= 10))
     throw usage_error("--request-queue: must be from 0 to 10s");
   if (!(o.have_batch_seconds >= 0 && o.have_batch_seconds <= 60))
@@ -250,6 +253,7 @@ loopback::swarm_config config_of(const swarm_options& o, engine which) {
   c.rtt_min = span(o.rtt_min_seconds);
   c.rtt_max = span(o.rtt_max_seconds);
   c.jitter = span(o.jitter_seconds);
+  for (const double r : o.rtt_per_leecher_seconds) c.leecher_rtt.push_back(span(r));
   for (const auto& text : o.faults) {
     try {
       c.faults.push_back(loopback::parse_fault(text));
@@ -276,7 +280,11 @@ void print_header(const swarm_options& o, const loopback::swarm_config& c, engin
               rates_text(c.peer_up_bytes_per_s).c_str(), rates_text(c.peer_down_bytes_per_s).c_str());
   // The emulated paths, when longer than a loopback's (simulate's default 100us is not
   // worth a line).
-  if (c.rtt_max > std::chrono::milliseconds(1) || c.jitter > bt::duration::zero()) {
+  if (!c.leecher_rtt.empty()) {
+    const auto [lo, hi] = std::minmax_element(c.leecher_rtt.begin(), c.leecher_rtt.end());
+    std::printf("paths: each leecher's round trip to a seed from %.3g to %.3g ms (between two: the sum)\n",
+                std::chrono::duration<double, std::milli>(*lo).count(), std::chrono::duration<double, std::milli>(*hi).count());
+  } else if (c.rtt_max > std::chrono::milliseconds(1) || c.jitter > bt::duration::zero()) {
     const auto ms = [](bt::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
     std::printf("paths: each connection's round trip within %.3g..%.3g ms, jitter up to %.3g ms\n", ms(c.rtt_min),
                 ms(c.rtt_max), ms(c.jitter));
@@ -315,7 +323,17 @@ swarm_options swarm_input::parsed(bool file_given) const {
   o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
   o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
   o.repeat = parse_count("--repeat", repeat);
-  std::tie(o.rtt_min_seconds, o.rtt_max_seconds) = parse_rtt(rtt);
+  if (rtt.find(',') != std::string::npos) {
+    // One round trip per leecher (its access path): a connection's is the sum of its ends'.
+    std::size_t from = 0;
+    while (from <= rtt.size()) {
+      const auto comma = std::min(rtt.find(',', from), rtt.size());
+      o.rtt_per_leecher_seconds.push_back(delay_seconds("--rtt", rtt.substr(from, comma - from)));
+      from = comma + 1;
+    }
+  } else {
+    std::tie(o.rtt_min_seconds, o.rtt_max_seconds) = parse_rtt(rtt);
+  }
   o.jitter_seconds = delay_seconds("--jitter", jitter);
   if (max_peers != "auto") {
     o.max_peers = parse_count("--max-peers", max_peers);
@@ -365,9 +383,10 @@ void swarm_input::add_options(CLI::App& app, engine e) {
   app.add_option("--time-scale", opts.time_scale, "multiplies every choker interval")->capture_default_str();
   if (e == engine::simulated) rtt = "100us";
   app.add_option("--rtt", rtt,
-                  "each connection's round trip: T (drawn once per connection within T +- 50 %), or A..B "
-                  "(within [A, B]; A..A for exactly A); each direction delays what it carries by half of "
-                  "it, after the rate limits. 0: the loopback's own (about 100us)")
+                  "each connection's round trip: T (drawn once per connection within T +- 50 %), A..B "
+                  "(within [A, B]; A..A for exactly A), or N values R1,...,RN (leecher i's round trip to "
+                  "a seed; between two leechers the sum); each direction delays what it carries by half "
+                  "of it, after the rate limits. 0: the loopback's own (about 100us)")
       ->capture_default_str();
   app.add_option("--jitter", jitter,
                   "each read (simulate: each message) arrives up to this much later again, uniformly; "

@@ -150,7 +150,9 @@ scaled_timeouts scaled_timeouts_for(const swarm_config& c) {
   using namespace std::chrono_literals;
   // An emulated path's round trips come on top: a handshake, a request's answer and a
   // silent peer's first message each wait that long more, however short the time scale.
-  const bt::duration path = 2 * (c.rtt_max + c.jitter);
+  const bt::duration longest_leecher = c.leecher_rtt.empty() ? bt::duration::zero()
+                                                               : *std::max_element(c.leecher_rtt.begin(), c.leecher_rtt.end());
+  const bt::duration path = 2 * (std::max(c.rtt_max, 2 * longest_leecher) + c.jitter);
   return {.request = scaled(c.request_timeout, c.time_scale, 1s) + path,
           .handshake = scaled(c.handshake_timeout, c.time_scale, 500ms) + path,
           .tracker_idle = scaled(bt::tracker_config{}.idle_timeout, c.time_scale, 500ms),
@@ -199,6 +201,16 @@ void validate(const swarm_config& c, std::size_t most_leechers) {
   if (c.content == swarm_content::generated && c.file)
     fail("generated content is made by the harness: it cannot come from a file");
   if (c.max_peers && *c.max_peers < 1) fail("the connection limit must be at least 1");
+  if (c.rtt_min < bt::duration::zero() || c.rtt_min > c.rtt_max || c.jitter < bt::duration::zero())
+    fail("the round trips must run from a minimum to a maximum at or above it, and jitter must not be negative");
+  if (!c.leecher_rtt.empty()) {
+    if (c.leecher_rtt.size() != c.leechers)
+      fail("the leechers' round trips: " + std::to_string(c.leecher_rtt.size()) + " values given, but there are " +
+           std::to_string(c.leechers) + " leechers (give one round trip per leecher)");
+    for (const auto r : c.leecher_rtt)
+      if (r < bt::duration::zero()) fail("the leechers' round trips must not be negative");
+    if (c.rtt_max > bt::duration::zero()) fail("give either a round-trip range or one round trip per leecher");
+  }
   if (!c.faults.empty() && c.leechers > max_leechers_with_faults)
     fail("with faults, at most " + std::to_string(max_leechers_with_faults) + " leechers (the address plan)");
 }

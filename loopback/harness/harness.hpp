@@ -94,6 +94,10 @@ struct swarm_config {
   bt::duration rtt_min{};
   bt::duration rtt_max{};
   bt::duration jitter{};  ///< emulated paths: each read waits up to this much longer (order kept)
+  /// Emulated paths, instead of rtt_min/max: leecher i's access round trip (N values). A
+  /// connection's round trip is the sum of its ends' (a seed's is zero: leecher i reaches a
+  /// seed in leecher_rtt[i]); the tracker's answer takes the leecher's own.
+  std::vector<bt::duration> leecher_rtt{};
   std::size_t io_threads = 2;                      ///< threads running the instances
   std::uint64_t rng_seed = 1;                      ///< peer ids and policies
   /// Honest instances' timeouts, before time_scale is applied (each scaled one is kept at

@@ -186,6 +186,11 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   j["rtt_min_seconds"] = std::chrono::duration<double>(c.rtt_min).count();
   j["rtt_max_seconds"] = std::chrono::duration<double>(c.rtt_max).count();
   j["jitter_seconds"] = std::chrono::duration<double>(c.jitter).count();
+  if (!c.leecher_rtt.empty()) {
+    auto per = nlohmann::json::array();
+    for (const auto rtt : c.leecher_rtt) per.push_back(std::chrono::duration<double>(rtt).count());
+    j["rtt_per_leecher_seconds"] = per;
+  }
   j["content"] = c.content == swarm_content::generated ? "generated" : "memory";
   j["time_scale"] = c.time_scale;
   j["seed_policy"] = c.seed_policy == bt::initial_seeding::standard ? "standard" : "once-first";

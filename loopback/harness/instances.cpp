@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <memory>
 #include <system_error>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 
 #include "loopback/net/delay_line.hpp"
@@ -103,8 +105,22 @@ bt::client_config swarm_plan::common(std::uint64_t rng_seed) const {
 }
 
 void swarm_plan::add_path(bt::client_config& c) const {
-  if (config_.rtt_max <= bt::duration::zero() && config_.jitter <= bt::duration::zero()) return;
   c.jitter = config_.jitter;
+  if (!config_.leecher_rtt.empty()) {
+    // One round trip per leecher: a connection's is the sum of its ends' (a seed's and the
+    // tracker's are zero).
+    auto access = std::make_shared<std::unordered_map<std::uint32_t, bt::duration>>();
+    for (std::size_t i = 0; i < config_.leechers; ++i) (*access)[bt::ip_key(leecher_address(i))] = config_.leecher_rtt[i];
+    const auto of = [access](const std::array<std::uint8_t, 4>& ip) {
+      const auto it = access->find(bt::ip_key(ip));
+      return it == access->end() ? bt::duration::zero() : it->second;
+    };
+    c.path = [own = of(c.address), of](const std::array<std::uint8_t, 4>& remote) {
+      const auto one_way = (own + of(remote)) / 2;
+      return bt::path_delay{.inbound = one_way, .outbound = one_way};
+    };
+    return;
+  }
   if (config_.rtt_max <= bt::duration::zero()) return;
   c.path = [own = c.address, seed = config_.rng_seed, lo = config_.rtt_min,
             hi = config_.rtt_max](const std::array<std::uint8_t, 4>& remote) {

@@ -97,6 +97,7 @@ class simulation_run {
         .torrent = torrent_,
         .latency = options_.latency,
         .latency_jitter = options_.latency_jitter,
+        .per_peer_latency = !config_.leecher_rtt.empty(),
         .jitter = config_.jitter,
         .tracker_max_peers = simulated_max_peers(config_),
         .rng_seed = config_.rng_seed,
@@ -121,6 +122,7 @@ class simulation_run {
                         .down_bytes_per_s = c.download_bytes_per_s,
                         .session = bt::session_config_for(c, true),
                         .start_at = options_.seed_lead,
+                        .access_rtt = config_.leecher_rtt.empty() ? bt::duration::zero() : config_.leecher_rtt[i],
                         .dial_at_start = plan.p2p() ? std::vector<std::array<std::uint8_t, 4>>{} : servers});
     }
     held_.assign(n(), 0);

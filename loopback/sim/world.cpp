@@ -193,7 +193,8 @@ void world::carry_out(std::uint32_t index, bt::output& o) {
           check_piece(index, x.piece, x.fingerprints_on_pass);
         } else if constexpr (std::is_same_v<T, bt::out::announce>) {
           p.announcing = x.request;
-          schedule(now_ + 2 * config_.latency, event_kind::announce, index);
+          schedule(now_ + (config_.per_peer_latency ? p.config.access_rtt : 2 * config_.latency), event_kind::announce,
+                   index);
         } else if constexpr (std::is_same_v<T, bt::out::event>) {
           if (config_.on_event) config_.on_event(index, x.what);
           if (x.what.kind == bt::client_event_kind::completed && !p.config.seed && !p.counted_complete) {

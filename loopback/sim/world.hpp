@@ -51,6 +51,9 @@ struct peer_config {
   /// address, has_tracker, upload_bytes_per_s and rng_seed.
   bt::session_config session{};
   bt::duration start_at{};      ///< when it joins, since the world's start
+  /// Its access path's round trip (world_config::per_peer_latency): a connection's one-way
+  /// delay is half the sum of its two ends'; the tracker's answer takes this peer's own.
+  bt::duration access_rtt{};
   /// Peers it dials as soon as it starts, besides those the tracker names (a client-server
   /// client knows its server).
   std::vector<std::array<std::uint8_t, 4>> dial_at_start{};
@@ -68,6 +71,9 @@ struct world_config {
   /// instant arrive at one instant everywhere, and every peer sees its peers' requests in the
   /// same order (N = 32: every leecher gave its unchoke slots to the same few peers).
   double latency_jitter = 0;
+  /// Instead of latency and latency_jitter: each peer's access_rtt makes its connections'
+  /// delays (a list of round trips, one per leecher: swarm's --rtt R1,R2,...).
+  bool per_peer_latency = false;
   /// Each item a pipe carries arrives up to this much later (uniform), never before the one
   /// sent before it: a path's delay variation (swarm's --jitter).
   bt::duration jitter{};

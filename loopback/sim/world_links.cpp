@@ -52,12 +52,15 @@ void world::dial(std::uint32_t p, bt::peer_key key, const bt::endpoint_v4& remot
   l->peer = {p, p};
   l->key[0] = key;
   l->open[0] = true;
+  const auto target = by_address_.find(bt::ip_key(remote.ip));
   l->latency = config_.latency;
-  if (config_.latency_jitter > 0) {
+  if (config_.per_peer_latency) {
+    const auto far = target == by_address_.end() ? bt::duration::zero() : peers_[target->second]->config.access_rtt;
+    l->latency = (peers_[p]->config.access_rtt + far) / 2;
+  } else if (config_.latency_jitter > 0) {
     std::uniform_real_distribution<double> spread(1 - config_.latency_jitter, 1 + config_.latency_jitter);
     l->latency = std::chrono::duration_cast<bt::duration>(config_.latency * spread(rng_));
   }
-  const auto target = by_address_.find(bt::ip_key(remote.ip));
   links_.push_back(std::move(l));
   peers_[p]->links[static_cast<std::uint32_t>(key)] = id;
   if (target == by_address_.end()) {

@@ -342,6 +342,23 @@ TEST_CASE("swarm --rtt delays every connection as simulate does and the bytes ar
   REQUIRE(near.exit_code == 0);
   CHECK(json::parse(near.out)["distribution_seconds"].get<double>() < 0.262144 + 0.1);
 
+  // One round trip per leecher: leecher 1 reaches the seed in the loopback's time, leecher 2
+  // in 300 ms. Leecher 2's first block comes after its tracker answer, TCP's set-up and its
+  // request (three of its round trips: 0.9 s); leecher 1's at once. Both engines alike.
+  for (const std::string command : {"swarm", "simulate"}) {
+    INFO(command);
+    const auto per = run_p2pdist({command, "-N", "2", "--file-size", "2MiB", "--piece-size", "64KiB", "--server-up",
+                                  "4MB/s", "--peer-up", "4MB/s", "--rtt", "0,300ms", "--json", "-"});
+    REQUIRE(per.exit_code == 0);
+    const auto d = json::parse(per.out);
+    CHECK(d["rtt_per_leecher_seconds"] == json::array({0.0, 0.3}));
+    CHECK(d["leechers"][0]["first_byte_seconds"].get<double>() < 0.1);
+    CHECK(d["leechers"][1]["first_byte_seconds"].get<double>() >= 0.9);
+  }
+  const auto miscounted = run_p2pdist({"swarm", "-N", "3", "--rtt", "10ms,20ms"});
+  CHECK(miscounted.exit_code == 2);
+  CHECK_THAT(miscounted.err, Catch::Contains("--rtt: 2 round trips given, but --leechers is 3"));
+
   // Jitter: each read waits up to 30 ms more, yet no byte overtakes another: two leechers,
   // p2p, every piece verified and the data equal to the seed's.
   const auto r = run_p2pdist({"swarm", "-N", "2", "--file-size", "1MiB", "--piece-size", "64KiB", "--server-up",
