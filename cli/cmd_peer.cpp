@@ -129,6 +129,12 @@ struct link_settings {
       c.path = [inbound = span(rtt_seconds)](const std::array<std::uint8_t, 4>&) {
         return bt::path_delay{.inbound = inbound};
       };
+    // A handshake, a request's answer and a silent peer's first message wait two round
+    // trips more (ours; a peer's own emulation adds its own), as swarm's timeouts do.
+    const auto path = 2 * span(rtt_seconds + jitter_seconds);
+    c.handshake_timeout += path;
+    c.request_timeout += path;
+    c.evict_silent_after += path;
   }
 };
 
