@@ -45,7 +45,6 @@ struct connection {
   std::vector<block_request> outstanding;  ///< our requests in flight at it, oldest first
   decayed_rate rate_from{};                ///< its recent sending rate to us (blocks received)
   duration round_trip{};                   ///< the transport's, as the driver reports it (0: unknown)
-  std::uint32_t blocks_since_unchoke = 0;  ///< blocks it sent us since it last unchoked us (the ramp)
   time_point connected_at{};
   time_point last_received{};              ///< any bytes read
   time_point last_sent{};                  ///< any bytes written

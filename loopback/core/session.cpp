@@ -415,7 +415,6 @@ void session::dispatch(connection& c, const wire_event& message) {
           c.peer_choking = false;
           c.snubbed = false;
           c.waiting_since = now_;
-          c.blocks_since_unchoke = 0;
           fill_pipeline(c);
         } else if constexpr (std::is_same_v<T, msg::interested>) {
           on_peer_interested(c);
