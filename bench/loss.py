@@ -5,14 +5,14 @@ given share of the packets at random (bench/with_loss.sh: unshare -n, MTU 1500, 
 the input hook), so that TCP's own retransmission and congestion control act.
 
 Swarm (the README's, as bench/rtt.py): N = 8, F = 32 MiB in 64 KiB pieces, u_s = 8 MB/s,
-P2P leechers upload 4 MB/s, choker at --time-scale 0.2; loss 0, 0.5, 1, 2 %, each with
+P2P leechers upload 4 MB/s, choker at --time-scale 0.2; loss 0, 0.5, 1, 2, 5 %, each with
 --rtt values (default: none, and 50 ms). The round trip of --rtt is the engine's delay
 line, which TCP does not see: TCP recovers from a loss at the loopback's round trip (its
 200 ms minimum retransmission timeout still applies), not at the emulated one; a kernel
 delay (netem) is not available on these machines. Prints a table and writes JSON (default
 build/bench/loss.json). Needs root; says so and exits 77 where the namespace is refused.
 
-  bench/loss.py [--bin build/p2pdist] [--loss 0,0.5,1,2] [--rtt 0,50ms] [--repeat 1]
+  bench/loss.py [--bin build/p2pdist] [--loss 0,0.5,1,2,5] [--rtt 0,50ms] [--repeat 1]
                 [--out build/bench/loss.json] [--summary FILE] [--from-json FILE]
 
 --summary and --from-json as in bench/rtt.py (the notebook plots notebooks/data/loss.json).
@@ -34,7 +34,7 @@ def main():
     root = os.path.dirname(HERE)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bin", default=os.path.join(root, "build", "p2pdist"))
-    p.add_argument("--loss", default="0,0.5,1,2")
+    p.add_argument("--loss", default="0,0.5,1,2,5")
     p.add_argument("--rtt", default="0,50ms")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--out", default=os.path.join(root, "build", "bench", "loss.json"))

@@ -39,9 +39,9 @@ struct picker_knobs {
   std::uint32_t pipeline_depth = 16;       ///< requests in flight per peer, >= 1 (the most, when adaptive)
   /// Above zero: the requests in flight at a peer cover about this long of its recent
   /// sending rate, plus the connection's round trip when the driver reports one
-  /// (session::handle_round_trip; the bandwidth-delay product), from min_pipeline_depth up
-  /// to pipeline_depth, or up to max_pipeline_depth when the round trip takes more. Zero:
-  /// always pipeline_depth.
+  /// (session::handle_round_trip; the bandwidth-delay product), from min_pipeline_depth
+  /// (pipeline_depth over a round trip longer than this queue time) up to pipeline_depth, or
+  /// up to max_pipeline_depth when the round trip takes more. Zero: always pipeline_depth.
   duration request_queue_time = duration::zero();
   std::uint32_t min_pipeline_depth = 2;  ///< with request_queue_time, >= 1
   /// With request_queue_time: the most requests kept at a peer, however long its round trip
