@@ -87,10 +87,11 @@ struct swarm_config {
   /// A `have` for a peer an instance chokes waits up to this long while its upload is busy
   /// (bt::session_config::have_batch_interval); zero: each at once. Not time-scaled.
   bt::duration have_batch_interval = std::chrono::seconds(1);
-  /// Emulated paths (loopback only; the simulator has its own, simulation_options): each
-  /// connection's round trip is drawn once, uniformly in [rtt_min, rtt_max], from the pair of
-  /// addresses, and each direction delays what it carries by half of it, after the rate
-  /// limits (bt::delay_line). Both zero: the loopback's own microseconds.
+  /// Emulated paths: each connection's round trip is drawn once, uniformly in [rtt_min,
+  /// rtt_max], from the pair of addresses, and each direction delays what it carries by half
+  /// of it, after the rate limits (bt::delay_line). Both zero: the loopback's own
+  /// microseconds. The simulator's links take their delays from simulation_options (the CLI
+  /// sets them from the same range); these also lengthen its timeouts and go in the JSON.
   bt::duration rtt_min{};
   bt::duration rtt_max{};
   bt::duration jitter{};  ///< emulated paths: each read waits up to this much longer (order kept)

@@ -84,7 +84,15 @@ swarm_plan::swarm_plan(const swarm_config& config, std::shared_ptr<const bt::met
       torrent_(std::move(torrent)),
       max_peers_(max_peers),
       choker_(bt::scaled(config.choker, config.time_scale)),
-      timeouts_(scaled_timeouts_for(config)) {}
+      timeouts_(scaled_timeouts_for(config)) {
+  // Per-leecher round trips: one table for all instances, by address (seeds and the tracker
+  // are not in it: zero).
+  if (!config.leecher_rtt.empty()) {
+    auto table = std::make_shared<std::unordered_map<std::uint32_t, bt::duration>>();
+    for (std::size_t i = 0; i < config.leechers; ++i) (*table)[bt::ip_key(leecher_address(i))] = config.leecher_rtt[i];
+    leecher_rtt_ = std::move(table);
+  }
+}
 
 std::size_t swarm_plan::seed_max_peers() const noexcept {
   return p2p() ? max_peers_ : std::max(max_peers_, config_.leechers + fault_peer_count(config_.faults) + 8);
@@ -106,12 +114,10 @@ bt::client_config swarm_plan::common(std::uint64_t rng_seed) const {
 
 void swarm_plan::add_path(bt::client_config& c) const {
   c.jitter = config_.jitter;
-  if (!config_.leecher_rtt.empty()) {
+  if (leecher_rtt_) {
     // One round trip per leecher: a connection's is the sum of its ends' (a seed's and the
     // tracker's are zero).
-    auto access = std::make_shared<std::unordered_map<std::uint32_t, bt::duration>>();
-    for (std::size_t i = 0; i < config_.leechers; ++i) (*access)[bt::ip_key(leecher_address(i))] = config_.leecher_rtt[i];
-    const auto of = [access](const std::array<std::uint8_t, 4>& ip) {
+    const auto of = [access = leecher_rtt_](const std::array<std::uint8_t, 4>& ip) {
       const auto it = access->find(bt::ip_key(ip));
       return it == access->end() ? bt::duration::zero() : it->second;
     };

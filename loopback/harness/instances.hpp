@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "loopback/harness/harness.hpp"
@@ -61,7 +62,7 @@ class swarm_plan {
  private:
   /// What seeds and leechers share: torrent, choker, picker, limits, timeouts.
   [[nodiscard]] bt::client_config common(std::uint64_t rng_seed) const;
-  /// The emulated path (config.rtt_min/max, jitter) of an instance at c.address.
+  /// The emulated path (config.rtt_min/max or leecher_rtt, jitter) of an instance at c.address.
   void add_path(bt::client_config& c) const;
 
   const swarm_config& config_;
@@ -69,6 +70,8 @@ class swarm_plan {
   std::size_t max_peers_;
   bt::choker_config choker_;
   scaled_timeouts timeouts_;
+  /// config.leecher_rtt by leecher address (null without it), shared by every instance's path.
+  std::shared_ptr<const std::unordered_map<std::uint32_t, bt::duration>> leecher_rtt_;
 };
 
 }  // namespace p2pdist::loopback
