@@ -6,6 +6,7 @@
 #include <memory>
 #include <system_error>
 #include <stdexcept>
+#include <string>
 #include <unordered_map>
 #include <utility>
 
@@ -58,6 +59,20 @@ double process_cpu_seconds() {
 }
 
 std::uint64_t peak_rss_bytes() {
+  // VmHWM: this program's own high-water mark. getrusage's ru_maxrss also keeps the peak of
+  // the image exec replaced, so a swarm started from a large parent (a Python campaign
+  // worker: fork, then exec) would report the parent's size.
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      try {
+        return static_cast<std::uint64_t>(std::stoull(line.substr(6))) * 1024;  // kB
+      } catch (const std::exception&) {
+        break;
+      }
+    }
+  }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // Linux: kilobytes

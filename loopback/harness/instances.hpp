@@ -24,7 +24,7 @@ namespace p2pdist::loopback {
 std::vector<std::byte> read_file(const std::filesystem::path& path);
 /// User + system CPU time of this process so far, in seconds.
 double process_cpu_seconds();
-/// The process's peak resident set size so far, in bytes.
+/// The program's peak resident set size so far, in bytes (since its exec: VmHWM).
 std::uint64_t peak_rss_bytes();
 
 /// A leecher's byte counters and hash failures from its session's stats.
