@@ -17,6 +17,8 @@ packages=(
   time
   # packet loss in a network namespace (bench/loss.py and its test): nft, ip
   nftables iproute2
+  # experiment campaigns on Dask (campaign/run.py)
+  python3-distributed python3-dask
   # notebooks
   python3-matplotlib python3-numpy jupyter-nbconvert python3-nbclient python3-ipykernel
 )
