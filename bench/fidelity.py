@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Fidelity grid: measured distribution time over the bounds, in every regime of the model.
 
-Runs the built `p2pdist swarm --json - --repeat K` for every configuration and writes one
-JSON file (default build/bench/fidelity.json) holding, per configuration, its parameters
-and the swarm document (every run's fluid bound and piece bound with their binding terms,
-the measured time, both ratios, the start-up time and every leecher's completion). Prints
-a table; progress goes to stderr. With --engine simulate the same grid runs through
-`p2pdist simulate` (the engine's sessions on a discrete-event clock; the repeats are seeds
-1..K), in minutes instead of an hour: a change to a decision shows there first.
+A campaign (campaign/run.py, on Dask: this machine, or a cluster with --scheduler): every
+configuration run K times through the built `p2pdist swarm --json -`, one record per run
+in build/bench/fidelity-swarm.jsonl; rerunning resumes, running only what that file lacks.
+Then writes one JSON file (default build/bench/fidelity.json) holding, per configuration,
+its parameters, the medians and spread of its runs, and every run's swarm document (fluid
+and piece bound with their binding terms, the measured time, both ratios, the start-up
+time and every leecher's completion), and prints a table; progress goes to stderr. With
+--engine simulate the same grid runs through `p2pdist simulate` (the engine's sessions on
+a discrete-event clock; the repeats are seeds 1..K), in minutes instead of an hour: a
+change to a decision shows there first.
 
 Families (F = 32 MiB, 64 KiB pieces, N in 1, 2, 4, 8, 16, 32, 64 unless said):
   p2p-seed              u_s = 4 MB/s, u_i = 4 MB/s                     (F/u_s binds)
@@ -30,17 +33,21 @@ Two ratios per configuration: to the fluid bound (D_p2p or D_cs) and to the piec
 (model/piece_bound.hpp: no schedule that passes on whole pieces only can beat it).
 
   bench/fidelity.py [--bin build/p2pdist] [--engine swarm|simulate]
-                    [--out build/bench/fidelity.json] [--quick]
+                    [--out build/bench/fidelity.json] [--results FILE.jsonl] [--quick]
                     [--repeat 3] [--time-scale 0.2] [--only p2p-seed,cs] [--n 4,16]
+                    [--scheduler tcp://HOST:8786]
 """
 
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
-import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from campaign import report, store  # noqa: E402
+from campaign import run as campaign_run  # noqa: E402
 
 MB = 1_000_000
 MIB = 1 << 20
@@ -90,43 +97,40 @@ def grid(ns):
     return out
 
 
-def run_one(args, c):
-    cmd = [args.bin, args.engine, "--json", "-", "-N", str(c["N"]), "--mode", c["mode"],
-           "--file-size", size(c["file_bytes"]), "--piece-size", size(c["piece_bytes"]),
-           "--server-up", rate(c["server_up"]), "--peer-up", rates(c["peer_up"]),
-           "--repeat", str(args.repeat), "--time-scale", str(args.time_scale), "--timeout", f"{args.timeout}s"]
+def options_of(c, args):
+    """A configuration as `p2pdist swarm` (or `simulate`) options, as the campaign file has them."""
+    o = {"N": c["N"], "mode": c["mode"], "file-size": size(c["file_bytes"]), "piece-size": size(c["piece_bytes"]),
+         "server-up": rate(c["server_up"]), "peer-up": rates(c["peer_up"]), "time-scale": args.time_scale,
+         "timeout": f"{args.timeout:g}s"}
     if c["peer_down"]:
-        cmd += ["--peer-down", rates(c["peer_down"])]
-    started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout * args.repeat + 300)
-    wall = time.monotonic() - started
-    try:
-        doc = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        doc = None
-    return dict(c, time_scale=args.time_scale, repeat=args.repeat, command=cmd, exit_status=proc.returncode,
-                wall_seconds=wall, stderr=proc.stderr[-2000:], document=doc)
+        o["peer-down"] = rates(c["peer_down"])
+    return o
 
 
-def summary(entry):
-    doc = entry["document"] or {}
-    runs = doc.get("runs") or [doc]
-    ratios = [r["ratio"] for r in runs if r.get("ratio") is not None]
-    piece_ratios = [r["ratio_to_piece_bound"] for r in runs if r.get("ratio_to_piece_bound") is not None]
-    first = [r["first_byte_seconds"] for r in runs if r.get("first_byte_seconds") is not None]
-    bound = doc.get("bound") or {}
-    piece = doc.get("piece_bound") or {}
-    return {
-        "bound_seconds": bound.get("seconds"), "binding": bound.get("binding"),
-        "piece_bound_seconds": piece.get("seconds"), "piece_binding": piece.get("binding"),
-        "pieces": piece.get("pieces"),
-        "measured_seconds": doc.get("distribution_seconds"),
-        "ratio": doc.get("ratio"), "min_ratio": min(ratios, default=None), "max_ratio": max(ratios, default=None),
-        "ratio_to_piece_bound": doc.get("ratio_to_piece_bound"),
-        "min_ratio_to_piece_bound": min(piece_ratios, default=None),
-        "max_ratio_to_piece_bound": max(piece_ratios, default=None),
-        "first_byte_seconds": statistics.median(first) if first else None,
-    }
+def campaign_of(configs, args):
+    """The grid as a campaign (campaign/run.py): a group per family, a run per configuration,
+    --repeat runs of each (simulate: seeds 1..K)."""
+    groups = {}
+    for c in configs:
+        groups.setdefault(c["family"], []).append(options_of(c, args))
+    return {"name": "fidelity", "command": args.engine, "repeat": args.repeat,
+            "run_timeout": f"{args.timeout + 120:g}s",
+            "group": [{"name": family, "runs": runs} for family, runs in groups.items()]}
+
+
+def entries(configs, records, args):
+    """Per configuration: its parameters, the medians and spread of its runs
+    (campaign.report.figures) and their documents, as bench/fidelity.json has them."""
+    by_point = {(p["group"], report.canonical(p["options"])): p
+                for p in report.points(report.latest(records))}
+    out = []
+    for c in configs:
+        p = by_point.get((c["family"], report.canonical(options_of(c, args))))
+        recs = p["records"] if p else []
+        out.append(dict(c, time_scale=args.time_scale, repeat=args.repeat,
+                        summary=report.figures(p) if p else {}, failed=p["failed"] if p else None,
+                        documents=[r["result"] for r in recs]))
+    return out
 
 
 def fmt(v, w, d):
@@ -137,7 +141,9 @@ def print_table(results):
     print(f"{'family':20} {'N':>3} {'F':>8} {'piece':>7} {'M':>6} {'binding':17} {'bound s':>8} {'piece s':>8} "
           f"{'measured':>8} {'ratio':>6} {'min':>6} {'max':>6} {'/piece':>6} {'first s':>7}")
     for e in results:
-        s = e["summary"]
+        s = {k: None for k in ("pieces", "binding", "bound_seconds", "piece_bound_seconds", "measured_seconds",
+                               "ratio", "min_ratio", "max_ratio", "ratio_to_piece_bound", "first_byte_seconds")}
+        s.update(e["summary"])
         print(f"{e['family']:20} {e['N']:>3} {size(e['file_bytes']):>8} {size(e['piece_bytes']):>7} "
               f"{str(s['pieces'] or '-'):>6} {str(s['binding']):17} {fmt(s['bound_seconds'], 8, 2)} "
               f"{fmt(s['piece_bound_seconds'], 8, 2)} {fmt(s['measured_seconds'], 8, 2)} {fmt(s['ratio'], 6, 3)} "
@@ -151,6 +157,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bin", default=os.path.join(root, "build", "p2pdist"))
     p.add_argument("--out", default=os.path.join(root, "build", "bench", "fidelity.json"))
+    p.add_argument("--results", help="the campaign's result file (default: --out with .jsonl); "
+                   "runs already in it are not run again")
     p.add_argument("--engine", choices=["swarm", "simulate"], default="swarm",
                    help="simulate: the same grid in simulated time (repeats are seeds)")
     p.add_argument("--quick", action="store_true", help="N in 4 and 16, one run each")
@@ -159,6 +167,7 @@ def main():
     p.add_argument("--timeout", type=float, default=180, help="seconds per run")
     p.add_argument("--n", help="comma-separated N values (overrides the grid's)")
     p.add_argument("--only", help="comma-separated families to run")
+    p.add_argument("--scheduler", help="a Dask scheduler to run on (default: this machine)")
     args = p.parse_args()
 
     ns = [1, 2, 4, 8, 16, 32, 64]
@@ -173,25 +182,19 @@ def main():
         keep = set(args.only.split(","))
         configs = [c for c in configs if c["family"] in keep]
 
-    results = []
-    for k, c in enumerate(configs):
-        print(f"[{k + 1}/{len(configs)}] {c['family']} N={c['N']} F={size(c['file_bytes'])} "
-              f"pieces {size(c['piece_bytes'])} ...", file=sys.stderr, flush=True)
-        entry = run_one(args, c)
-        entry["summary"] = summary(entry)
-        results.append(entry)
-        s = entry["summary"]
-        print(f"    ratio {fmt(s['ratio'], 5, 3)} (to the piece bound {fmt(s['ratio_to_piece_bound'], 5, 3)}), "
-              f"{entry['wall_seconds']:.0f} s wall, exit {entry['exit_status']}", file=sys.stderr, flush=True)
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:  # rewritten after each configuration
-            json.dump({"generated_by": "bench/fidelity.py", "engine": args.engine, "time_scale": args.time_scale,
-                       "repeat": args.repeat, "configurations": results}, f, indent=1)
+    results_path = args.results or os.path.splitext(args.out)[0] + f"-{args.engine}.jsonl"
+    status = campaign_run.run_document(campaign_of(configs, args), results_path, args.bin, args.scheduler)
+    if status not in (0, 1):
+        return status
 
+    results = entries(configs, store.read_records(results_path), args)
+    with open(args.out, "w") as f:
+        json.dump({"generated_by": "bench/fidelity.py", "engine": args.engine, "time_scale": args.time_scale,
+                   "repeat": args.repeat, "results": results_path, "configurations": results}, f, indent=1)
     print(f"{args.engine}: medians of {args.repeat} runs; ratio = measured / fluid bound, /piece = measured / piece bound")
     print_table(results)
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0 if all(e["exit_status"] == 0 for e in results) else 1
+    print(f"wrote {args.out} (every run's record: {results_path})", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

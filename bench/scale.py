@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Scale: the CPU a swarm in one process costs per GiB it delivers, as N grows.
 
-Runs `p2pdist swarm --json -` at N = 16, 64, 128, 256, 512, 1000 leechers (--n to change)
+A campaign (campaign/run.py, resumable: the runs already in build/bench/scale.jsonl are
+not run again) of `p2pdist swarm --json -` at N = 16, 64, 128, 256, 512, 1000 leechers (--n to change)
 with the same swarm each time — F = 4 MiB, 64 KiB pieces, u_s = 2 MB/s, u_i = 250 kB/s,
 downloads unlimited, generated content (no instance stores the file, every piece is still
 SHA-1-checked), choker at --time-scale 0.2 — and reports, per N, the bound and the piece
@@ -12,7 +13,8 @@ what this watches: per peer, per connection, per unit of time. Writes JSON (defa
 build/bench/scale.json) and prints a table; progress on stderr.
 
   bench/scale.py [--bin build/p2pdist] [--n 16,64,128] [--file-size 4MiB] [--piece-size 64KiB]
-                 [--server-up 2MB/s] [--peer-up 250kB/s] [--content generated] [--extra ARG ...]
+                 [--server-up 2MB/s] [--peer-up 250kB/s] [--content generated] [--extra=--name=value ...]
+                 [--results FILE.jsonl] [--scheduler tcp://HOST:8786]
 """
 
 import argparse
@@ -20,7 +22,10 @@ import os
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import swarm_runs  # noqa: E402  (beside this script)
+from campaign import report, store  # noqa: E402
+from campaign import run as campaign_run  # noqa: E402
 
 MIB = swarm_runs.MIB
 
@@ -38,25 +43,41 @@ def main():
     p.add_argument("--content", default="generated", choices=["generated", "memory"])
     p.add_argument("--time-scale", default="0.2")
     p.add_argument("--timeout", default="600s")
-    p.add_argument("--extra", action="append", default=[], help="one more argument for `p2pdist swarm`")
+    p.add_argument("--extra", action="append", default=[],
+                   help="one more option for `p2pdist swarm`, as --extra=--name=value or --extra=--flag")
+    p.add_argument("--results", help="the campaign's result file (default: --out with .jsonl); "
+                   "runs already in it are not run again")
+    p.add_argument("--scheduler", help="a Dask scheduler to run on (default: this machine)")
     args = p.parse_args()
 
-    rows = []
     ns = [int(x) for x in args.n.split(",")]
-    for k, n in enumerate(ns):
-        cmd = [args.bin, "swarm", "--json", "-", "-N", str(n), "--file-size", args.file_size,
-               "--piece-size", args.piece_size, "--server-up", args.server_up, "--peer-up", args.peer_up,
-               "--content", args.content, "--time-scale", args.time_scale, "--timeout", args.timeout] + args.extra
-        doc, status, wall, err = swarm_runs.run(cmd, f"[{k + 1}/{len(ns)}] N = {n} ...")
-        if doc is None:
-            rows.append(swarm_runs.failed_row(n, status, wall, err))
+    options = {"file-size": args.file_size, "piece-size": args.piece_size, "server-up": args.server_up,
+               "peer-up": args.peer_up, "content": args.content, "time-scale": args.time_scale,
+               "timeout": args.timeout}
+    extra = {}
+    for item in args.extra:  # --extra=--name=value or --extra=--flag
+        name, _, value = item.lstrip("-").partition("=")
+        extra[name] = value if value else True
+    doc = {"name": "scale", "command": "swarm", "options": {**options, **extra}, "axes": {"N": ns}}
+    results_path = args.results or os.path.splitext(args.out)[0] + ".jsonl"
+    status = campaign_run.run_document(doc, results_path, args.bin, args.scheduler)
+    if status not in (0, 1):
+        return status
+
+    by_n = {p["options"]["N"]: p for p in report.points(report.latest(store.read_records(results_path)))
+            if report.canonical({k: v for k, v in p["options"].items() if k != "N"})
+            == report.canonical(doc["options"])}
+    rows = []
+    for n in ns:
+        p = by_n.get(n)
+        rec = p["records"][-1] if p and p["records"] else None
+        if rec is None:
+            rows.append(swarm_runs.failed_row(n, None, None, "no successful run in " + results_path))
             continue
-        row = swarm_runs.row_of(n, doc, status, wall)
-        row["delivered_gib"] = n * doc["file_bytes"] / (1 << 30)
+        row = swarm_runs.row_of(n, rec["result"], rec["exit_code"], rec["wall_seconds"])
+        row["delivered_gib"] = n * rec["result"]["file_bytes"] / (1 << 30)
         row["cpu_seconds_per_gib"] = row["cpu_seconds"] / row["delivered_gib"]
         rows.append(row)
-        print(f"    ratio {row['ratio']}, {row['cpu_seconds_per_gib']:.2f} CPU-s/GiB, "
-              f"peak RSS {row['peak_rss_bytes'] / MIB:.0f} MiB, {wall:.0f} s wall", file=sys.stderr, flush=True)
 
     swarm_runs.write(args.out, "bench/scale.py", args, rows)
     print(f"F = {args.file_size}, pieces {args.piece_size}, u_s = {args.server_up}, u_i = {args.peer_up}, "
