@@ -219,6 +219,7 @@ class Progress:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.running = 0
+        self.capacity = 1  # tasks that can run at once in the current phase
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def start(self):
@@ -237,9 +238,12 @@ class Progress:
         with self.lock:
             done, failed, est_done = self.done, self.failed, self.est_done
         try:
+            # tasks the scheduler has handed to workers, some still waiting there for a thread
+            # or the swarm slot: at most `capacity` of them run
             processing = self.client.processing()
-            self.running = sum(int(k.rsplit("-", 1)[1]) for ks in processing.values() for k in ks
-                               if k.startswith("p2pdist-runs-"))
+            tasks = [int(k.rsplit("-", 1)[1]) for ks in processing.values() for k in ks
+                     if k.startswith("p2pdist-runs-")]
+            self.running = sum(sorted(tasks, reverse=True)[:self.capacity])
         except Exception:  # noqa: BLE001  the count is only shown; a busy scheduler keeps the last one
             pass
         elapsed = time.monotonic() - self.started
@@ -309,7 +313,7 @@ def batches(runs, estimates, threads, task_seconds=0.5):
 
 
 def execute(client, runs, results, campaign_name, worker_bin, version, commit, estimates, timeouts, threads,
-            quiet=False):
+            swarm_slots, quiet=False):
     """Runs `runs` on the client's cluster, appending a record to `results` as each ends.
     Packed commands first, then the swarms. Returns (ok, failed) counts."""
     from distributed import as_completed
@@ -323,6 +327,7 @@ def execute(client, runs, results, campaign_name, worker_bin, version, commit, e
             if not batch:
                 continue
             resources = None if batch[0]["command"] in PACKED else {"swarm": 1}
+            progress.capacity = threads if resources is None else swarm_slots
             chunks = batches(batch, estimates, threads) if resources is None else [[r] for r in batch]
             futures = client.map(task.execute_batch, [worker_bin] * len(chunks), [version] * len(chunks),
                                  [[r["argv"] for r in c] for c in chunks],
@@ -487,7 +492,7 @@ def _run_on_cluster(args, doc, todo, results, binary, version, commit, estimates
         print(f"campaign: {threads} worker thread(s), {swarm_slots} swarm host(s); estimated "
               f"{duration_text(packed + swarms)}", file=sys.stderr, flush=True)
         execute(client, todo, results, doc["name"], worker_bin, version, commit, estimates, timeouts, threads,
-                quiet=args.quiet)
+                swarm_slots, quiet=args.quiet)
         return 0
     except KeyboardInterrupt:
         for proc in list(task.in_flight()):  # a LocalCluster's runs: lost anyway, end them now
