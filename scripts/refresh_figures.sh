@@ -6,16 +6,16 @@
 # and "png_sha256" (of the PNG copied with it). Commit notebooks/figures/ afterwards; the test
 # figures_current (tests/notebooks/check_figures.py) then checks them against what the
 # notebooks plot.
-# Refuses to run with uncommitted changes in loopback/, model/, cli/, the notebooks or the bench
+# Refuses to run with uncommitted changes in loopback/, model/, cli/, campaign/, the notebooks or the bench
 # records they plot (notebooks/data/): a figure must come from a commit.
 # Usage: scripts/refresh_figures.sh   (from anywhere; builds in build/)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=build
-tests=(notebook_distribution_time notebook_loopback_vs_bound)
+tests=(notebook_distribution_time notebook_loopback_vs_bound notebook_campaign)
 
-dirty=$(git status --porcelain -- loopback model cli 'notebooks/*.ipynb' notebooks/data)
+dirty=$(git status --porcelain -- loopback model cli campaign 'notebooks/*.ipynb' notebooks/data)
 if [[ -n "$dirty" ]]; then
   echo "refresh_figures.sh: uncommitted changes below; a figure must come from a commit:" >&2
   echo "$dirty" >&2

@@ -51,7 +51,7 @@ SKIP = 77
 MODEL_REL = 1e-9   # model values: every number that is not a measured one
 # What makes the numbers a figure plots; scripts/refresh_figures.sh refuses to run with
 # uncommitted changes here (git pathspecs, relative to the repository's root).
-ENGINE = ["loopback", "model", "cli", ":(glob)notebooks/*.ipynb", "notebooks/data"]
+ENGINE = ["loopback", "model", "cli", "campaign", ":(glob)notebooks/*.ipynb", "notebooks/data"]
 SHOWN = re.compile(r"notebooks/figures/([A-Za-z0-9_.-]+\.png)")
 COMMIT_ID = re.compile(r"[0-9a-f]{7,40}")
 REFRESH = "regenerate with scripts/refresh_figures.sh"
