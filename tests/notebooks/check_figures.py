@@ -23,7 +23,7 @@ tolerance on a time both keeps a test honest and stable there: medians of 7 runs
 (seed-limited) moved by up to 0.02 in ratio between executions on one machine, and a CI
 machine measured 1.56 where this one measures 1.22-1.29 at the same commit. So a figure
 with measured values is held to its provenance instead: in a git checkout, nothing that
-makes the numbers (ENGINE below: the engine, the model, the CLI, the notebooks and the bench
+makes the numbers (ENGINE below: the engine, the model, the CLI, the campaign runner, the notebooks and the bench
 records they plot, notebooks/data) may have
 changed between the sidecar's commit and HEAD. An engine change therefore fails this test
 until scripts/refresh_figures.sh has remade the figures with it; how far today's run lands
