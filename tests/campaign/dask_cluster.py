@@ -3,7 +3,9 @@
 loopback addresses (127.0.0.2 and 127.0.0.3, two hosts to the scheduler, each with one
 `swarm` slot), a campaign of 40 `bound` runs and 8 short `swarm` runs, and one worker
 killed (SIGKILL, by PID) while the swarms run. Every run must be in the result file
-exactly once, with a whole, correct record; the runner must end with status 0.
+exactly once, with a whole, correct record; the runner must end with status 0. First, the
+same campaign with workers whose binary is another build must be refused (status 2) before
+any run.
 
   tests/campaign/dask_cluster.py --p2pdist build/p2pdist
 
@@ -67,6 +69,21 @@ def main():
             with open(path, "w") as f:
                 json.dump(CAMPAIGN, f)
             out = os.path.join(tmp, "results.jsonl")
+
+            # workers whose binary is another build: refused before any run
+            other = os.path.join(tmp, "other-p2pdist")
+            with open(other, "w") as f:
+                f.write("#!/bin/sh\necho 'p2pdist 0.0.1 (commit 0123456789abcdef)'\n")
+            os.chmod(other, 0o755)
+            refused = subprocess.run([sys.executable, os.path.join(ROOT, "campaign", "run.py"), path, "--bin",
+                                      args.p2pdist, "--worker-bin", other, "--out", out, "--scheduler-file",
+                                      sched_file, "--connect-timeout", "60"], capture_output=True, text=True,
+                                     timeout=120)
+            if refused.returncode != 2 or "not the campaign's" not in refused.stderr or campaign_checks.line_count(out):
+                print(refused.stderr[-2000:])
+                return campaign_checks.fail(f"another build on the workers: status {refused.returncode}, "
+                                            f"{campaign_checks.line_count(out)} records (want 2 and none)", tmp)
+            print("workers with another build: refused, nothing run")
             runner = campaign_checks.start(
                 [sys.executable, os.path.join(ROOT, "campaign", "run.py"), path, "--bin", args.p2pdist, "--out", out,
                  "--scheduler-file", sched_file, "--connect-timeout", "60"], os.path.join(tmp, "runner.log"))
