@@ -115,9 +115,9 @@ int report_failures(const std::optional<loopback::swarm_result>& baseline,
 int run_swarm(const swarm_options& o) {
   const loopback::swarm_config c = config_of(o, engine::loopback);
   const bool to_stdout = o.json_path == "-";
-  const bool progress = stderr_is_terminal();
+  const bool progress = stderr_is_terminal() && !o.progress_json;
   if (!to_stdout) print_header(o, c, engine::loopback);
-  const auto on_progress = progress ? draw_progress : progress_fn{};
+  const auto on_progress = o.progress_json ? write_progress_json : progress ? draw_progress : progress_fn{};
   // Time lost to faults is measured against the same swarm without them, run first.
   std::optional<loopback::swarm_result> baseline;
   if (!c.faults.empty() && !o.no_baseline) baseline = run_baseline(c, on_progress, to_stdout);

@@ -134,6 +134,7 @@ struct swarm_options {
   std::string json_path;
   std::vector<std::string> faults;             ///< `--fault KIND[:COUNT]` texts, parsed by run_swarm
   bool no_baseline = false;                    ///< with faults: skip the fault-free baseline run
+  bool progress_json = false;                  ///< a JSON line per progress sample on stderr
   std::uint64_t rng_seed = 1;                  ///< simulate's --seed: peer ids, policies, tracker answers
   /// --rtt: each connection's round trip drawn once, uniformly in [min, max] (both 0: the
   /// loopback's own); simulate's default is 100us (50..150us).
@@ -194,6 +195,17 @@ int run_get(const get_options& opts);
 command add_get_command(CLI::App& parent);
 
 /// Thrown by commands for a usage error (exit code 2); what() is the one-line message.
+/// `p2pdist serve [--listen ADDR:PORT]`: the calculator's page and its JSON API.
+struct serve_options {
+  std::string listen = "127.0.0.1:8080";
+  std::size_t max_leechers = 16;        ///< a swarm from the page: at most this many leechers,
+  std::string max_file_size = "64MiB";  ///< sharing at most this much,
+  std::string max_seconds = "120s";     ///< ended after this long
+};
+int run_serve(const serve_options& opts);
+/// Registers `serve`.
+command add_serve_command(CLI::App& parent);
+
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

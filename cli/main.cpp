@@ -88,6 +88,7 @@ int run(int argc, char** argv) {
       add_tracker_command(app),
       add_seed_command(app),
       add_get_command(app),
+      add_serve_command(app),
   };
   reject_unknown_command(app, argc, argv);
   if (const auto exit_code = parse(app, argc, argv)) return *exit_code;

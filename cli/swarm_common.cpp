@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "cli/flags.hpp"
 #include "loopback/harness/faults.hpp"
@@ -183,6 +184,16 @@ void draw_progress(const loopback::swarm_progress& p) {
   bar.resize(width, '.');
   std::fprintf(stderr, "\r  [%s] %3.0f%%  %zu/%zu leechers done  %6.1f s ", bar.c_str(), frac * 100,
                p.leechers_complete, p.leechers, p.elapsed_seconds);
+  std::fflush(stderr);
+}
+
+void write_progress_json(const loopback::swarm_progress& p) {
+  const nlohmann::json line{{"elapsed_seconds", p.elapsed_seconds}, {"leechers_complete", p.leechers_complete},
+                            {"leechers", p.leechers},           {"bytes_total", p.bytes_total},
+                            {"held", p.leecher_held},           {"up", p.leecher_up},
+                            {"down", p.leecher_down},           {"seed_up", p.seed_up}};
+  const auto text = line.dump() + "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
   std::fflush(stderr);
 }
 
@@ -412,6 +423,9 @@ void swarm_input::add_options(CLI::App& app, engine e) {
                   "of the same swarm without faults, run first")
       ->type_name("KIND[:COUNT]");
   app.add_flag("--no-baseline", opts.no_baseline, "with --fault: skip the fault-free run (no time lost)");
+  app.add_flag("--progress-json", opts.progress_json,
+               "while it runs, a JSON line per sample on stderr: elapsed_seconds, leechers_complete, and per "
+               "leecher held, up and down (payload bytes), seed_up (what p2pdist serve streams)");
 }
 
 }  // namespace p2pdist::cli

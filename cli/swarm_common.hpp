@@ -46,6 +46,8 @@ void print_header(const swarm_options& o, const loopback::swarm_config& c, engin
 
 /// A one-line progress bar on stderr, redrawn in place (call only on a terminal).
 void draw_progress(const loopback::swarm_progress& p);
+/// The sample as one JSON line on stderr (--progress-json).
+void write_progress_json(const loopback::swarm_progress& p);
 
 /// One run's report: the leechers (each, up to 32; else their completion times' spread),
 /// the seeds' upload, the distribution time against both bounds, the cost; with `sim`,

@@ -9,6 +9,8 @@ packages=(
   g++ cmake ninja-build pkg-config git
   # libraries (DESIGN.md, "Dependencies")
   libeigen3-dev libcli11-dev nlohmann-json3-dev catch2 libbenchmark-dev libssl-dev libasio-dev
+  # p2pdist serve: an HTTP server and the chart library its page draws with
+  libcpp-httplib-dev libjs-chart.js
   # fuzzing (libFuzzer with address and undefined-behaviour sanitizers)
   clang libclang-rt-14-dev
   # real BitTorrent clients and tools for interop tests
@@ -17,6 +19,8 @@ packages=(
   time
   # packet loss in a network namespace (bench/loss.py and its test): nft, ip
   nftables iproute2
+  # the serve page's browser test: headless Chromium driven by Selenium
+  chromium chromium-driver python3-selenium
   # experiment campaigns on Dask (campaign/run.py)
   python3-distributed python3-dask
   # notebooks

@@ -394,8 +394,10 @@ class swarm_run {
   }
 
   swarm_progress sample(clock::time_point now) {
-    swarm_progress progress{.elapsed_seconds = seconds_between(t0_, now), .leechers = n(),
-                            .bytes_total = file_bytes_ * n()};
+    swarm_progress progress;
+    progress.elapsed_seconds = seconds_between(t0_, now);
+    progress.leechers = n();
+    progress.bytes_total = file_bytes_ * n();
     result_.timeline_seconds.push_back(progress.elapsed_seconds);
     for (std::size_t i = 0; i < n(); ++i) {
       const auto st = leechers_[i]->stats();
@@ -404,7 +406,11 @@ class swarm_run {
       result_.timeline_bytes[i].push_back(held_[i]);
       progress.bytes_held += held_[i];
       progress.leechers_complete += st.complete ? 1 : 0;
+      progress.leecher_held.push_back(held_[i]);
+      progress.leecher_up.push_back(st.payload_up_bytes);
+      progress.leecher_down.push_back(st.payload_down_bytes);
     }
+    for (const auto& s : seeds_) progress.seed_up += s->stats().payload_up_bytes;
     result_.timeline_total_bytes.push_back(progress.bytes_held);
     return progress;
   }

@@ -150,6 +150,12 @@ struct swarm_progress {
   std::size_t leechers = 0;
   std::uint64_t bytes_held = 0;   ///< verified bytes held by all leechers together
   std::uint64_t bytes_total = 0;  ///< N × file size
+  // Per leecher (real swarms; a simulation leaves them empty): verified bytes held, and
+  // payload bytes sent and received so far; and what the seeds have sent.
+  std::vector<std::uint64_t> leecher_held;
+  std::vector<std::uint64_t> leecher_up;
+  std::vector<std::uint64_t> leecher_down;
+  std::uint64_t seed_up = 0;
 };
 
 /// One leecher's outcome.

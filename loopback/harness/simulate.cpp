@@ -160,7 +160,11 @@ class simulation_run {
                               .leechers_complete = complete_count_,
                               .leechers = n(),
                               .bytes_held = held_total_,
-                              .bytes_total = file_bytes_ * n()};
+                              .bytes_total = file_bytes_ * n(),
+                              .leecher_held = {},
+                              .leecher_up = {},
+                              .leecher_down = {},
+                              .seed_up = 0};
       r.timeline_seconds.push_back(progress.elapsed_seconds);
       r.timeline_total_bytes.push_back(held_total_);
       if (per_leecher)

@@ -196,7 +196,8 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
         "--seed-policy TEXT=once-first",
         "--upload-order TEXT=piece-first", "--slots INT=4", "--rechoke TEXT=10s", "--request-queue TEXT=30ms",
         "--have-batch TEXT=1s", "--optimistic TEXT=30s", "--time-scale FLOAT=1", "--rtt TEXT=0", "--jitter TEXT=0",
-        "--timeout TEXT=10min", "--repeat TEXT=1", "--json TEXT", "--fault KIND[:COUNT] ...", "--no-baseline"}},
+        "--timeout TEXT=10min", "--repeat TEXT=1", "--json TEXT", "--fault KIND[:COUNT] ...", "--no-baseline",
+        "--progress-json"}},
       // swarm's options (one registration, cli/swarm_common.cpp) but --content and the
       // faults, and a --seed of its own.
       {"simulate",
@@ -213,6 +214,9 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
       {"get",
        {"torrent TEXT REQUIRED", "-o,--output TEXT REQUIRED", "--listen TEXT=127.0.0.1:0", "-v,--verbose",
         "--up TEXT=unlimited", "--rtt TEXT=0", "--jitter TEXT=0", "--down TEXT=unlimited", "--keep-seeding"}},
+      {"serve",
+       {"--listen TEXT=127.0.0.1:8080", "--max-leechers UINT=16", "--max-file-size TEXT=64MiB",
+        "--max-seconds TEXT=120s"}},
   };
   std::vector<std::string> top = {"--version"};
   std::string names;
