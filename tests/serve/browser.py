@@ -52,9 +52,15 @@ def main():
     with serve_common.Server(args.p2pdist) as server, tempfile.TemporaryDirectory(prefix="p2pdist-chromium-") as prof:
         options = webdriver.ChromeOptions()
         options.binary_location = chromium
+        # Own addresses only: every host name but 127.0.0.1 fails to resolve, and the
+        # browser's own background services (updates, sync, metrics, safe browsing) are off.
         for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      f"--user-data-dir={prof}", "--window-size=1200,1400", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+                     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-default-apps", "--disable-domain-reliability", "--no-pings",
+                     "--disable-client-side-phishing-detection", "--metrics-recording-only",
+                     "--disable-features=OptimizationHints,MediaRouter,Translate,AutofillServerCommunication"):
             options.add_argument(flag)
         from selenium.webdriver.chrome.service import Service
         browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
