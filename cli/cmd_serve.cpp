@@ -166,16 +166,17 @@ double count_of(std::string_view text) {
   return v;
 }
 
-/// /api/swarm: runs `p2pdist swarm` with the query's options within the server's caps and
-/// streams Server-Sent Events: `progress` (the swarm's --progress-json lines), then `result`
-/// (its JSON document, on one line) or `failed` ({error, field}). One swarm at a time; a
-/// client that goes away ends its swarm.
-void start_swarm(const serve_options& o, std::atomic<bool>& busy, const httplib::Request& req,
-                 httplib::Response& res) {
-  static const std::set<std::string> options{"N",         "file-size", "piece-size", "server-up", "peer-up",
-                                             "peer-down", "mode",      "after-complete", "slots", "time-scale"};
+/// /api/swarm and /api/simulate: runs `p2pdist swarm` (or `simulate`) with the query's
+/// options within the server's caps and streams Server-Sent Events: `progress` (its
+/// --progress-json lines), then `result` (its JSON document, on one line) or `failed`
+/// ({error, field}). One run at a time; a client that goes away ends its run.
+void start_swarm(const std::string& command, const serve_options& o, std::atomic<bool>& busy,
+                 const httplib::Request& req, httplib::Response& res) {
+  std::set<std::string> options{"N",         "file-size", "piece-size", "server-up", "peer-up",
+                                "peer-down", "mode",      "after-complete", "slots", "time-scale"};
+  if (command == "simulate") options.insert("seed");
   std::vector<std::string> args;
-  if (!command_line("swarm", options, {}, req, res, args)) return;
+  if (!command_line(command, options, {}, req, res, args)) return;
   if (const auto n = number_of(req, "N", count_of); n && *n > static_cast<double>(o.max_leechers)) {
     return send_error(res, 400, "-N: this server runs at most " + std::to_string(o.max_leechers) + " leechers", "N");
   }
@@ -188,10 +189,12 @@ void start_swarm(const serve_options& o, std::atomic<bool>& busy, const httplib:
   }
   bool expected = false;
   if (!busy.compare_exchange_strong(expected, true)) {
-    return send_error(res, 409, "a swarm is running (this server runs one at a time): try again when it ends");
+    return send_error(res, 409, "a swarm is running (this server runs one swarm or simulation at a time): try again "
+                                "when it ends");
   }
   const double timeout = model::parse_duration_seconds(o.max_seconds);
-  args.insert(args.end(), {"--progress-json", "--content", "generated", "--timeout", o.max_seconds});
+  args.insert(args.end(), {"--progress-json", "--timeout", o.max_seconds});
+  if (command == "swarm") args.insert(args.end(), {"--content", "generated"});
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
       "text/event-stream",
@@ -236,9 +239,9 @@ void start_swarm(const serve_options& o, std::atomic<bool>& busy, const httplib:
 /// /api/swarm as above; a refusal (bad value, over a cap, busy) is a JSON 4xx answer, or,
 /// to an EventSource (Accept: text/event-stream, which cannot read an error's body), the
 /// same JSON as a `failed` event.
-void answer_swarm(const serve_options& o, std::atomic<bool>& busy, const httplib::Request& req,
-                  httplib::Response& res) {
-  start_swarm(o, busy, req, res);
+void answer_swarm(const std::string& command, const serve_options& o, std::atomic<bool>& busy,
+                  const httplib::Request& req, httplib::Response& res) {
+  start_swarm(command, o, busy, req, res);
   if (res.status >= 400 && req.get_header_value("Accept").find("text/event-stream") != std::string::npos) {
     res.status = 200;
     res.set_content("event: failed\ndata: " + res.body + "\n\n", "text/event-stream");
@@ -313,9 +316,11 @@ int run_serve(const serve_options& o) {
     });
   }
   std::atomic<bool> swarm_busy{false};
-  server.Get("/api/swarm", [&o, &swarm_busy](const httplib::Request& req, httplib::Response& res) {
-    answer_swarm(o, swarm_busy, req, res);
-  });
+  for (const std::string command : {"swarm", "simulate"}) {
+    server.Get("/api/" + command, [command, &o, &swarm_busy](const httplib::Request& req, httplib::Response& res) {
+      answer_swarm(command, o, swarm_busy, req, res);
+    });
+  }
   server.Get("/api/version", [](const httplib::Request&, httplib::Response& res) {
     const auto out = run_self({"--version"}, child_limits{});
     std::string v = out.out;

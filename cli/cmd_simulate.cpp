@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <utility>
@@ -48,7 +49,7 @@ nlohmann::json simulate_document(const loopback::swarm_config& c, const std::vec
 int run_simulate(const swarm_options& o) {
   const loopback::swarm_config c = config_of(o, engine::simulated);
   const bool to_stdout = o.json_path == "-";
-  const bool progress = stderr_is_terminal();
+  const bool progress = stderr_is_terminal() && !o.progress_json;
   if (!to_stdout) print_header(o, c, engine::simulated);
   loopback::simulation_options options;
   // The simulator's links: a mean one-way delay and a spread around it, the --rtt range's.
@@ -61,7 +62,9 @@ int run_simulate(const swarm_options& o) {
   for (std::size_t k = 0; k < o.repeat; ++k) {
     auto cfg = c;
     cfg.rng_seed = c.rng_seed + k;  // run k of --seed S is exactly `--seed S+k`
-    auto run = loopback::run_simulation(cfg, options, progress ? draw_progress : nullptr);
+    auto run = loopback::run_simulation(
+        cfg, options,
+        o.progress_json ? write_progress_json : progress ? draw_progress : std::function<void(const loopback::swarm_progress&)>{});
     swarms.push_back(std::move(run.swarm));
     stats.push_back(std::move(run.stats));
     if (progress) std::fprintf(stderr, "\n");

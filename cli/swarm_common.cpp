@@ -190,6 +190,7 @@ void draw_progress(const loopback::swarm_progress& p) {
 void write_progress_json(const loopback::swarm_progress& p) {
   const nlohmann::json line{{"elapsed_seconds", p.elapsed_seconds}, {"leechers_complete", p.leechers_complete},
                             {"leechers", p.leechers},           {"bytes_total", p.bytes_total},
+                            {"bytes_held", p.bytes_held},
                             {"held", p.leecher_held},           {"up", p.leecher_up},
                             {"down", p.leecher_down},           {"seed_up", p.seed_up}};
   const auto text = line.dump() + "\n";
@@ -405,6 +406,10 @@ void swarm_input::add_options(CLI::App& app, engine e) {
   app.add_option("--timeout", timeout, "give up after this long, with partial results")->capture_default_str();
   app.add_option("--repeat", repeat, "runs; figures are the median run's")->capture_default_str();
   add_json_option(app, opts.json_path);
+  app.add_flag("--progress-json", opts.progress_json,
+               "while it runs, a JSON line per sample on stderr: elapsed_seconds, leechers_complete, bytes_held, and per "
+               "leecher held, up and down (payload bytes; simulate: held only), seed_up (what p2pdist serve "
+               "streams)");
   if (e == engine::simulated) {
     app.add_option("--seed", opts.rng_seed, "seed of every random choice (peer ids, policies, tracker answers): "
                    "the same seed, the same run")
@@ -423,9 +428,6 @@ void swarm_input::add_options(CLI::App& app, engine e) {
                   "of the same swarm without faults, run first")
       ->type_name("KIND[:COUNT]");
   app.add_flag("--no-baseline", opts.no_baseline, "with --fault: skip the fault-free run (no time lost)");
-  app.add_flag("--progress-json", opts.progress_json,
-               "while it runs, a JSON line per sample on stderr: elapsed_seconds, leechers_complete, and per "
-               "leecher held, up and down (payload bytes), seed_up (what p2pdist serve streams)");
 }
 
 }  // namespace p2pdist::cli

@@ -5,6 +5,7 @@
 const form = document.getElementById("inputs");
 const FIELDS = ["N", "file-size", "server-up", "peer-up", "peer-down", "piece-size"];
 let chart = null;
+let fig223 = false; // Fig. 2.23's axes (N from 1 to 35, hours, linear) until an input is typed
 let generation = 0; // answers to older inputs are dropped
 
 function values() {
@@ -52,7 +53,7 @@ function fillRow(id, part, pieceBound) {
   for (const [term, seconds] of Object.entries(part.terms)) {
     const cell = row.querySelector(`.${term}`);
     if (!cell) continue;
-    cell.textContent = duration(seconds);
+    cell.textContent = seconds > 0 ? duration(seconds) : "-"; // as the CLI's table: no such term
     cell.classList.toggle("binding-term", term === part.binding);
   }
   const piece = part.piece_bound;
@@ -73,31 +74,33 @@ function drawPlot(sweep, n, doc) {
   if (typeof Chart === "undefined") return;
   const xs = sweep.x.values;
   const series = sweep.series[0];
-  const points = (ys) => xs.map((x, i) => ({ x, y: ys[i] }));
+  const unit = fig223 ? 3600 : 1; // Fig. 2.23 reads in hours
+  const points = (ys) => xs.map((x, i) => ({ x, y: ys[i] / unit }));
   const data = {
     datasets: [
       { label: "D_cs (client-server)", data: points(series.client_server_seconds), borderColor: "#c44e52",
         backgroundColor: "#c44e52", pointRadius: 0, borderWidth: 2 },
       { label: "D_p2p (peer-to-peer)", data: points(series.p2p_seconds), borderColor: "#4c72b0",
         backgroundColor: "#4c72b0", pointRadius: 0, borderWidth: 2 },
-      { label: `N = ${n}`, type: "scatter", data: [{ x: n, y: doc.client_server.seconds }, { x: n, y: doc.p2p.seconds }],
+      { label: `N = ${n}`, type: "scatter",
+        data: [{ x: n, y: doc.client_server.seconds / unit }, { x: n, y: doc.p2p.seconds / unit }],
         backgroundColor: "#222", pointRadius: 5 },
     ],
   };
   const options = {
     animation: false, parsing: false, showLine: true,
     scales: {
-      x: { type: "logarithmic", title: { display: true, text: "N (peers)" } },
-      y: { type: "logarithmic", title: { display: true, text: "minimum distribution time (s)" } },
+      x: { type: fig223 ? "linear" : "logarithmic", title: { display: true, text: "N (peers)" } },
+      y: { type: fig223 ? "linear" : "logarithmic", min: fig223 ? 0 : undefined,
+           title: { display: true, text: `minimum distribution time (${fig223 ? "hours" : "s"})` } },
     },
-    plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: N = ${c.parsed.x}, ${duration(c.parsed.y)}` } } },
+    plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: N = ${c.parsed.x}, ${duration(c.parsed.y * unit)}` } } },
   };
-  if (chart) {
-    chart.data = data;
-    chart.update();
-  } else {
-    chart = new Chart(document.getElementById("plot"), { type: "line", data, options });
-  }
+  if (chart) chart.destroy(); // the axes' kind may change
+  chart = new Chart(document.getElementById("plot"), { type: "line", data, options });
+  document.getElementById("plot-caption").textContent = fig223
+    ? "Fig. 2.23: F/u = 1 hour, u_s = 10u, d_min >= u_s; D_cs and D_p2p in hours against N (linear axes)."
+    : "D_cs and D_p2p against N (log axes), the other inputs held; the dot marks the current N.";
   document.getElementById("plot").dataset.points = JSON.stringify(
     { n: xs, cs: series.client_server_seconds, p2p: series.p2p_seconds });
 }
@@ -116,8 +119,8 @@ async function update() {
     const n = doc.N;
     if (!v["peer-up"].includes(",") && !v["peer-down"].includes(",")) {
       const sweepParams = { "file-size": v["file-size"], "server-up": v["server-up"], "peer-up": v["peer-up"],
-                            "peer-down": v["peer-down"], x: "N", from: 1, to: Math.max(1000, 10 * n), points: 80,
-                            log: 1 };
+                            "peer-down": v["peer-down"], x: "N", from: 1, to: fig223 ? 35 : Math.max(1000, 10 * n),
+                            points: fig223 ? 35 : 80, log: fig223 ? 0 : 1 };
       const sweep = await api("sweep", sweepParams);
       if (mine !== generation) return;
       drawPlot(sweep, n, doc);
@@ -132,6 +135,7 @@ async function update() {
 
 let timer = null;
 form.addEventListener("input", () => {
+  fig223 = false;
   clearTimeout(timer);
   timer = setTimeout(update, 200);
 });
@@ -141,8 +145,16 @@ function set(inputs) {
   update();
 }
 
-document.getElementById("textbook").addEventListener("click", () =>
-  set({ N: "10", "file-size": "15Gbit", "server-up": "30Mbps", "peer-up": "300kbps", "peer-down": "2Mbps" }));
+document.getElementById("textbook").addEventListener("click", () => {
+  fig223 = false;
+  set({ N: "10", "file-size": "15Gbit", "server-up": "30Mbps", "peer-up": "300kbps", "peer-down": "2Mbps" });
+});
+
+// Fig. 2.23: F/u = 1 hour (F = 3.6 Gbit, u = 1 Mbps), u_s = 10u, d_min >= u_s (unlimited).
+document.getElementById("fig223").addEventListener("click", () => {
+  fig223 = true;
+  set({ N: "35", "file-size": "3.6Gbit", "server-up": "10Mbps", "peer-up": "1Mbps", "peer-down": "unlimited" });
+});
 
 document.getElementById("p22").addEventListener("click", async () => {
   const box = document.getElementById("p22-table");
@@ -204,14 +216,19 @@ function showProgress(p) {
   const body = peerRows(p.leechers);
   const file = p.bytes_total / p.leechers;
   body.rows[0].cells[2].textContent = "100 %";
-  body.rows[0].cells[3].textContent = mib(p.seed_up);
+  body.rows[0].cells[3].textContent = p.up.length ? mib(p.seed_up) : "-";
   body.rows[0].cells[4].textContent = "-";
+  if (!p.held.length) {  // a simulation of many leechers: the total only
+    document.getElementById("swarm-status").textContent = `${p.elapsed_seconds.toFixed(1)} s (simulated): ` +
+      `${Math.floor((100 * p.bytes_held) / p.bytes_total)} %`;
+    return;
+  }
   p.held.forEach((held, i) => {
     const row = body.rows[i + 1];
     row.cells[1].firstChild.value = held / file;
     row.cells[2].textContent = `${Math.floor((100 * held) / file)} %`;
-    row.cells[3].textContent = mib(p.up[i]);
-    row.cells[4].textContent = mib(p.down[i]);
+    row.cells[3].textContent = i < p.up.length ? mib(p.up[i]) : "-";
+    row.cells[4].textContent = i < p.down.length ? mib(p.down[i]) : "-";
   });
   document.getElementById("swarm-status").textContent =
     `${p.elapsed_seconds.toFixed(1)} s: ${p.leechers_complete} of ${p.leechers} leechers complete`;
@@ -253,13 +270,14 @@ function endSwarm(state) {
 document.getElementById("run-swarm").addEventListener("click", () => {
   if (source) return;
   const params = { "time-scale": "0.2" };
-  for (const el of swarmForm.elements) if (el.name) params[el.name] = el.value.trim();
+  for (const el of swarmForm.elements) if (el.name && el.name !== "engine") params[el.name] = el.value.trim();
+  const engine = swarmForm.elements.engine.value;
   swarmFieldError(null, "starting ...");
   document.getElementById("swarm-result").textContent = "";
   document.getElementById("swarm-json").hidden = true;
   document.getElementById("run-swarm").disabled = true;
   document.getElementById("swarm").dataset.state = "running";
-  source = new EventSource(`/api/swarm?${query(params)}`);
+  source = new EventSource(`/api/${engine}?${query(params)}`);
   source.addEventListener("progress", (e) => showProgress(JSON.parse(e.data)));
   source.addEventListener("result", (e) => {
     showResult(JSON.parse(e.data));

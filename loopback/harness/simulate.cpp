@@ -161,7 +161,7 @@ class simulation_run {
                               .leechers = n(),
                               .bytes_held = held_total_,
                               .bytes_total = file_bytes_ * n(),
-                              .leecher_held = {},
+                              .leecher_held = per_leecher ? held_ : std::vector<std::uint64_t>{},
                               .leecher_up = {},
                               .leecher_down = {},
                               .seed_up = 0};

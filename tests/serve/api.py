@@ -128,6 +128,13 @@ def main():
         check(names.count("event: progress") >= 1 and names[-1] == "event: result" and result.get("data_ok") is True
               and result.get("N") == 3 and result.get("ratio", 0) >= 0.99,
               f"/api/swarm: {names.count('event: progress')} samples, then the result (ratio {result.get('ratio')})")
+        with urllib.request.urlopen(u + "api/simulate?N=5&file-size=2MiB&piece-size=64KiB&seed=3", timeout=90) as r:
+            events = [block.split("\n", 1) for block in r.read().decode().split("\n\n") if block.strip()]
+        result = json.loads(events[-1][1][len("data: "):]) if events and events[-1][0] == "event: result" else {}
+        want = cli(args.p2pdist, "simulate", "-N", "5", "--file-size", "2MiB", "--piece-size", "64KiB", "--seed", "3")
+        check(result.get("engine") == "simulated" and result.get("distribution_seconds") == want["distribution_seconds"],
+              f"/api/simulate: the simulation's document, the CLI's for the same seed "
+              f"({result.get('distribution_seconds')} s)")
         status, doc = get(u + "api/swarm?N=1000")
         check(status == 400 and doc.get("field") == "N", "/api/swarm over the leecher cap: 400 naming N")
         status, doc = get(u + "api/swarm?N=2&file-size=10GiB")

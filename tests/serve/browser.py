@@ -116,6 +116,18 @@ def main():
             check(field("peer-up").get_attribute("aria-invalid") == "true", "the bad field is marked")
             browser.save_screenshot(os.path.join(args.out, "3-bad-rate.png"))
 
+            # Fig. 2.23: F/u = 1 hour, u_s = 10u; by hand at N = 35: D_cs = N·F/u_s = 3.5 h,
+            # D_p2p = N·F/(u_s + N·u) = 35 h / 45 = 0.7778 h (F/u_s = 0.1 h; d unlimited)
+            browser.find_element(By.ID, "fig223").click()
+            wait.until(lambda b: b.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "ready" and
+                       b.find_element(By.ID, "row-cs").get_attribute("data-seconds") == "12600")
+            plotted = json.loads(browser.find_element(By.ID, "plot").get_attribute("data-points"))
+            check(plotted["n"][0] == 1 and plotted["n"][-1] == 35 and close(plotted["cs"][-1], 3.5 * 3600) and
+                  close(plotted["p2p"][-1], 35 * 3600 / 45), "Fig. 2.23: N = 1 .. 35, 3.5 h and 0.778 h at N = 35")
+            caption = browser.find_element(By.ID, "plot-caption").text
+            check("Fig. 2.23" in caption, f"the caption says which figure ({caption})")
+            browser.save_screenshot(os.path.join(args.out, "3b-fig223.png"))
+
             browser.find_element(By.ID, "p22").click()
             wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#p22-table tbody tr")) == 6)
             rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
@@ -147,6 +159,23 @@ def main():
             check(ratio is not None and 0.99 <= float(ratio) < 3 and "measured / bound" in text,
                   f"the measured time lands beside the bound: {text}")
             browser.save_screenshot(os.path.join(args.out, "5-swarm.png"))
+
+            # the same through the simulator: 16 leechers of 8 MiB in simulated time
+            for name, value in (("N", "16"), ("file-size", "8MiB")):
+                box = swarm_form.find_element(By.NAME, name)
+                box.clear()
+                box.send_keys(value)
+            swarm_form.find_element(By.CSS_SELECTOR, 'select[name="engine"] option[value="simulate"]').click()
+            browser.find_element(By.ID, "run-swarm").click()
+            WebDriverWait(browser, 90).until(
+                lambda b: b.find_element(By.ID, "swarm").get_attribute("data-state") in ("done", "failed") and
+                len(b.find_elements(By.CSS_SELECTOR, "#swarm-peers tbody tr")) == 17)
+            cells = [tr.find_elements(By.TAG_NAME, "td")
+                     for tr in browser.find_elements(By.CSS_SELECTOR, "#swarm-peers tbody tr")]
+            text = browser.find_element(By.ID, "swarm-result").text
+            check(all(c[2].text.startswith("100 % at") for c in cells[1:]) and "measured / bound" in text,
+                  f"simulated: 16 leechers at 100 %, {text}")
+            browser.save_screenshot(os.path.join(args.out, "6-simulated.png"))
         finally:
             browser.quit()
     print(f"screenshots in {args.out}")
