@@ -278,7 +278,10 @@ int run_serve(const serve_options& o) {
   }
 
   httplib::Server server;
-  server.new_task_queue = [] { return new httplib::ThreadPool(32); };
+  // A thread per connection (httplib): 128 of them, so that a few slow clients do not hold
+  // every thread (each is dropped after 5 s without a byte, but a byte every few seconds
+  // keeps one: httplib 0.11 has no deadline for a whole request).
+  server.new_task_queue = [] { return new httplib::ThreadPool(128); };
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
   server.set_keep_alive_timeout(5);

@@ -62,12 +62,21 @@ function fillRow(id, part, pieceBound) {
   if (pieceBound) row.dataset.pieceSeconds = piece ? piece.seconds : "";
 }
 
+function mbps(bps) {
+  return `${(bps / 1e6).toPrecision(4)} Mbps`;
+}
+
+// The schedules that reach the bounds (bound --schedule), peer 1's rates as the example.
 function showSchedule(doc) {
-  const s = doc.p2p.schedule;
-  const text = s ? `The P2P schedule that reaches it: ${s.kind.replace(/_/g, " ")}` +
-      (s.peers && s.peers.length ? `, e.g. peer 1 receives ${(s.peers[0].receive_bps / 1e6).toPrecision(4)} Mbps ` +
-       `(${(s.peers[0].from_server_bps / 1e6).toPrecision(4)} from the server).` : ".") : "";
-  document.getElementById("schedule").textContent = text;
+  const say = (label, s) => {
+    if (!s || !s.peers || !s.peers.length) return "";
+    const p = s.peers[0];
+    return `${label} (${s.kind.replace(/_/g, " ")}): peer 1 receives ${mbps(p.receive_bps)}, ` +
+      `${mbps(p.from_server_bps)} from the server and ${mbps(p.from_peers_bps)} from peers, and uploads ` +
+      `${mbps(p.upload_bps)}. `;
+  };
+  document.getElementById("schedule").textContent =
+    `Schedules that reach the bounds: ${say("client-server", doc.client_server.schedule)}${say("P2P", doc.p2p.schedule)}`;
 }
 
 function drawPlot(sweep, n, doc) {
