@@ -71,7 +71,8 @@ function showSchedule(doc) {
   const say = (label, s) => {
     if (!s || !s.peers || !s.peers.length) return "";
     const p = s.peers[0];
-    return `${label} (${s.kind.replace(/_/g, " ")}): peer 1 receives ${mbps(p.receive_bps)}, ` +
+    const kind = s.kind === "client_server" ? "" : ` (${s.kind.replace(/_/g, " ")})`;
+    return `${label}${kind}: peer 1 receives ${mbps(p.receive_bps)}, ` +
       `${mbps(p.from_server_bps)} from the server and ${mbps(p.from_peers_bps)} from peers, and uploads ` +
       `${mbps(p.upload_bps)}. `;
   };
