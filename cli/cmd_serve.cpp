@@ -14,10 +14,9 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
-
-#include <sys/socket.h>
 
 #include <CLI/CLI.hpp>
 #include <httplib.h>
@@ -27,6 +26,7 @@
 #include "cli/flags.hpp"
 #include "cli/listen.hpp"
 #include "cli/serve_assets.hpp"
+#include "cli/serve_front.hpp"
 #include "cli/serve_process.hpp"
 #include "model/units.hpp"
 
@@ -278,20 +278,13 @@ int run_serve(const serve_options& o) {
   }
 
   httplib::Server server;
-  // A thread per connection (httplib): 128 of them, so that a few slow clients do not hold
-  // every thread (each is dropped after 5 s without a byte, but a byte every few seconds
-  // keeps one: httplib 0.11 has no deadline for a whole request).
-  server.new_task_queue = [] { return new httplib::ThreadPool(128); };
+  // A thread per connection (httplib): a connection reaches it only with its request's head
+  // whole (the front), so slow clients hold none.
+  server.new_task_queue = [] { return new httplib::ThreadPool(32); };
   server.set_read_timeout(5, 0);
   server.set_write_timeout(5, 0);
   server.set_keep_alive_timeout(5);
   server.set_payload_max_length(64 << 10);
-  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server take
-  // the same port instead of being told it is in use.
-  server.set_socket_options([](int sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   int port = endpoint.port;
   server.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
     res.set_header("X-Content-Type-Options", "nosniff");
@@ -337,36 +330,43 @@ int run_serve(const serve_options& o) {
     send_error(res, 500, "internal error");
   });
 
-  if (endpoint.port == 0) {
-    port = server.bind_to_any_port(ip);
-  } else if (!server.bind_to_port(ip, endpoint.port)) {
-    port = -1;
-  }
-  if (port <= 0) {
-    std::cerr << "p2pdist: serve: cannot listen on " << o.listen << " (in use, or not an address of this host)\n";
+  // httplib listens on an internal loopback port; the front (cli/serve_front.hpp) on the
+  // address asked for, handing it each request once its head is in, within 10 s.
+  const int backend_port = server.bind_to_any_port("127.0.0.1");
+  if (backend_port <= 0) {
+    std::cerr << "p2pdist: serve: cannot listen on an internal loopback port\n";
     return 1;
   }
-  // SIGINT and SIGTERM end the server: a thread waits for them (blocked everywhere else).
+  server.set_keep_alive_max_count(1);  // a request a connection: each head passes the front's deadline
+  std::unique_ptr<serve_front> front;
+  try {
+    front = std::make_unique<serve_front>(ip, endpoint.port, backend_port, serve_front::limits{});
+  } catch (const std::system_error& e) {
+    std::cerr << "p2pdist: serve: cannot listen on " << o.listen << " (" << e.code().message() << ")\n";
+    return 1;
+  }
+  port = front->port();
+  // SIGINT and SIGTERM end the server: this thread waits for them (blocked in every other).
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  std::thread stopper([&server, stop_signals] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    stopping = true;
-    server.stop();
-  });
+  std::thread backend([&server] { server.listen_after_bind(); });
+  std::thread front_thread([&front] { front->run(); });
   std::printf("p2pdist serve: http://%s:%d/ (the calculator; API under /api/)\n", ip.c_str(), port);
   if (!loopback) {
     std::printf("p2pdist serve: listening on %s, not loopback: anyone who reaches this address can compute bounds "
                 "through it (it names no file and runs no shell)\n", ip.c_str());
   }
   std::fflush(stdout);
-  server.listen_after_bind();
-  pthread_kill(stopper.native_handle(), SIGTERM);  // stopped otherwise: let the waiter go
-  stopper.join();
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  stopping = true;
+  front->stop();
+  server.stop();
+  front_thread.join();
+  backend.join();
   return 0;
 }
 
