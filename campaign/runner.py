@@ -392,8 +392,7 @@ def prepare(doc, overrides):
                 g.setdefault("options", {})[name] = value
             for r in g.get("runs", []):
                 r[name] = value
-    spec.check(doc)
-    return doc, spec.expand(doc)
+    return doc, spec.check(doc)
 
 
 def parse_value(text):

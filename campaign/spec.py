@@ -75,7 +75,8 @@ _GROUP_KEYS = {"name", "command", "options", "axes", "zip", "runs"}
 
 
 def check(doc, where="campaign"):
-    """Raises CampaignError naming the first thing wrong with a campaign dict."""
+    """Raises CampaignError naming the first thing wrong with a campaign dict; returns its
+    runs (expand's), which building every run is the last check of."""
     unknown = set(doc) - _TOP_KEYS
     if unknown:
         raise CampaignError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))} "
@@ -115,7 +116,7 @@ def check(doc, where="campaign"):
                 raise CampaignError(f"{where}: `{part}` must be a table of option = value")
         if "runs" in g and not (isinstance(g["runs"], list) and all(isinstance(r, dict) for r in g["runs"])):
             raise CampaignError(f"{where}: `runs` must be a list of tables of options")
-    expand(doc, where=where)  # every run must be buildable
+    return expand(doc, where=where)  # every run must be buildable
 
 
 def seconds_of(text, where):
