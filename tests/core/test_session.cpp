@@ -7,6 +7,7 @@
 
 #include <array>
 #include <set>
+#include <tuple>
 
 #include "session_script.hpp"
 
@@ -73,6 +74,46 @@ TEST_CASE("requests from a choked peer, and for pieces we lack, are ignored", "[
   CHECK(leecher.sent<bt::msg::unchoke>(b).size() == 1);
   leecher.message(b, bt::msg::request{.index = 0, .begin = 0, .length = 16384});  // we have nothing
   CHECK(leecher.s.upload_queued_bytes(b) == 0);
+}
+
+TEST_CASE("a choke voids our requests there, and each gets a cancel behind it", "[session]") {
+  // A peer that chokes us and unchokes us again before our requests reach it would serve
+  // them: the cancels, sent behind the requests on the same connection, stop that.
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, false);
+  const auto key = sc.accept_peer(2, 0xBB);
+  sc.message(key, bt::msg::bitfield{bt::bitfield(4, true)});
+  sc.message(key, bt::msg::unchoke{});
+  const auto requests = sc.sent<bt::msg::request>(key);
+  REQUIRE(requests.size() == 7);  // every block: 3 pieces of 2 blocks and the last of 1
+
+  // One block arrives before the choke: 6 requests are still out when it comes.
+  const bt::msg::piece first{.index = requests[0].index, .begin = requests[0].begin,
+                             .data = std::span<const std::byte>(zeros).first(requests[0].length)};
+  CHECK(sc.s.handle_block(key, first, sc.now));
+  sc.drain();
+  (void)sc.sent<bt::msg::request>(key);  // the pipeline's refill, if any
+  sc.message(key, bt::msg::choke{});
+  const auto cancels = sc.sent<bt::msg::cancel>(key);
+  CHECK(cancels.size() == 6);
+  std::set<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>> asked, cancelled;
+  for (std::size_t i = 1; i < requests.size(); ++i) asked.insert({requests[i].index, requests[i].begin, requests[i].length});
+  for (const auto& c : cancels) cancelled.insert({c.index, c.begin, c.length});
+  CHECK(cancelled == asked);
+
+  // Choked, we ask nothing; a block of a voided request that comes anyway is not used.
+  CHECK(sc.sent<bt::msg::request>(key).empty());
+  const bt::msg::piece late{.index = requests[1].index, .begin = requests[1].begin,
+                            .data = std::span<const std::byte>(zeros).first(requests[1].length)};
+  CHECK_FALSE(sc.s.handle_block(key, late, sc.now));
+  // Unchoked again, the blocks are asked for anew, and a second choke cancels only those.
+  sc.message(key, bt::msg::unchoke{});
+  const auto again = sc.sent<bt::msg::request>(key);
+  CHECK(again.size() == 6);
+  sc.message(key, bt::msg::choke{});
+  CHECK(sc.sent<bt::msg::cancel>(key).size() == again.size());
+  sc.message(key, bt::msg::choke{});  // a repeated choke has nothing left to cancel
+  CHECK(sc.sent<bt::msg::cancel>(key).empty());
 }
 
 TEST_CASE("a leecher asks for every block once unchoked; a peer silent for request_timeout is snubbed",
