@@ -44,12 +44,14 @@ struct connection {
   time_point haves_waiting_since{};          ///< when the first of them was batched
   std::vector<block_request> outstanding;  ///< our requests in flight at it, oldest first
   decayed_rate rate_from{};                ///< its recent sending rate to us (blocks received)
+  decayed_rate rate_to{std::chrono::milliseconds(400)};  ///< our recent sending rate to it (blocks sent)
   duration round_trip{};                   ///< the transport's, as the driver reports it (0: unknown)
   time_point connected_at{};
   time_point last_received{};              ///< any bytes read
   time_point last_sent{};                  ///< any bytes written
   time_point waiting_since{};              ///< last block from it, or first request since
   std::optional<time_point> last_unchoked;  ///< when we last choked it after an unchoke
+  time_point unchoked_since{};             ///< when we last unchoked it
   std::uint64_t payload_down_bytes = 0;    ///< block bytes received from it
   std::uint64_t payload_up_bytes = 0;      ///< block bytes sent to it
 

@@ -111,6 +111,7 @@ void session::handle_block_sent(peer_key conn, const block_request& b, time_poin
   auto* c = find(conn);
   if (c == nullptr) return;
   c->payload_up_bytes += b.length;
+  c->rate_to.add(now, b.length);
   if (!super_seeding_) {
     unchoke_if_idle();
     return;
@@ -141,7 +142,9 @@ std::vector<peer_stats> session::snapshot() const {
                              .rate_from_bytes_per_s = from,
                              .rate_to_bytes_per_s = to,
                              .connected_at = c->connected_at,
-                             .last_unchoked = c->last_unchoked});
+                             .last_unchoked = c->last_unchoked,
+                             .unchoked_since = c->unchoked_since,
+                             .recent_rate_to_bytes_per_s = c->rate_to.rate(now_)});
   }
   return out;
 }
@@ -155,6 +158,7 @@ void session::apply_choke(connection& c, bool choke) {
     clear_uploads(c);
     send(c, msg::choke{});
   } else {
+    c.unchoked_since = now_;
     send(c, msg::unchoke{});
   }
 }
@@ -188,15 +192,25 @@ void session::fill_free_slots() {
 //
 // Idle also means busy below the limit: requests wait, but the peers we unchoked cannot
 // take our upload (their downloads are slower). After 200 ms below 90 % of the limit, one
-// more, then again no sooner than 200 ms later.
+// more, then again no sooner than 200 ms later. Once every slot that may be added is
+// taken, the same 200 ms steps hand a slot from an unchoked peer that takes almost nothing
+// of our upload to one that waits (choker's on_upload_underused): in a swarm bound by its
+// downloads the capacity goes where a download has room, not to peers already full.
 void session::unchoke_if_idle() {
   if (!config_.upload || stopping_ || !(config_.upload_bytes_per_s > 0)) return;
   const auto tau = std::chrono::milliseconds(200);
   const bool underused =
       stats_.started_at && now_ - *stats_.started_at >= 2 * tau && now_ - idle_unchoke_at_ >= tau && upload_underused();
   if (!underused && serving_ > 0) return;
-  if (const auto k = on_upload_idle(snapshot(), config_.choker)) {
+  const auto peers = snapshot();
+  if (const auto k = on_upload_idle(peers, config_.choker)) {
     if (auto* c = find(*k)) apply_choke(*c, false);
+    idle_unchoke_at_ = now_;
+  } else if (underused) {
+    const auto swap = on_upload_underused(choker_state_, peers, config_.choker, config_.upload_bytes_per_s, now_);
+    if (!swap) return;
+    if (auto* c = find(swap->choke)) apply_choke(*c, true);
+    if (auto* c = find(swap->unchoke)) apply_choke(*c, false);
     idle_unchoke_at_ = now_;
   }
 }

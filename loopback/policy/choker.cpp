@@ -232,9 +232,11 @@ interest_action on_interested(choker_state& state, std::span<const peer_stats> p
   return interest_action::none;
 }
 
-std::optional<peer_key> on_upload_idle(std::span<const peer_stats> peers, const choker_config& cfg) {
-  const auto cap = static_cast<std::size_t>(std::max(0, cfg.regular_slots)) + 1 +
-                   static_cast<std::size_t>(std::max(0, cfg.idle_extra_slots));
+namespace {
+
+// The interested, choked peer that has waited longest (last_unchoked, else connected_at;
+// ties by the smaller id), and how many interested peers are unchoked.
+std::pair<const peer_stats*, std::size_t> longest_waiting(std::span<const peer_stats> peers) {
   std::size_t unchoked = 0;
   const peer_stats* best = nullptr;
   for (const auto& p : peers) {
@@ -251,8 +253,38 @@ std::optional<peer_key> on_upload_idle(std::span<const peer_stats> peers, const 
     const auto best_from = best->last_unchoked.value_or(best->connected_at);
     if (waited_from < best_from || (waited_from == best_from && p.id < best->id)) best = &p;
   }
+  return {best, unchoked};
+}
+
+}  // namespace
+
+std::optional<peer_key> on_upload_idle(std::span<const peer_stats> peers, const choker_config& cfg) {
+  const auto cap = static_cast<std::size_t>(std::max(0, cfg.regular_slots)) + 1 +
+                   static_cast<std::size_t>(std::max(0, cfg.idle_extra_slots));
+  const auto [best, unchoked] = longest_waiting(peers);
   if (best == nullptr || unchoked >= cap) return std::nullopt;
   return best->id;
+}
+
+std::optional<slot_swap> on_upload_underused(const choker_state& state, std::span<const peer_stats> peers,
+                                             const choker_config& cfg, double upload_limit_bytes_per_s,
+                                             time_point now) {
+  const double below = sane_rate(cfg.swap_below_fraction) * sane_rate(upload_limit_bytes_per_s);
+  if (!(below > 0)) return std::nullopt;
+  const auto waiting = longest_waiting(peers).first;
+  if (waiting == nullptr) return std::nullopt;
+  const peer_stats* idle = nullptr;
+  for (const auto& p : peers) {
+    if (!p.interested || !p.unchoked || now - p.unchoked_since < cfg.swap_after) continue;
+    if (state.optimistic && *state.optimistic == p.id) continue;
+    const double r = sane_rate(p.recent_rate_to_bytes_per_s);
+    if (r >= below) continue;
+    if (idle == nullptr || r < sane_rate(idle->recent_rate_to_bytes_per_s) ||
+        (r == sane_rate(idle->recent_rate_to_bytes_per_s) && p.id < idle->id))
+      idle = &p;
+  }
+  if (idle == nullptr) return std::nullopt;
+  return slot_swap{.choke = idle->id, .unchoke = waiting->id};
 }
 
 }  // namespace p2pdist::bt

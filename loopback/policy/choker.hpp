@@ -58,6 +58,11 @@ struct peer_stats {
   /// When we last choked it after an unchoke (the end of its latest unchoked period);
   /// nullopt if never unchoked. Ignored while `unchoked`.
   std::optional<time_point> last_unchoked = std::nullopt;
+  /// While `unchoked`: since when (the start of the current unchoked period).
+  time_point unchoked_since{};
+  /// Our upload to it over the last few hundred milliseconds, bytes per second (the
+  /// rate_to above is since the rechoke before last: too slow for on_upload_underused).
+  double recent_rate_to_bytes_per_s = 0;
 };
 
 /// How a seed fills its regular slots.
@@ -86,6 +91,11 @@ struct choker_config {
   /// Unchokes beyond regular_slots + 1 that on_upload_idle may grant while our upload has
   /// nothing to send (negative counts as 0; 0 is the classic choker).
   int idle_extra_slots = 4;
+  /// on_upload_underused: an unchoked peer that takes less than this fraction of our upload
+  /// limit gives its slot to a waiting peer (0 or less: never).
+  double swap_below_fraction = 0.06;
+  /// ... once it has held the slot this long (its recent rate means something by then).
+  duration swap_after = std::chrono::milliseconds(400);
 };
 
 /// `cfg` with rechoke_interval, optimistic_interval and new_peer_age multiplied by
@@ -151,6 +161,25 @@ enum class interest_action {
 /// peers are unchoked. nullopt when there is none or the cap is reached. The unchoke holds
 /// until the next rechoke re-decides every slot. Leaves no state.
 [[nodiscard]] std::optional<peer_key> on_upload_idle(std::span<const peer_stats> peers, const choker_config& cfg);
+
+/// A slot handed from one peer to another.
+struct slot_swap {
+  peer_key choke{};    ///< unchoked now, takes almost nothing of our upload
+  peer_key unchoke{};  ///< interested and choked, waited longest
+};
+
+/// Called while our upload stays below its limit (`upload_limit_bytes_per_s`) and
+/// on_upload_idle grants nothing because every slot it may use is taken. When the peers we
+/// unchoke cannot take our upload (their downloads are full from others), holding the slots
+/// until the next rechoke idles our capacity while a peer that nobody serves waits. So: the
+/// unchoked, interested peer that takes least of our upload recently — below
+/// swap_below_fraction of the limit, unchoked at least swap_after ago, not the optimistic
+/// one — gives its slot to the interested, choked peer that has waited longest (as in
+/// on_upload_idle). nullopt when there is no such pair. Leaves no state: the next rechoke
+/// re-decides every slot.
+[[nodiscard]] std::optional<slot_swap> on_upload_underused(const choker_state& state, std::span<const peer_stats> peers,
+                                                           const choker_config& cfg, double upload_limit_bytes_per_s,
+                                                           time_point now);
 
 [[nodiscard]] interest_action on_interested(choker_state& state, std::span<const peer_stats> peers,
                                             const choker_config& cfg, peer_key peer, time_point now);

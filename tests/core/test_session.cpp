@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <map>
 #include <set>
 #include <tuple>
 
@@ -493,6 +494,68 @@ TEST_CASE("over a long round trip a peer keeps at least the fixed depth of reque
         CHECK(in_flight.size() == 16);
       else
         CHECK(in_flight.size() <= 4);
+    }
+  }
+}
+
+TEST_CASE("an upload the unchoked peers cannot take hands a slot from one that takes nothing to one that waits",
+          "[session]") {
+  // A leecher holding piece 0 with a 1 MB/s upload limit, and ten interested peers. Four
+  // regular slots and the optimistic one fill at once; the idle unchokes add four more
+  // (idle_extra_slots) while our upload stays below 90 % of its limit. Only the first peer
+  // asks for anything: a block every 100 ms, 164 kB/s. Once all nine places are taken, each
+  // 200 ms step of an upload still underused hands the slot of a peer that took nothing
+  // for 400 ms (below 6 % of the limit) to the one that waited longest; the peer we serve
+  // keeps its slot. With the swap off (swap_below_fraction 0) the tenth peer waits for the
+  // rechoke (10 s, after this test's 3 s).
+  for (const double fraction : {0.06, 0.0}) {
+    INFO("swap_below_fraction " << fraction);
+    const auto torrent = test::small_torrent();
+    script sc(bt::session_config{.torrent = torrent,
+                                 .upload_bytes_per_s = 1'000'000,
+                                 .choker = {.swap_below_fraction = fraction}});
+    sc.s_torrent = torrent;
+    bt::bitfield mine(4, false);
+    mine.set(0);
+    sc.s.start(mine, 6881, sc.now);
+    sc.drain();
+    std::vector<bt::peer_key> peers;
+    for (std::uint8_t i = 0; i < 10; ++i) {
+      peers.push_back(sc.accept_peer(static_cast<std::uint8_t>(10 + i), static_cast<std::uint8_t>(0x10 + i)));
+      sc.message(peers.back(), bt::msg::interested{});
+    }
+    std::map<bt::peer_key, int> unchokes, chokes;
+    auto count = [&] {
+      for (const auto& o : sc.take<bt::out::send>()) {
+        if (std::holds_alternative<bt::msg::unchoke>(o.message)) ++unchokes[o.conn];
+        if (std::holds_alternative<bt::msg::choke>(o.message)) ++chokes[o.conn];
+      }
+    };
+    count();
+    int most_unchoked = 0;
+    for (int step = 0; step < 30; ++step) {
+      sc.now += 100ms;
+      sc.message(peers[0], bt::msg::request{.index = 0, .begin = static_cast<std::uint32_t>((step % 2) * 16384), .length = 16384});
+      const auto b = sc.s.take_upload(peers[0], sc.now);
+      REQUIRE(b);
+      sc.s.handle_block_sent(peers[0], *b, sc.now);
+      sc.drain();
+      count();
+      int unchoked = 0;
+      for (const auto k : peers) unchoked += unchokes[k] - chokes[k];
+      most_unchoked = std::max(most_unchoked, unchoked);
+    }
+    CHECK(most_unchoked == 9);  // 4 regular + 1 optimistic + 4 idle extras, never more
+    CHECK(chokes[peers[0]] == 0);
+    CHECK(chokes[peers[4]] == 0);  // the optimistic unchoke keeps its turn
+    if (fraction > 0) {
+      CHECK(unchokes[peers[9]] >= 1);
+      int swapped_out = 0;
+      for (const auto k : peers) swapped_out += chokes[k];
+      CHECK(swapped_out >= 3);  // a swap each 200 ms once the extras are taken, after 400 ms held
+    } else {
+      CHECK(unchokes[peers[9]] == 0);
+      for (const auto k : peers) CHECK(chokes[k] == 0);
     }
   }
 }

@@ -3,6 +3,7 @@
 // test_choker_optimistic.cpp; the simulation both use is in choker_sim.hpp.
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -355,6 +356,85 @@ TEST_CASE("on_upload_idle stops at regular_slots + 1 + idle_extra_slots unchoked
     REQUIRE(granted <= 8);
   }
   CHECK(granted == 3);
+}
+
+// ----- on_upload_underused -----
+
+using p2pdist::bt::on_upload_underused;
+using p2pdist::bt::choker_state;
+
+// Upload limit 1 MB/s, default swap_below_fraction 0.06: a peer that takes less than
+// 60 kB/s of it gives up its slot once it has held it 400 ms (swap_after).
+constexpr double limit = 1e6;
+
+std::vector<peer_stats> swap_swarm() {
+  std::vector<peer_stats> peers;
+  for (std::uint32_t id = 1; id <= 4; ++id) {  // unchoked at 1 s, each taking 200 kB/s
+    auto p = interested_peer(id);
+    p.unchoked = true;
+    p.unchoked_since = at(1s);
+    p.recent_rate_to_bytes_per_s = 200e3;
+    peers.push_back(p);
+  }
+  for (std::uint32_t id = 5; id <= 6; ++id) peers.push_back(interested_peer(id));  // waiting
+  peers[5].last_unchoked = at(500ms);  // peer 6 choked at 0.5 s; peer 5 waits since 0 s
+  return peers;
+}
+
+TEST_CASE("on_upload_underused hands the slot of the peer that takes least to the one that waited longest",
+          "[choker][idle]") {
+  auto peers = swap_swarm();
+  const choker_state state{};
+  // Everyone takes 200 kB/s (20 % of the limit): nothing to hand over.
+  REQUIRE_FALSE(on_upload_underused(state, peers, choker_config{}, limit, at(2s)).has_value());
+  // Peer 3 takes 50 kB/s and peer 2 10 kB/s, both below 60 kB/s: the least, peer 2, goes;
+  // peer 5 (waiting since it connected at 0 s) comes before peer 6 (choked at 0.5 s).
+  peers[2].recent_rate_to_bytes_per_s = 50e3;
+  peers[1].recent_rate_to_bytes_per_s = 10e3;
+  const auto swap = on_upload_underused(state, peers, choker_config{}, limit, at(2s));
+  REQUIRE(swap.has_value());
+  CHECK(swap->choke == key(2));
+  CHECK(swap->unchoke == key(5));
+  // Just below the threshold counts, exactly at it does not.
+  peers[1].recent_rate_to_bytes_per_s = 200e3;
+  peers[2].recent_rate_to_bytes_per_s = 60e3;
+  CHECK_FALSE(on_upload_underused(state, peers, choker_config{}, limit, at(2s)).has_value());
+  peers[2].recent_rate_to_bytes_per_s = 59.9e3;
+  CHECK(on_upload_underused(state, peers, choker_config{}, limit, at(2s))->choke == key(3));
+}
+
+TEST_CASE("on_upload_underused spares a fresh unchoke, the optimistic peer and uninterested peers", "[choker][idle]") {
+  auto peers = swap_swarm();
+  for (auto& p : peers)
+    if (p.unchoked) p.recent_rate_to_bytes_per_s = 0;  // all four take nothing
+  // Unchoked at 1 s: at 1.3 s none has held its slot 400 ms; at 1.4 s all have.
+  CHECK_FALSE(on_upload_underused(choker_state{}, peers, choker_config{}, limit, at(1300ms)).has_value());
+  REQUIRE(on_upload_underused(choker_state{}, peers, choker_config{}, limit, at(1400ms)).has_value());
+  CHECK(on_upload_underused(choker_state{}, peers, choker_config{}, limit, at(1400ms))->choke == key(1));
+  // The optimistic holder (peer 1) keeps its turn; an uninterested peer (2) is no candidate
+  // (the rechoke chokes it); peer 3 was unchoked only just now.
+  choker_state state;
+  state.optimistic = key(1);
+  peers[1].interested = false;
+  peers[2].unchoked_since = at(1900ms);
+  CHECK(on_upload_underused(state, peers, choker_config{}, limit, at(2s))->choke == key(4));
+  peers[3].recent_rate_to_bytes_per_s = 100e3;
+  CHECK_FALSE(on_upload_underused(state, peers, choker_config{}, limit, at(2s)).has_value());
+}
+
+TEST_CASE("on_upload_underused needs a waiting peer, a limit and a threshold", "[choker][idle]") {
+  auto peers = swap_swarm();
+  peers[0].recent_rate_to_bytes_per_s = 0;
+  REQUIRE(on_upload_underused(choker_state{}, peers, choker_config{}, limit, at(2s)).has_value());
+  // No limit (unlimited upload, or a NaN): nothing is underused against it.
+  CHECK_FALSE(on_upload_underused(choker_state{}, peers, choker_config{}, 0, at(2s)).has_value());
+  CHECK_FALSE(on_upload_underused(choker_state{}, peers, choker_config{}, std::nan(""), at(2s)).has_value());
+  // swap_below_fraction 0 turns it off.
+  CHECK_FALSE(on_upload_underused(choker_state{}, peers, choker_config{.swap_below_fraction = 0}, limit, at(2s))
+                  .has_value());
+  // Nobody waits: the waiting peers lost interest.
+  peers[4].interested = peers[5].interested = false;
+  CHECK_FALSE(on_upload_underused(choker_state{}, peers, choker_config{}, limit, at(2s)).has_value());
 }
 
 TEST_CASE("a rechoke takes back what on_upload_idle granted beyond the slots", "[choker][idle]") {
