@@ -49,7 +49,7 @@ nlohmann::json simulate_document(const loopback::swarm_config& c, const std::vec
 int run_simulate(const swarm_options& o) {
   const loopback::swarm_config c = config_of(o, engine::simulated);
   const bool to_stdout = o.json_path == "-";
-  const bool progress = stderr_is_terminal() && !o.progress_json;
+  const auto progress = progress_of(o);
   if (!to_stdout) print_header(o, c, engine::simulated);
   loopback::simulation_options options;
   // The simulator's links: a mean one-way delay and a spread around it, the --rtt range's.
@@ -62,12 +62,10 @@ int run_simulate(const swarm_options& o) {
   for (std::size_t k = 0; k < o.repeat; ++k) {
     auto cfg = c;
     cfg.rng_seed = c.rng_seed + k;  // run k of --seed S is exactly `--seed S+k`
-    auto run = loopback::run_simulation(
-        cfg, options,
-        o.progress_json ? write_progress_json : progress ? draw_progress : std::function<void(const loopback::swarm_progress&)>{});
+    auto run = loopback::run_simulation(cfg, options, progress.on_sample);
     swarms.push_back(std::move(run.swarm));
     stats.push_back(std::move(run.stats));
-    if (progress) std::fprintf(stderr, "\n");
+    if (progress.bar) std::fprintf(stderr, "\n");
     if (!to_stdout) print_table(cfg, swarms.back(), k, o.repeat, &stats.back());
     if (!swarms.back().failure.empty()) {
       std::cerr << "p2pdist: simulate: " << swarms.back().failure << '\n';

@@ -75,17 +75,15 @@ void print_faults(const loopback::swarm_result& r) {
   }
 }
 
-using progress_fn = std::function<void(const loopback::swarm_progress&)>;
-
 /// Runs `c` without its faults, for the time they cost; prints its time unless the JSON
 /// goes to stdout.
-loopback::swarm_result run_baseline(const loopback::swarm_config& c, const progress_fn& on_progress, bool to_stdout) {
+loopback::swarm_result run_baseline(const loopback::swarm_config& c, const progress_reporter& progress, bool to_stdout) {
   auto cfg = c;
   cfg.faults.clear();
   if (!to_stdout) std::printf("baseline run, without faults: ");
   std::fflush(stdout);
-  auto baseline = loopback::run_swarm(cfg, on_progress);
-  if (on_progress) std::fprintf(stderr, "\n");
+  auto baseline = loopback::run_swarm(cfg, progress.on_sample);
+  if (progress.bar) std::fprintf(stderr, "\n");
   if (!to_stdout) {
     if (baseline.distribution_seconds) std::printf("%.3f s\n", *baseline.distribution_seconds);
     else std::printf("did not finish (%s)\n", baseline.failure.c_str());
@@ -115,19 +113,18 @@ int report_failures(const std::optional<loopback::swarm_result>& baseline,
 int run_swarm(const swarm_options& o) {
   const loopback::swarm_config c = config_of(o, engine::loopback);
   const bool to_stdout = o.json_path == "-";
-  const bool progress = stderr_is_terminal() && !o.progress_json;
+  const auto progress = progress_of(o);
   if (!to_stdout) print_header(o, c, engine::loopback);
-  const auto on_progress = o.progress_json ? write_progress_json : progress ? draw_progress : progress_fn{};
   // Time lost to faults is measured against the same swarm without them, run first.
   std::optional<loopback::swarm_result> baseline;
-  if (!c.faults.empty() && !o.no_baseline) baseline = run_baseline(c, on_progress, to_stdout);
+  if (!c.faults.empty() && !o.no_baseline) baseline = run_baseline(c, progress, to_stdout);
   std::vector<loopback::swarm_result> runs;
   for (std::size_t k = 0; k < o.repeat; ++k) {
     auto cfg = c;
     cfg.rng_seed = c.rng_seed + 1000 * k;
-    runs.push_back(loopback::run_swarm(cfg, on_progress));
+    runs.push_back(loopback::run_swarm(cfg, progress.on_sample));
     if (baseline) runs.back().faults.baseline_seconds = baseline->distribution_seconds;
-    if (progress) std::fprintf(stderr, "\n");
+    if (progress.bar) std::fprintf(stderr, "\n");
     if (!to_stdout) {
       print_table(cfg, runs.back(), k, o.repeat);
       if (!cfg.faults.empty()) print_faults(runs.back());

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/flags.hpp"
+#include "cli/output.hpp"
 #include "loopback/harness/faults.hpp"
 #include "loopback/harness/harness_json.hpp"
 #include "loopback/protocol/metainfo.hpp"
@@ -176,6 +177,8 @@ std::string mib(std::uint64_t bytes) {
   return buf;
 }
 
+namespace {
+
 void draw_progress(const loopback::swarm_progress& p) {
   const double frac = p.bytes_total ? static_cast<double>(p.bytes_held) / static_cast<double>(p.bytes_total) : 0.0;
   constexpr int width = 30;
@@ -196,6 +199,14 @@ void write_progress_json(const loopback::swarm_progress& p) {
   const auto text = line.dump() + "\n";
   std::fwrite(text.data(), 1, text.size(), stderr);
   std::fflush(stderr);
+}
+
+}  // namespace
+
+progress_reporter progress_of(const swarm_options& o) {
+  if (o.progress_json) return {.on_sample = write_progress_json, .bar = false};
+  if (stderr_is_terminal()) return {.on_sample = draw_progress, .bar = true};
+  return {};
 }
 
 void print_table(const loopback::swarm_config& c, const loopback::swarm_result& r, std::size_t run, std::size_t runs,

@@ -4,6 +4,7 @@
 // configuration they make of them, and the report they print.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "cli/commands.hpp"
@@ -44,10 +45,13 @@ loopback::swarm_config config_of(const swarm_options& o, engine e);
 /// The line that says which swarm runs ("swarm: ..." or "simulate: ..."), on stdout.
 void print_header(const swarm_options& o, const loopback::swarm_config& c, engine e);
 
-/// A one-line progress bar on stderr, redrawn in place (call only on a terminal).
-void draw_progress(const loopback::swarm_progress& p);
-/// The sample as one JSON line on stderr (--progress-json).
-void write_progress_json(const loopback::swarm_progress& p);
+/// How a run shows its progress on stderr: a JSON line per sample with --progress-json,
+/// else a one-line bar redrawn in place on a terminal, else nothing.
+struct progress_reporter {
+  std::function<void(const loopback::swarm_progress&)> on_sample;  ///< empty: no progress
+  bool bar = false;  ///< a bar is drawn: end it with a newline after each run
+};
+progress_reporter progress_of(const swarm_options& o);
 
 /// One run's report: the leechers (each, up to 32; else their completion times' spread),
 /// the seeds' upload, the distribution time against both bounds, the cost; with `sim`,
