@@ -61,10 +61,16 @@ class front_session : public std::enable_shared_from_this<front_session> {
     });
   }
 
-  /// Copies what `from` sends to `to` until either side ends.
+  /// Copies what `from` sends to `to`; an error either way closes both. The backend's end
+  /// (it has answered) closes both too. The client's end does not: a client may half-close
+  /// once its request is out (`printf 'GET ...' | nc` does) and still wait for the answer.
+  /// Its end is not passed on, because the backend takes a read end for a client that went
+  /// away and would drop the run; a client that is really gone shows as an error when the
+  /// answer is written to it.
   void relay(tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buf) {
     from.async_read_some(asio::buffer(buf), [self = shared_from_this(), &from, &to, &buf](const std::error_code& ec,
                                                                                           std::size_t n) {
+      if (ec == asio::error::eof && &from == &self->client_) return;
       if (ec) return self->close();
       asio::async_write(to, asio::buffer(buf.data(), n), [self, &from, &to, &buf](const std::error_code& wec, std::size_t) {
         if (wec) return self->close();

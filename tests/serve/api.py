@@ -92,6 +92,25 @@ def main():
         status, doc = get(u + "api/sweep?x=N&from=1&to=1000&points=100000000")
         check(status in (400, 413, 504), f"a sweep of 10^8 points is refused or cut, not served ({status})")
 
+        # a client that half-closes once its request is out (`printf 'GET ...' | nc`) still
+        # gets the whole answer
+        half = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        half.sendall(b"GET /api/bound?N=5 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        half.shutdown(socket.SHUT_WR)
+        said = b""
+        while True:
+            try:
+                chunk = half.recv(65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            said += chunk
+        half.close()
+        head, _, body = said.partition(b"\r\n\r\n")
+        check(head.startswith(b"HTTP/1.1 200") and body.strip().endswith(b"}") and json.loads(body)["N"] == 5,
+              f"a client that half-closes after its request gets the answer ({said[:40]!r}, {len(said)} bytes)")
+
         # a request's head must be whole within 10 s: a client silent mid-request and 150
         # clients trickling theirs a byte a second each get 408 by then, and other requests
         # are answered meanwhile
