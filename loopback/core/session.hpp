@@ -184,6 +184,8 @@ class session {
   /// Our payload rate is below 90 % of the upload limit.
   [[nodiscard]] bool upload_underused() const;
   void fill_pipeline(connection& c);
+  /// In the end game, which blocks in flight elsewhere are worth asking of `c` too.
+  [[nodiscard]] piece_picker::duplicate_filter end_game_filter(const connection& c) const;
   void fill_all_pipelines();
   void snub(connection& c);
   void cancel_elsewhere(const block_request& b, const std::vector<peer_key>& peers);
@@ -281,6 +283,7 @@ class session {
   std::size_t serving_ = 0;  // connections open, unchoked, with blocks queued for upload
   // our upload: its recent rate, and when an idle upload last unchoked one more peer
   decayed_rate sent_rate_{std::chrono::milliseconds(200)};
+  decayed_rate received_rate_{std::chrono::milliseconds(200)};  ///< payload blocks received
   time_point idle_unchoke_at_{};
 
   // timers

@@ -77,6 +77,10 @@ struct session_config {
   /// Our upload's rate limit in wire bytes/s, 0 = unlimited. A limited upload that idles
   /// unchokes one more peer; a super-seeding seed that does not reach it offers more pieces.
   double upload_bytes_per_s = 0;
+  /// Our download's rate limit in wire bytes/s, 0 = unlimited. While we receive near it,
+  /// the end game asks a second peer for a block only when that peer would bring it
+  /// clearly sooner (a duplicate costs the link that binds).
+  double download_bytes_per_s = 0;
   upload_policy upload_order = upload_policy::fair;  ///< used when the upload is limited
   bool connect_to_leechers = true;   ///< false: keep only connections to seeds (while leeching)
   bool seed_when_complete = true;    ///< false: ask to stop (output stop) once complete

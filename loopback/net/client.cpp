@@ -314,6 +314,7 @@ session_config session_config_for(const client_config& c, bool has_tracker) {
                         .has_tracker = has_tracker,
                         .upload = c.upload,
                         .upload_bytes_per_s = static_cast<double>(detail::to_rate(c.upload_bytes_per_s)),
+                        .download_bytes_per_s = static_cast<double>(detail::to_rate(c.download_bytes_per_s)),
                         .upload_order = c.upload_order,
                         .connect_to_leechers = c.connect_to_leechers,
                         .seed_when_complete = c.seed_when_complete,

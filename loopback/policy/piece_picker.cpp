@@ -321,7 +321,8 @@ void piece_picker::take_free_blocks(peer_state& peer, std::uint32_t piece, std::
   }
 }
 
-void piece_picker::take_duplicates(peer_key key, peer_state& peer, std::size_t& want, std::vector<block_request>& out) {
+void piece_picker::take_duplicates(peer_key key, peer_state& peer, std::size_t& want, std::vector<block_request>& out,
+                                   const duplicate_filter& worth) {
   // Blocks in flight elsewhere, from pieces the peer has, not yet asked of this peer; the
   // least duplicated first, then the oldest piece first.
   struct candidate {
@@ -336,6 +337,7 @@ void piece_picker::take_duplicates(peer_key key, peer_state& peer, std::size_t& 
       const std::size_t id = block_id(piece, b);
       if (received_[id] != 0 || requesters_[id] == 0) continue;
       if (std::find(peer.requests.begin(), peer.requests.end(), id) != peer.requests.end()) continue;
+      if (worth && !worth(request_for(id))) continue;
       candidates.push_back({requesters_[id], id});
     }
   }
@@ -350,7 +352,8 @@ void piece_picker::take_duplicates(peer_key key, peer_state& peer, std::size_t& 
   }
 }
 
-std::vector<block_request> piece_picker::pick(peer_key key, std::size_t max_new, std::mt19937_64& rng) {
+std::vector<block_request> piece_picker::pick(peer_key key, std::size_t max_new, std::mt19937_64& rng,
+                                              const duplicate_filter& worth_duplicating) {
   std::vector<block_request> out;
   const auto it = peers_.find(key);
   if (it == peers_.end()) return out;
@@ -376,7 +379,7 @@ std::vector<block_request> piece_picker::pick(peer_key key, std::size_t max_new,
     if (const auto s = sources_.find(*piece); s != sources_.end()) s->second = key;
   }
   // 3. End game: blocks already in flight elsewhere.
-  if (want > 0 && in_end_game()) take_duplicates(key, peer, want, out);
+  if (want > 0 && in_end_game()) take_duplicates(key, peer, want, out, worth_duplicating);
   return out;
 }
 

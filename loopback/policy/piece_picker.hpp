@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <random>
 #include <unordered_map>
@@ -99,10 +100,16 @@ class piece_picker {
   /// The peer left: its availability goes and its requests return to the pool.
   void remove_peer(peer_key peer);
 
+  /// Whether a block in flight elsewhere is worth asking of this peer too (end game).
+  using duplicate_filter = std::function<bool(const block_request&)>;
+
   /// Up to max_new blocks to request from the peer now, never more than its pipeline
   /// allows in flight, only from pieces it has. Empty for an unknown peer. The blocks
-  /// count as in flight at that peer until received, dropped, choked or removed.
-  std::vector<block_request> pick(peer_key peer, std::size_t max_new, std::mt19937_64& rng);
+  /// count as in flight at that peer until received, dropped, choked or removed. In the
+  /// end game, a block in flight elsewhere is handed out only when `worth_duplicating`
+  /// (if given) says so.
+  std::vector<block_request> pick(peer_key peer, std::size_t max_new, std::mt19937_64& rng,
+                                  const duplicate_filter& worth_duplicating = {});
 
   /// A block arrived from the peer (its fields come from the peer: validated here). A new
   /// block also clears every other peer's request for it (listed in `cancel`). Accepts a
@@ -188,7 +195,8 @@ class piece_picker {
                                              std::mt19937_64& rng) const;
   void take_free_blocks(peer_state& peer, std::uint32_t piece, std::size_t& want,
                         std::vector<block_request>& out);
-  void take_duplicates(peer_key key, peer_state& peer, std::size_t& want, std::vector<block_request>& out);
+  void take_duplicates(peer_key key, peer_state& peer, std::size_t& want, std::vector<block_request>& out,
+                       const duplicate_filter& worth);
   void release(std::size_t block);
 
   // The three parts of check_invariants().

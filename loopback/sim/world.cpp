@@ -43,6 +43,7 @@ std::size_t world::add_peer(peer_config config) {
   config.session.address = config.address;
   config.session.has_tracker = true;
   config.session.upload_bytes_per_s = static_cast<double>(to_rate(config.up_bytes_per_s));
+  config.session.download_bytes_per_s = static_cast<double>(to_rate(config.down_bytes_per_s));
   config.session.rng_seed = config_.rng_seed * 0x9E3779B97F4A7C15ULL + index + 1;
   p->config = std::move(config);
   if (!p->config.seed) ++incomplete_;

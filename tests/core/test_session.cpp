@@ -559,3 +559,86 @@ TEST_CASE("an upload the unchoked peers cannot take hands a slot from one that t
     }
   }
 }
+
+namespace {
+
+// A leecher of 20 pieces (40 blocks) with two seeds, A and B, four requests in flight at
+// each. Every `step` one block arrives, from A and B in turn (B stops at `b_stops_after`
+// blocks of its own); each answers its oldest request. Returns how many blocks were
+// asked of both peers, and whether the download completed.
+struct end_game_run {
+  int asked_twice = 0;
+  bool complete = false;
+};
+end_game_run run_to_end_game(double download_limit, bt::duration step, int b_stops_after) {
+  const auto torrent = test::small_torrent(20, true);
+  script sc(bt::session_config{.torrent = torrent,
+                               .download_bytes_per_s = download_limit,
+                               .picker = {.pipeline_depth = 4}});
+  sc.s_torrent = torrent;
+  sc.s.start(bt::bitfield(20, false), 6881, sc.now);
+  sc.drain();
+  const std::array<bt::peer_key, 2> peer{sc.accept_peer(2, 0xA0), sc.accept_peer(3, 0xB0)};
+  std::array<std::vector<bt::msg::request>, 2> in_flight;
+  std::set<std::pair<std::uint32_t, std::uint32_t>> asked[2];
+  end_game_run r;
+  auto collect = [&] {
+    for (int i = 0; i < 2; ++i) {
+      for (const auto& q : sc.sent<bt::msg::request>(peer[i])) {
+        in_flight[i].push_back(q);
+        asked[i].insert({q.index, q.begin});
+        if (asked[1 - i].count({q.index, q.begin})) ++r.asked_twice;
+      }
+      for (const auto& c : sc.sent<bt::msg::cancel>(peer[i]))
+        std::erase_if(in_flight[i], [&](const bt::msg::request& q) { return q.index == c.index && q.begin == c.begin; });
+    }
+  };
+  for (int i = 0; i < 2; ++i) {
+    sc.message(peer[i], bt::msg::bitfield{bt::bitfield(20, true)});
+    sc.message(peer[i], bt::msg::unchoke{});
+  }
+  collect();
+  int from_b = 0;
+  for (int k = 0; k < 400 && !r.complete; ++k) {
+    sc.now += step;
+    int i = k % 2;
+    if (i == 1 && from_b >= b_stops_after) i = 0;
+    if (in_flight[i].empty()) i = 1 - i;
+    if (i == 1 && from_b >= b_stops_after) continue;
+    if (in_flight[i].empty()) continue;
+    const auto q = in_flight[i].front();
+    in_flight[i].erase(in_flight[i].begin());
+    if (i == 1) ++from_b;
+    const bt::msg::piece p{.index = q.index, .begin = q.begin, .data = std::span<const std::byte>(zeros).first(q.length)};
+    (void)sc.s.handle_block(peer[i], p, sc.now);
+    sc.drain();
+    for (const auto& check : sc.take<bt::out::check_piece>()) {
+      sc.s.handle_piece_checked(check.piece, bt::piece_verdict::passed, {}, sc.now);
+      sc.drain();
+    }
+    collect();
+    r.complete = sc.s.complete();
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("while our download binds, the end game asks a second peer only for blocks it would bring much sooner",
+          "[session]") {
+  // A and B answer a block every 20 ms each (1.6 MB/s together, above 80 % of a 1 MB/s
+  // limit). Classic end game (no download limit): once every block is asked, each peer with
+  // room in its pipeline is also handed the other's blocks. Our download binding: a block
+  // goes to a second peer only when that one would bring it at least twice as soon.
+  const auto classic = run_to_end_game(0, 10ms, 1000);
+  const auto binding = run_to_end_game(1e6, 10ms, 1000);
+  REQUIRE(classic.complete);
+  REQUIRE(binding.complete);
+  CHECK(classic.asked_twice >= 4);
+  CHECK(binding.asked_twice < classic.asked_twice);
+  // B stops sending after 15 blocks: its rate decays, and the blocks it holds are asked of
+  // A, which brings them all: the download completes without B.
+  const auto stalled = run_to_end_game(1e6, 10ms, 15);
+  CHECK(stalled.complete);
+  CHECK(stalled.asked_twice >= 1);
+}

@@ -294,6 +294,33 @@ TEST_CASE("end game: the last blocks go to several peers; an arrival cancels the
   CHECK(picker.check_invariants());
 }
 
+TEST_CASE("end game: a duplicate filter decides which blocks in flight elsewhere a peer gets", "[piece_picker]") {
+  // Two pieces of two blocks, all four in flight at peer_a. peer_b's filter lets through
+  // only the blocks of piece 1, and is asked only about blocks in flight elsewhere.
+  piece_picker picker(picker_config{.total_bytes = 2 * 32 * kib, .piece_bytes = 32 * kib, .pipeline_depth = 8});
+  REQUIRE(picker.add_peer(peer_a, mask("11")));
+  REQUIRE(picker.add_peer(peer_b, mask("11")));
+  std::mt19937_64 rng(3);
+  REQUIRE(picker.pick(peer_a, 8, rng).size() == 4);
+  REQUIRE(picker.in_end_game());
+  std::vector<block_request> asked;
+  const auto only_piece_1 = [&](const block_request& b) {
+    asked.push_back(b);
+    return b.piece == 1;
+  };
+  const auto to_b = picker.pick(peer_b, 8, rng, only_piece_1);
+  CHECK(asked.size() == 4);
+  REQUIRE(to_b.size() == 2);
+  for (const auto& b : to_b) CHECK(b.piece == 1);
+  CHECK(picker.requests_of(peer_b) == to_b);
+  // A filter that refuses everything hands out nothing more; without one, the rest go.
+  CHECK(picker.pick(peer_b, 8, rng, [](const block_request&) { return false; }).empty());
+  const auto rest = picker.pick(peer_b, 8, rng);
+  REQUIRE(rest.size() == 2);
+  for (const auto& b : rest) CHECK(b.piece == 0);
+  CHECK(picker.check_invariants());
+}
+
 TEST_CASE("end game threshold: duplicates while a few blocks are still unrequested", "[piece_picker]") {
   const std::uint32_t threshold = GENERATE(0u, 2u);
   CAPTURE(threshold);
