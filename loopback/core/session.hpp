@@ -184,6 +184,8 @@ class session {
   /// Our payload rate is below 90 % of the upload limit.
   [[nodiscard]] bool upload_underused() const;
   void fill_pipeline(connection& c);
+  /// Our download is limited and we receive at 80 % of the limit or more.
+  [[nodiscard]] bool download_binds() const;
   /// In the end game, which blocks in flight elsewhere are worth asking of `c` too.
   [[nodiscard]] piece_picker::duplicate_filter end_game_filter(const connection& c) const;
   void fill_all_pipelines();

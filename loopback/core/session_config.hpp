@@ -43,6 +43,13 @@ struct picker_knobs {
   /// (pipeline_depth over a round trip longer than this queue time) up to pipeline_depth, or
   /// up to max_pipeline_depth when the round trip takes more. Zero: always pipeline_depth.
   duration request_queue_time = duration::zero();
+  /// With request_queue_time, while our download binds (session_config::download_bytes_per_s
+  /// set, and we receive at 80 % of it or more): the requests cover at least this long. A
+  /// client-server client at 1 MB/s then keeps three blocks asked, not two: two left ~8 ms
+  /// of slack that a busy machine's scheduling now and then exceeded. Where our download
+  /// does not bind, more requests in flight cost the heterogeneous swarms (a peer's slow
+  /// uploaders hold more of the blocks it waits for), so only there.
+  duration binding_queue_time = std::chrono::milliseconds(45);
   std::uint32_t min_pipeline_depth = 2;  ///< with request_queue_time, >= 1
   /// With request_queue_time: the most requests kept at a peer, however long its round trip
   /// (pipeline_depth is the most when the round trip is unknown). At most the requests a

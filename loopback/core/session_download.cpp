@@ -38,6 +38,8 @@ void session::fill_pipeline(connection& c) {
   // Adaptive: the peer's rate over the queue time plus the connection's round trip (the
   // bandwidth-delay product and a margin); above the fixed depth only as far as the round
   // trip asks.
+  const duration queue_time =
+      download_binds() ? std::max(knobs.request_queue_time, knobs.binding_queue_time) : knobs.request_queue_time;
   const auto adaptive = [&] {
     const double rate = c.rate_from.rate(now_);
     // Over a round trip longer than the queue time, at least the fixed depth: there a
@@ -48,7 +50,7 @@ void session::fill_pipeline(connection& c) {
     // TCP's slow start, gained less: simulate -N 8, 64 KiB pieces, P2P at 100 ms 1.141 ->
     // 1.126 with the ramp, 1.093 with this; at 200 ms 1.289 -> 1.242.) On a loopback's
     // microseconds the rate decides from min_pipeline_depth up, as before.
-    const std::uint32_t least = c.round_trip > knobs.request_queue_time
+    const std::uint32_t least = c.round_trip > queue_time
                                     ? fixed
                                     : std::clamp<std::uint32_t>(knobs.min_pipeline_depth, 1, fixed);
     // The round trip's whole blocks at that rate on top of the fixed most: none on a
@@ -56,7 +58,7 @@ void session::fill_pipeline(connection& c) {
     const double in_flight = rate > 0 ? rate * std::chrono::duration<double>(c.round_trip).count() / block_bytes : 0;
     const auto most = static_cast<std::uint32_t>(
         std::min<double>(fixed + std::floor(in_flight), std::max(knobs.max_pipeline_depth, fixed)));
-    return pipeline_depth_for(rate, knobs.request_queue_time + c.round_trip, least, most);
+    return pipeline_depth_for(rate, queue_time + c.round_trip, least, most);
   };
   const std::size_t depth = c.snubbed ? 1 : knobs.request_queue_time > duration::zero() ? adaptive() : fixed;
   if (c.outstanding.size() >= depth) return;
@@ -86,12 +88,15 @@ void session::handle_round_trip(peer_key conn, duration rtt, time_point now) {
 // d = 2 MB/s) three leechers of four took two duplicates each, 16 ms. Where our download
 // does not bind, or no rate is measured for `c` yet, every block may go (the classic end
 // game: a slow sender holding the last blocks is what it saves us from).
-piece_picker::duplicate_filter session::end_game_filter(const connection& c) const {
-  constexpr double near_limit = 0.8;
-  constexpr double margin = 2.0;
-  if (!picker_.in_end_game() || !(config_.download_bytes_per_s > 0)) return {};
+bool session::download_binds() const {
+  if (!(config_.download_bytes_per_s > 0)) return false;
   const double payload_limit = config_.download_bytes_per_s * block_bytes / (block_bytes + piece_header_bytes);
-  if (received_rate_.rate(now_) < near_limit * payload_limit) return {};
+  return received_rate_.rate(now_) >= 0.8 * payload_limit;
+}
+
+piece_picker::duplicate_filter session::end_game_filter(const connection& c) const {
+  constexpr double margin = 2.0;
+  if (!picker_.in_end_game() || !download_binds()) return {};
   const double rate = c.rate_from.rate(now_);
   if (!(rate > 0)) return {};
   const double own = static_cast<double>(c.outstanding.size() + 1) * block_bytes / rate;
