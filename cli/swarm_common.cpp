@@ -395,7 +395,8 @@ void swarm_input::add_options(CLI::App& app, engine e) {
   app.add_option("--slots", opts.slots, "regular unchoke slots")->capture_default_str();
   app.add_option("--rechoke", rechoke, "rechoke interval")->capture_default_str();
   app.add_option("--request-queue", request_queue,
-                  "requests kept at a peer cover this much of its sending (0: always 16)")
+                  "requests kept at a peer cover this much of its sending, at least 45ms while the --peer-down "
+                  "limit binds (0: always 16)")
       ->capture_default_str();
   app.add_option("--have-batch", have_batch,
                   "a `have` for a peer we choke waits up to this long while our upload is busy, and leaves "
