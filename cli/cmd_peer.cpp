@@ -216,6 +216,8 @@ int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> stor
       .initial = resuming ? bt::initial_data::verify : bt::initial_data::assume_empty,
       .upload_bytes_per_s = opts.up_bytes_per_s,
       .download_bytes_per_s = opts.down_bytes_per_s,
+      // Without --keep-seeding it stops once complete, announcing `completed`, then `stopped`.
+      .seed_when_complete = opts.keep_seeding,
       .on_event = watcher.event_handler(),
   };
   link_settings{.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds}.apply_to(config);
@@ -367,9 +369,13 @@ int run_get(const get_options& opts) {
   const auto torrent = load_torrent(opts.torrent_path);
   if (!torrent) return 1;
 
-  const fs::path out = opts.output_path;
+  // -o an existing directory: the file goes into it under the torrent's name (which the
+  // metainfo check keeps to one safe path component), as other clients do.
+  get_options o = opts;
   std::error_code ec;
-  if (fs::exists(out, ec) || fs::is_symlink(out, ec)) return use_existing_output(*torrent, listen, opts);
+  if (fs::is_directory(o.output_path, ec)) o.output_path = (fs::path(o.output_path) / torrent->name).string();
+  const fs::path out = o.output_path;
+  if (fs::exists(out, ec) || fs::is_symlink(out, ec)) return use_existing_output(*torrent, listen, o);
   const bool resuming = fs::exists(bt::part_path_for(out), ec);
   std::shared_ptr<bt::file_storage> store;
   try {
@@ -378,7 +384,7 @@ int run_get(const get_options& opts) {
     std::cerr << "p2pdist: " << error_text(e) << '\n';
     return 1;
   }
-  return download(*torrent, std::move(store), listen, opts, resuming);
+  return download(*torrent, std::move(store), listen, o, resuming);
 }
 
 command add_seed_command(CLI::App& parent) {
@@ -395,7 +401,9 @@ command add_get_command(CLI::App& parent) {
   auto& o = in->opts;
   auto* app = parent.add_subcommand("get", "download a .torrent's file into OUT (via OUT.part), resuming if stopped");
   app->add_option("torrent", o.torrent_path, "the .torrent file")->required();
-  app->add_option("-o,--output", o.output_path, "where the file goes once complete and verified")->required();
+  app->add_option("-o,--output", o.output_path,
+                  "where the file goes once complete and verified (a directory: into it, under the torrent's name)")
+      ->required();
   in->texts.add_to(*app, o.listen, o.verbose);
   app->add_option("--down", in->down, "download limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
   app->add_flag("--keep-seeding", o.keep_seeding, "once complete, go on seeding until SIGINT or SIGTERM");

@@ -74,8 +74,19 @@ void session::stop(time_point now) {
   if (stopping_) return;
   stopping_ = true;
   for (auto& [k, c] : conns_) close_connection(*c, "stopping");
-  // An announce in flight is abandoned by the driver; `stopped` follows `started` only.
-  if (started_sent_) announce(announce_event::stopped, config_.stop_announce_timeout);
+  // An announce in flight ends first (the driver abandons it, unless it is `completed`):
+  // handle_announce goes on from there.
+  if (!announce_in_flight_) announce_for_stop();
+}
+
+// The announces a stop owes the tracker, one at a time: `completed` if the download
+// completed and the tracker has not heard it (a download that leaves at once), then
+// `stopped`, which follows `started` only.
+void session::announce_for_stop() {
+  if (started_sent_ && complete_ && start_incomplete_ && !completed_announced_)
+    announce(announce_event::completed, config_.stop_announce_timeout);
+  else if (started_sent_ && !stopped_announced_)
+    announce(announce_event::stopped, config_.stop_announce_timeout);
 }
 
 std::optional<output> session::poll_output() {

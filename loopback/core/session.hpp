@@ -72,7 +72,9 @@ class session {
   /// Dials a peer unless it is us, banned, already dialed, useless, outside 127.0.0.0/8
   /// (loopback_only), or max_peers connections are open, or we are a seed (output dial).
   void connect_to(const peer_endpoint& peer, time_point now);
-  /// Stops: closes every connection and announces `stopped` if `started` was announced.
+  /// Stops: closes every connection, then announces, once an announce in flight has ended,
+  /// `completed` if the download completed unannounced, and `stopped` if `started` was
+  /// announced.
   /// Idempotent. After it, only handle_closed and handle_announce are of use.
   void stop(time_point now);
 
@@ -227,6 +229,7 @@ class session {
   // session_tracker.cpp: announces
   void announce(announce_event event, duration timeout);
   void announce_due();
+  void announce_for_stop();
   void on_announce_reply(const announce_response& response);
 
   session_config config_;
@@ -297,6 +300,7 @@ class session {
   std::optional<time_point> next_announce_at_{};
   bool started_sent_ = false;
   bool completed_announced_ = false;
+  bool stopped_announced_ = false;
   duration backoff_{};
 
   bool started_ = false;

@@ -296,8 +296,10 @@ void session::on_complete() {
     update_interest(*c);
     if (unwanted(*c)) close_connection(*c, "both seeds");
   }
-  announce_due();  // `completed` at once
-  if (!config_.seed_when_complete) outputs_.push_back(out::stop{});
+  if (config_.seed_when_complete)
+    announce_due();  // `completed` at once
+  else
+    outputs_.push_back(out::stop{});  // stop() announces `completed`, then `stopped`
 }
 
 }  // namespace p2pdist::bt

@@ -1,6 +1,6 @@
 // session: announces to the tracker — `started` at once, then again every interval the
-// tracker gives (with backoff after failures), `completed` as soon as a download completes,
-// `stopped` on stop. One announce in flight at a time; the driver carries it. See session.hpp.
+// tracker gives (with backoff after failures), `completed` as soon as a download completes
+// (a download that stops once complete sends it on stop, before `stopped`), `stopped` on stop. One announce in flight at a time; the driver carries it. See session.hpp.
 
 #include <algorithm>
 
@@ -45,7 +45,15 @@ void session::handle_announce(const std::optional<announce_response>& response, 
   now_ = now;
   if (!announce_in_flight_) return;
   announce_in_flight_ = false;
-  if (stopping_) return;  // the `stopped` announce, or one abandoned by stop()
+  if (stopping_) {
+    // Answered, failed or abandoned by stop(): the next one the stop owes, if any. A
+    // `completed` that failed is not tried again.
+    if (in_flight_event_ == announce_event::started && response) started_sent_ = true;
+    if (in_flight_event_ == announce_event::completed) completed_announced_ = true;
+    if (in_flight_event_ == announce_event::stopped) stopped_announced_ = true;
+    announce_for_stop();
+    return;
+  }
   if (!response) {
     emit(client_event_kind::tracker_failed, std::string(error));
     next_announce_at_ = now + backoff_;

@@ -278,7 +278,9 @@ void client_impl::begin_stop() {
   acceptor_.close(ec);
   wake_timer_.cancel();
   refill_timer_.cancel();
-  if (tracker_socket_) tracker_socket_->close(ec);  // an announce in flight ends now
+  // An announce in flight ends now, unless it tells the tracker the download completed:
+  // that one ends on its own (answer or timeout), then the session announces `stopped`.
+  if (tracker_socket_ && tracker_event_ != announce_event::completed) tracker_socket_->close(ec);
   session_.stop(now());  // closes every connection; announces `stopped` if it had started
   drain();
   // Defer the check: tasks that are ending are counted until their completion runs.

@@ -79,7 +79,7 @@ struct client_config {
   bool upload = true;               ///< false: never unchoke anyone (client-server leechers)
   upload_policy upload_order = upload_policy::fair;  ///< used when the upload is limited
   bool connect_to_leechers = true;  ///< false: keep only connections to seeds (while leeching)
-  bool seed_when_complete = true;   ///< false: stop (announcing stopped) once complete
+  bool seed_when_complete = true;   ///< false: stop (announcing completed, then stopped) once complete
   choker_config choker{};
   picker_knobs picker{};
   std::size_t max_peers = 80;              ///< open connections, both directions

@@ -144,6 +144,7 @@ class client_impl final : public connection_host, public std::enable_shared_from
   std::optional<time_point> armed_at_;  // when wake_timer_ fires (nullopt: never)
   asio::steady_timer refill_timer_;
   std::shared_ptr<tcp::socket> tracker_socket_;  // the announce in flight, closed by stop
+  announce_event tracker_event_ = announce_event::none;  // its event
 
   std::unordered_map<std::uint32_t, std::shared_ptr<peer_connection>> conns_;
   bool draining_ = false;

@@ -133,6 +133,7 @@ asio::awaitable<void> client_impl::announce_task(announce_request request, durat
   auto self = shared_from_this();
   auto socket = std::make_shared<tcp::socket>(strand_);
   tracker_socket_ = socket;
+  tracker_event_ = request.event;
   const auto outcome = co_await http_announce(strand_, socket, config_.address, *tracker_url_, request, timeout);
   if (tracker_socket_ == socket) tracker_socket_.reset();
   // An emulated path to the tracker: its answer comes a round trip later (the request's way
@@ -141,8 +142,8 @@ asio::awaitable<void> client_impl::announce_task(announce_request request, durat
     asio::steady_timer wait(strand_, std::chrono::duration_cast<clock_type::duration>(delay.inbound + delay.outbound));
     std::error_code ec;
     co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (stopping_) co_return;
   }
+  // Also while stopping: the session then sends the next announce the stop owes.
   session_.handle_announce(outcome.response, outcome.error, now());
   drain();
 }

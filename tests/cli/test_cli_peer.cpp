@@ -3,10 +3,14 @@
 // Every wait has a deadline; every process started here is ended here, by its PID.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -195,6 +199,31 @@ std::optional<std::size_t> kept_count(const std::string& line, std::size_t piece
   return std::stoul(m.str(1));
 }
 
+/// The body of GET `target` from 127.0.0.1:`port` (HTTP/1.0, the server closes), or
+/// nullopt on any error or after 5 s.
+std::optional<std::string> http_get(std::uint16_t port, const std::string& target) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return std::nullopt;
+  const timeval limit{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  const std::string request = "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0 &&
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) reply.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto body = reply.find("\r\n\r\n");
+  if (reply.rfind("HTTP/1.", 0) != 0 || body == std::string::npos) return std::nullopt;
+  return reply.substr(body + 4);
+}
+
 }  // namespace
 
 TEST_CASE("seed and get: usage errors exit 2 with one line naming the flag", "[cli]") {
@@ -335,6 +364,38 @@ TEST_CASE("seed to get through p2pdist tracker: an identical file, then clean st
   CHECK(seed.wait_exit(20s) == 0);
   CHECK_THAT(seed.out(), Catch::Contains("stopped"));
   CHECK(read_file(f.data) == f.bytes);  // a seed never writes
+}
+
+TEST_CASE("get -o DIR writes into DIR under the torrent's name; the tracker hears `completed`", "[cli]") {
+  scratch_dir dir("into_dir");
+  tracker_process tracker;
+  const auto f = make_shared_file(dir, tracker.announce, 1024 * 1024 + 77, 17);
+  std::smatch m;
+  REQUIRE(std::regex_search(tracker.announce, m, std::regex(R"(:(\d+)/announce)")));
+  const auto port = static_cast<std::uint16_t>(std::stoul(m.str(1)));
+
+  child_process seed({"seed", f.torrent.string(), f.data.string(), "--listen", "127.0.0.2:0"});
+  REQUIRE(seed.wait_line("announced", 20s));
+  const fs::path into = dir / "downloads";
+  fs::create_directory(into);
+  child_process get({"get", f.torrent.string(), "-o", into.string(), "--listen", "127.0.0.3:0"});
+  REQUIRE(get.wait_line("complete", 60s));
+  CHECK(get.wait_exit(20s) == 0);
+  CHECK(get.err().empty());
+  CHECK(read_file(into / "data.bin") == f.bytes);  // the torrent's name: the file it was made of
+  CHECK_FALSE(fs::exists(into / "data.bin.part"));
+
+  // The tracker counts a download once its peer announces `completed` (scrape's
+  // "downloaded"); the seed began complete and never does. The get has exited, so its
+  // announces are all in: `completed`, then `stopped` (which leaves the seed alone listed).
+  const auto scrape = http_get(port, "/scrape");
+  REQUIRE(scrape);
+  CHECK_THAT(*scrape, Catch::Contains("10:downloadedi1e"));
+  CHECK_THAT(*scrape, Catch::Contains("8:completei1e"));
+  CHECK_THAT(*scrape, Catch::Contains("10:incompletei0e"));
+
+  seed.send(SIGTERM);
+  CHECK(seed.wait_exit(20s) == 0);
 }
 
 TEST_CASE("seed and get with --rtt and --jitter: each adds its round trip and the file arrives intact", "[cli]") {

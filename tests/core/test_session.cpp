@@ -256,9 +256,10 @@ TEST_CASE("announces: started at once, backoff after a failure, the tracker's in
   CHECK(sc.take<bt::out::close>().size() == 1);  // the dialed connection
 }
 
-TEST_CASE("a download that completes announces `completed` at once and stops wanting", "[session]") {
-  const auto torrent = test::small_torrent();
-  auto sc = started(torrent, false, {.has_tracker = true});
+namespace {
+
+// A leecher with a tracker (its `started` answered) that one seed completes: the seed's key.
+bt::peer_key complete_from_one_seed(script& sc) {
   (void)sc.take<bt::out::announce>();
   sc.s.handle_announce(bt::announce_response{.interval = 60s}, {}, sc.now);
   sc.drain();
@@ -268,6 +269,15 @@ TEST_CASE("a download that completes announces `completed` at once and stops wan
   for (const auto& c : answer_requests(sc, seed, sc.sent<bt::msg::request>(seed)))
     sc.s.handle_piece_checked(c.piece, bt::piece_verdict::passed, {}, sc.now);
   sc.drain();
+  return seed;
+}
+
+}  // namespace
+
+TEST_CASE("a download that completes announces `completed` at once and stops wanting", "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, false, {.has_tracker = true});
+  const auto seed = complete_from_one_seed(sc);
   CHECK(sc.s.complete());
   CHECK(sc.events(bt::client_event_kind::piece_verified).size() == 4);
   CHECK(sc.events(bt::client_event_kind::completed).size() == 1);
@@ -278,6 +288,80 @@ TEST_CASE("a download that completes announces `completed` at once and stops wan
   CHECK(a[0].request.event == bt::announce_event::completed);
   CHECK(a[0].request.left_bytes == 0);
   CHECK(a[0].request.downloaded_bytes == torrent->total_bytes);
+}
+
+namespace {
+
+// A leecher that leaves once complete (seed_when_complete false), completed by one seed;
+// the stop it asks for is not carried out yet.
+script completed_leaver(const std::shared_ptr<const bt::metainfo>& torrent) {
+  auto sc = started(torrent, false, {.has_tracker = true, .seed_when_complete = false});
+  (void)complete_from_one_seed(sc);
+  REQUIRE(sc.s.complete());
+  REQUIRE(sc.take<bt::out::stop>().size() == 1);
+  REQUIRE(sc.take<bt::out::announce>().empty());  // `completed` comes with the stop
+  return sc;
+}
+
+// The one announce out now: its event.
+std::optional<bt::announce_event> next_announce(script& sc) {
+  const auto a = sc.take<bt::out::announce>();
+  if (a.size() != 1) return std::nullopt;
+  return a[0].request.event;
+}
+
+}  // namespace
+
+TEST_CASE("a download that leaves once complete announces `completed`, then `stopped`", "[session]") {
+  const auto torrent = test::small_torrent();
+  auto sc = completed_leaver(torrent);
+  sc.s.stop(sc.now);  // the driver carries out the stop
+  sc.drain();
+  CHECK(next_announce(sc) == bt::announce_event::completed);
+  SECTION("answered") { sc.s.handle_announce(bt::announce_response{.interval = 60s}, {}, sc.now); }
+  SECTION("failed: not tried again") { sc.s.handle_announce(std::nullopt, "timeout", sc.now); }
+  sc.drain();
+  CHECK(next_announce(sc) == bt::announce_event::stopped);
+  sc.s.handle_announce(bt::announce_response{.interval = 60s}, {}, sc.now);
+  sc.drain();
+  CHECK(sc.take<bt::out::announce>().empty());  // nothing after `stopped`
+}
+
+TEST_CASE("a stop waits for the announce in flight, then sends what it owes", "[session]") {
+  const auto torrent = test::small_torrent();
+  SECTION("a regular announce in flight: then `stopped`") {
+    auto sc = started(torrent, true, {.has_tracker = true});
+    (void)sc.take<bt::out::announce>();
+    sc.s.handle_announce(bt::announce_response{.interval = 1s}, {}, sc.now);
+    sc.advance(1s);
+    REQUIRE(next_announce(sc) == bt::announce_event::none);
+    sc.s.stop(sc.now);
+    sc.drain();
+    CHECK(sc.take<bt::out::announce>().empty());  // one announce at a time
+    sc.s.handle_announce(std::nullopt, "abandoned", sc.now);  // the driver abandoned it
+    sc.drain();
+    CHECK(next_announce(sc) == bt::announce_event::stopped);
+  }
+  SECTION("`started` in flight and never answered: nothing (the tracker never listed us)") {
+    auto sc = started(torrent, true, {.has_tracker = true});
+    REQUIRE(next_announce(sc) == bt::announce_event::started);
+    sc.s.stop(sc.now);
+    sc.s.handle_announce(std::nullopt, "abandoned", sc.now);
+    sc.drain();
+    CHECK(sc.take<bt::out::announce>().empty());
+  }
+  SECTION("a seeding leecher's `completed` in flight: then `stopped`, `completed` not again") {
+    auto sc = completed_leaver(torrent);
+    sc.s.stop(sc.now);
+    sc.drain();
+    REQUIRE(next_announce(sc) == bt::announce_event::completed);
+    sc.s.stop(sc.now);  // a second stop changes nothing
+    sc.drain();
+    CHECK(sc.take<bt::out::announce>().empty());
+    sc.s.handle_announce(bt::announce_response{.interval = 60s}, {}, sc.now);
+    sc.drain();
+    CHECK(next_announce(sc) == bt::announce_event::stopped);
+  }
 }
 
 TEST_CASE("wake-ups: the first rechoke at once, then the housekeeping tick", "[session]") {
