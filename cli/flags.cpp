@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
+#include <string>
 #include <system_error>
 
 #include <CLI/CLI.hpp>
@@ -31,6 +33,9 @@ std::vector<double> parse_flag_list(const std::string& flag, const std::string& 
 std::size_t parse_count(const std::string& flag, const std::string& text) {
   std::size_t v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range)
+    throw usage_error(flag + ": '" + text + "' is too large (at most " +
+                      std::to_string(std::numeric_limits<std::size_t>::max()) + ")");
   if (ec != std::errc{} || ptr != text.data() + text.size() || text.empty())
     throw usage_error(flag + ": '" + text + "' is not a whole number");
   return v;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -345,6 +346,12 @@ swarm_options swarm_input::parsed(bool file_given) const {
   o.optimistic_seconds = parse_flag("--optimistic", optimistic, model::parse_duration_seconds);
   o.timeout_seconds = parse_flag("--timeout", timeout, model::parse_duration_seconds);
   o.repeat = parse_count("--repeat", repeat);
+  static_assert(sizeof(std::size_t) == sizeof(std::uint64_t), "a seed is a whole count");
+  o.data_seed = parse_count("--data-seed", data_seed);
+  o.rng_seed = parse_count("--seed", rng_seed);
+  // Run k of --repeat takes --seed + k: that must not wrap past the largest seed.
+  if (o.repeat > 1 && o.rng_seed > std::numeric_limits<std::uint64_t>::max() - (o.repeat - 1))
+    throw usage_error("--seed: " + rng_seed + " with --repeat " + repeat + " would pass 2^64 - 1 (run k takes --seed + k)");
   if (rtt.find(',') != std::string::npos) {
     // One round trip per leecher (its access path): a connection's is the sum of its ends'.
     std::size_t from = 0;
@@ -370,7 +377,9 @@ void swarm_input::add_options(CLI::App& app, engine e) {
   app.add_option("--seeds", seeds, "number of seeds (each uploads at --server-up)")->capture_default_str();
   app.add_option("--file-size", file_size, "size of the random file")->capture_default_str();
   app.add_option("--file", opts.file, "share this file instead of random bytes");
-  app.add_option("--data-seed", opts.data_seed, "seed of the random file")->capture_default_str();
+  app.add_option("--data-seed", data_seed, "seed of the random file (0 to 2^64 - 1)")
+      ->type_name("UINT")
+      ->capture_default_str();
   app.add_option("--piece-size", piece_size, "piece length")->capture_default_str();
   app.add_option("--server-up", server_up, "the seed's upload u_s ('unlimited' allowed)")->capture_default_str();
   app.add_option("--peer-up", peer_up, "leechers' upload u_i: one rate or N rates")->capture_default_str();
@@ -423,8 +432,9 @@ void swarm_input::add_options(CLI::App& app, engine e) {
                "leecher held, up and down (payload bytes; simulate: held only), seed_up (what p2pdist serve "
                "streams)");
   if (e == engine::simulated) {
-    app.add_option("--seed", opts.rng_seed, "seed of every random choice (peer ids, policies, tracker answers): "
+    app.add_option("--seed", rng_seed, "seed of every random choice (peer ids, policies, tracker answers): "
                    "the same seed, the same run")
+        ->type_name("UINT")
         ->capture_default_str();
     // Not simulated, but named: a clear usage error rather than "not expected".
     app.add_option("--fault", opts.faults)->group("");

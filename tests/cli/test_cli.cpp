@@ -143,6 +143,11 @@ TEST_CASE("usage errors exit 2 with one line naming the problem", "[cli]") {
       // A zero upload would read as no limit: refused, with the advice that fits the mode.
       {{"simulate", "-N", "2", "--peer-up", "0"}, "use --mode cs"},
       {{"simulate", "-N", "2", "--mode", "cs", "--peer-up", "0"}, "leave it out"},
+      // Seeds are 64-bit: nothing that wraps (a sign, 2^64, or --seed + k of --repeat past it).
+      {{"swarm", "--data-seed", "-1"}, "--data-seed: '-1' is not a whole number"},
+      {{"simulate", "--data-seed", "18446744073709551616"}, "--data-seed: '18446744073709551616' is too large"},
+      {{"simulate", "--seed", "-1"}, "--seed: '-1' is not a whole number"},
+      {{"simulate", "--seed", "18446744073709551615", "--repeat", "2"}, "would pass 2^64 - 1"},
       {{}, "subcommand"},
       {{"nonsense"}, "nonsense"},
   };
