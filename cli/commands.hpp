@@ -124,6 +124,9 @@ struct swarm_options {
   std::string seed_policy = "once-first";      ///< once-first (super-seeding) | standard
   std::string upload_order = "piece-first";    ///< piece-first | fair
   int slots = 4;
+  int idle_extra_slots = 4;                    ///< unchokes beyond slots + 1 while our upload idles
+  std::uint32_t pieces_in_flight = 1;          ///< once-first seeds: unsent pieces kept on offer
+  std::uint64_t offer_lookahead_bytes = 128 * 1024;  ///< once-first seeds: and this many bytes more
   double rechoke_seconds = 10;
   double request_queue_seconds = 0.03;  ///< 0: a fixed pipeline of 16 requests per peer
   double have_batch_seconds = 1;        ///< 0: every `have` at once

@@ -106,6 +106,9 @@ void check_ranges(const swarm_options& o, engine e) {
     throw usage_error("--request-queue: must be from 0 to 10s");
   if (!(o.have_batch_seconds >= 0 && o.have_batch_seconds <= 60))
     throw usage_error("--have-batch: must be from 0 to 60s");
+  if (o.idle_extra_slots > 64) throw usage_error("--idle-extra-slots: must be from 0 to 64");
+  if (o.pieces_in_flight < 1 || o.pieces_in_flight > 64) throw usage_error("--pieces-in-flight: must be from 1 to 64");
+  if (o.offer_lookahead_bytes > 64ull * 1024 * 1024) throw usage_error("--offer-lookahead: must be from 0 to 64MiB");
 }
 
 /// --rtt: "T" (each connection's round trip drawn within T +- 50 %, uniformly) or "A..B"
@@ -267,6 +270,9 @@ loopback::swarm_config config_of(const swarm_options& o, engine which) {
       std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.request_queue_seconds));
   c.have_batch_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.have_batch_seconds));
   c.choker.regular_slots = o.slots;
+  c.choker.idle_extra_slots = o.idle_extra_slots;
+  c.picker.pieces_in_flight = o.pieces_in_flight;
+  c.picker.offer_lookahead_bytes = static_cast<std::uint32_t>(o.offer_lookahead_bytes);
   c.choker.rechoke_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.rechoke_seconds));
   c.choker.optimistic_interval =
       std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.optimistic_seconds));
@@ -348,6 +354,15 @@ swarm_options swarm_input::parsed(bool file_given) const {
   o.repeat = parse_count("--repeat", repeat);
   static_assert(sizeof(std::size_t) == sizeof(std::uint64_t), "a seed is a whole count");
   o.data_seed = parse_count("--data-seed", data_seed);
+  // Bounded here so that the narrowing below is safe; check_ranges gives the ranges.
+  o.idle_extra_slots = static_cast<int>(std::min<std::size_t>(parse_count("--idle-extra-slots", idle_extra_slots), 65));
+  o.pieces_in_flight = static_cast<std::uint32_t>(std::min<std::size_t>(parse_count("--pieces-in-flight", pieces_in_flight), 65));
+  {
+    const double bits = parse_flag("--offer-lookahead", offer_lookahead, model::parse_size_bits);
+    if (std::fmod(bits, 8) != 0 || bits < 0)
+      throw usage_error("--offer-lookahead: '" + offer_lookahead + "' is not a whole number of bytes");
+    o.offer_lookahead_bytes = static_cast<std::uint64_t>(std::min(bits / 8, 1e12));
+  }
   o.rng_seed = parse_count("--seed", rng_seed);
   // Run k of --repeat takes --seed + k: that must not wrap past the largest seed.
   if (o.repeat > 1 && o.rng_seed > std::numeric_limits<std::uint64_t>::max() - (o.repeat - 1))
@@ -398,10 +413,24 @@ void swarm_input::add_options(CLI::App& app, engine e) {
       ->capture_default_str();
   app.add_option("--seed-policy", opts.seed_policy, "once-first (seeds send each piece once before any twice) or standard")
       ->capture_default_str();
+  app.add_option("--pieces-in-flight", pieces_in_flight,
+                  "once-first seeds: unsent pieces kept on offer, 1 to 64 (more: peers that pass pieces on fast "
+                  "take more of the seed)")
+      ->type_name("UINT")
+      ->capture_default_str();
+  app.add_option("--offer-lookahead", offer_lookahead,
+                  "once-first seeds: bytes offered beyond --pieces-in-flight, so the next piece is offered "
+                  "before the last is sent, 0 to 64MiB")
+      ->capture_default_str();
   app.add_option("--upload-order", opts.upload_order,
                   "piece-first (a piece asked for goes out whole before the next) or fair (equal shares)")
       ->capture_default_str();
   app.add_option("--slots", opts.slots, "regular unchoke slots")->capture_default_str();
+  app.add_option("--idle-extra-slots", idle_extra_slots,
+                  "unchokes beyond --slots + 1 (the optimistic) granted while our upload has nothing to send, "
+                  "0 to 64 (0: the classic choker)")
+      ->type_name("UINT")
+      ->capture_default_str();
   app.add_option("--rechoke", rechoke, "rechoke interval")->capture_default_str();
   app.add_option("--request-queue", request_queue,
                   "requests kept at a peer cover this much of its sending, at least 45ms while the --peer-down "

@@ -25,6 +25,7 @@ struct swarm_input {
   std::string rechoke = "10s", optimistic = "30s", timeout = "10min", repeat = "1", request_queue = "30ms";
   std::string have_batch = "1s";
   std::string data_seed = "1", rng_seed = "1";  ///< --data-seed, simulate's --seed
+  std::string idle_extra_slots = "4", pieces_in_flight = "1", offer_lookahead = "128KiB";
   std::string rtt = "0";      ///< --rtt (simulate's default: 100us, set by add_options)
   std::string jitter = "0";
   std::string max_peers = "auto";

@@ -198,7 +198,10 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   j["request_queue_seconds"] = std::chrono::duration<double>(c.picker.request_queue_time).count();
   j["have_batch_seconds"] = std::chrono::duration<double>(c.have_batch_interval).count();
   const auto scaled = bt::scaled(c.choker, c.time_scale);
+  j["pieces_in_flight"] = c.picker.pieces_in_flight;
+  j["offer_lookahead_bytes"] = c.picker.offer_lookahead_bytes;
   j["choker"] = {{"regular_slots", scaled.regular_slots},
+                 {"idle_extra_slots", scaled.idle_extra_slots},
                  {"rechoke_seconds", std::chrono::duration<double>(scaled.rechoke_interval).count()},
                  {"optimistic_seconds", std::chrono::duration<double>(scaled.optimistic_interval).count()}};
   if (const auto b = swarm_bound(c, r.file_bytes)) {

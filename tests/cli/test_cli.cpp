@@ -22,6 +22,15 @@ std::size_t lines(const std::string& s) {
   return n;
 }
 
+/// The JSON document of `p2pdist args extra...` (--json - among them), which must exit 0.
+nlohmann::json json_of(std::vector<std::string> args, const std::vector<std::string>& extra) {
+  args.insert(args.end(), extra.begin(), extra.end());
+  const auto r = run_p2pdist(args);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  return nlohmann::json::parse(r.out);
+}
+
 /// The first column of a --help text's option, positional and subcommand lines, in order:
 /// names, type, default and REQUIRED (e.g. "-N,--peers TEXT=10"), without -h,--help.
 std::vector<std::string> help_entries(const std::string& help) {
@@ -148,6 +157,14 @@ TEST_CASE("usage errors exit 2 with one line naming the problem", "[cli]") {
       {{"simulate", "--data-seed", "18446744073709551616"}, "--data-seed: '18446744073709551616' is too large"},
       {{"simulate", "--seed", "-1"}, "--seed: '-1' is not a whole number"},
       {{"simulate", "--seed", "18446744073709551615", "--repeat", "2"}, "would pass 2^64 - 1"},
+      // The harness's knobs, each with its range.
+      {{"swarm", "--idle-extra-slots", "65"}, "--idle-extra-slots: must be from 0 to 64"},
+      {{"simulate", "--idle-extra-slots", "-1"}, "--idle-extra-slots: '-1' is not a whole number"},
+      {{"simulate", "--pieces-in-flight", "0"}, "--pieces-in-flight: must be from 1 to 64"},
+      {{"swarm", "--pieces-in-flight", "65"}, "--pieces-in-flight: must be from 1 to 64"},
+      {{"simulate", "--offer-lookahead", "65MiB"}, "--offer-lookahead: must be from 0 to 64MiB"},
+      {{"simulate", "--offer-lookahead", "3bit"}, "--offer-lookahead: '3bit' is not a whole number of bytes"},
+      {{"simulate", "--offer-lookahead", "-1KiB"}, "--offer-lookahead"},
       {{}, "subcommand"},
       {{"nonsense"}, "nonsense"},
   };
@@ -199,7 +216,8 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
         "--piece-size TEXT=256KiB", "--server-up TEXT=4MB/s", "--peer-up TEXT=2MB/s", "--peer-down TEXT=unlimited",
         "--mode TEXT=p2p", "--after-complete TEXT=stay", "--content TEXT=memory", "--max-peers TEXT=auto",
         "--seed-policy TEXT=once-first",
-        "--upload-order TEXT=piece-first", "--slots INT=4", "--rechoke TEXT=10s", "--request-queue TEXT=30ms",
+        "--pieces-in-flight UINT=1", "--offer-lookahead TEXT=128KiB",
+        "--upload-order TEXT=piece-first", "--slots INT=4", "--idle-extra-slots UINT=4", "--rechoke TEXT=10s", "--request-queue TEXT=30ms",
         "--have-batch TEXT=1s", "--optimistic TEXT=30s", "--time-scale FLOAT=1", "--rtt TEXT=0", "--jitter TEXT=0",
         "--timeout TEXT=10min", "--repeat TEXT=1", "--json TEXT", "--progress-json", "--fault KIND[:COUNT] ...",
         "--no-baseline"}},
@@ -209,7 +227,8 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
        {"-N,--leechers TEXT=8", "--seeds TEXT=1", "--file-size TEXT=32MiB", "--file TEXT", "--data-seed UINT=1",
         "--piece-size TEXT=256KiB", "--server-up TEXT=4MB/s", "--peer-up TEXT=2MB/s", "--peer-down TEXT=unlimited",
         "--mode TEXT=p2p", "--after-complete TEXT=stay", "--max-peers TEXT=auto", "--seed-policy TEXT=once-first",
-        "--upload-order TEXT=piece-first", "--slots INT=4", "--rechoke TEXT=10s", "--request-queue TEXT=30ms",
+        "--pieces-in-flight UINT=1", "--offer-lookahead TEXT=128KiB",
+        "--upload-order TEXT=piece-first", "--slots INT=4", "--idle-extra-slots UINT=4", "--rechoke TEXT=10s", "--request-queue TEXT=30ms",
         "--have-batch TEXT=1s", "--optimistic TEXT=30s", "--time-scale FLOAT=1", "--rtt TEXT=100us", "--jitter TEXT=0",
         "--timeout TEXT=10min", "--repeat TEXT=1", "--json TEXT", "--progress-json", "--seed UINT=1"}},
       {"tracker", {"--listen TEXT=127.0.0.1:6969", "--interval TEXT=5s"}},
@@ -241,6 +260,27 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
   const auto unknown = run_p2pdist({"frobnicate"});
   CHECK(unknown.exit_code == 2);
   CHECK(unknown.err == "p2pdist: unknown command 'frobnicate' (commands: " + names + ")\n");
+}
+
+TEST_CASE("the harness's knobs are flags: the document echoes them and the engine follows them", "[cli]") {
+  // Download-bound P2P (u = d = 1 MB/s, N = 8): the seed's offers and the choker's idle
+  // unchokes both shape the run, so each knob changes the (deterministic) simulated time.
+  const std::vector<std::string> args = {"simulate", "-N", "8", "--file-size", "4MiB", "--piece-size", "64KiB",
+                                         "--server-up", "2MB/s", "--peer-up", "1MB/s", "--peer-down", "1MB/s",
+                                         "--json", "-"};
+  auto run = [&](const std::vector<std::string>& extra) { return json_of(args, extra); };
+  const auto defaults = run({});
+  CHECK(defaults["choker"]["idle_extra_slots"] == 4);
+  CHECK(defaults["pieces_in_flight"] == 1);
+  CHECK(defaults["offer_lookahead_bytes"] == 128 * 1024);
+  const auto classic = run({"--idle-extra-slots", "0"});
+  CHECK(classic["choker"]["idle_extra_slots"] == 0);
+  const auto wide = run({"--pieces-in-flight", "8", "--offer-lookahead", "1MiB"});
+  CHECK(wide["pieces_in_flight"] == 8);
+  CHECK(wide["offer_lookahead_bytes"] == 1024 * 1024);
+  const double t = defaults["distribution_seconds"].get<double>();
+  CHECK(classic["distribution_seconds"].get<double>() != t);
+  CHECK(wide["distribution_seconds"].get<double>() != t);
 }
 
 TEST_CASE("simulate --json - is swarm's document with the simulation's figures, the same for the same seed", "[cli]") {
@@ -281,14 +321,7 @@ TEST_CASE("simulate --rtt sets each connection's mean round trip and a request c
   // At the default 100 us it is within 1 % of the bound.
   const std::vector<std::string> args = {"simulate", "-N", "1", "--mode", "cs", "--file-size", "1MiB",
                                          "--piece-size", "64KiB", "--server-up", "1MB/s", "--json", "-"};
-  auto run = [&](const std::vector<std::string>& extra) {
-    auto a = args;
-    a.insert(a.end(), extra.begin(), extra.end());
-    const auto r = run_p2pdist(a);
-    INFO(r.err);
-    REQUIRE(r.exit_code == 0);
-    return json::parse(r.out);
-  };
+  auto run = [&](const std::vector<std::string>& extra) { return json_of(args, extra); };
   const auto near = run({});
   const auto far = run({"--rtt", "200ms"});
   CHECK(near["latency_seconds"].get<double>() == Approx(50e-6).epsilon(1e-3));
