@@ -27,6 +27,9 @@ peer_endpoint unpack_key(std::uint64_t key) {
 /// The address part of a peer_key.
 std::uint32_t address_of(std::uint64_t key) { return static_cast<std::uint32_t>(key >> 16); }
 
+/// The address range (IPv4 /24) of a peer_key.
+std::uint32_t range_of(std::uint64_t key) { return address_of(key) >> 8; }
+
 }  // namespace
 
 void swarm_table::torrent::remove_at(std::size_t i) {
@@ -68,18 +71,9 @@ announce_response swarm_table::announce(const announce_request& request, const i
     std::size_t i = 0;
     if (found != t.index.end()) {
       i = found->second;
-      by_address_[address_of(key)].erase(t.peers[i].touched);
+      unfile(t, i);
     } else {
-      if (t.peers.size() >= config_.max_peers_per_torrent) {
-        if (t.peers.empty()) torrents_.erase(it);
-        return failure("torrent full: too many peers");
-      }
-      // At its cap, the address trades its least recently announced peer for this one
-      // (never emptying `t` away: it is about to hold the new peer).
-      const auto held = by_address_.find(address_of(key));
-      if (held != by_address_.end() && held->second.size() >= config_.max_peers_per_address) {
-        evict_oldest(held->second, &t);
-      }
+      make_room(t, key);
       i = t.peers.size();
       t.peers.push_back(peer_record{.key = key});
       t.index.emplace(key, i);
@@ -90,7 +84,7 @@ announce_response swarm_table::announce(const announce_request& request, const i
     p.left_bytes = request.left_bytes;
     p.last_seen = at;
     p.touched = ++announces_;
-    by_address_[address_of(key)].emplace(p.touched, peer_place{.info_hash = request.info_hash, .key = key});
+    file(t, i, request.info_hash);
     if (request.event == announce_event::completed && !p.counted_download) {
       p.counted_download = true;
       ++t.downloaded;
@@ -144,15 +138,42 @@ announce_response swarm_table::failure(std::string reason) {
   return out;
 }
 
-void swarm_table::remove(torrent& t, std::size_t i) {
-  const std::uint32_t address = address_of(t.peers[i].key);
-  const auto book = by_address_.find(address);
-  if (book != by_address_.end()) {
-    book->second.erase(t.peers[i].touched);
-    if (book->second.empty()) by_address_.erase(book);
+void swarm_table::file(torrent& t, std::size_t i, const sha1_digest& info_hash) {
+  const peer_record& p = t.peers[i];
+  const peer_place place{.info_hash = info_hash, .key = p.key};
+  by_address_[address_of(p.key)].emplace(p.touched, place);
+  by_range_[range_of(p.key)].emplace(p.touched, place);
+  all_.emplace(p.touched, place);
+  t.by_touched.emplace(p.touched, place);
+}
+
+void swarm_table::unfile(torrent& t, std::size_t i) {
+  const peer_record& p = t.peers[i];
+  for (auto* books : {&by_address_, &by_range_}) {
+    const auto b = books->find(books == &by_address_ ? address_of(p.key) : range_of(p.key));
+    if (b == books->end()) continue;
+    b->second.erase(p.touched);
+    if (b->second.empty()) books->erase(b);
   }
+  all_.erase(p.touched);
+  t.by_touched.erase(p.touched);
+}
+
+void swarm_table::remove(torrent& t, std::size_t i) {
+  unfile(t, i);
   t.remove_at(i);
   --peers_;
+}
+
+void swarm_table::make_room(torrent& t, std::uint64_t key) {
+  // The torrent's own cap first: what it evicts may also bring the others under theirs.
+  if (t.peers.size() >= config_.max_peers_per_torrent) evict_oldest(t.by_touched, &t);
+  if (const auto b = by_address_.find(address_of(key));
+      b != by_address_.end() && b->second.size() >= config_.max_peers_per_address)
+    evict_oldest(b->second, &t);
+  if (const auto b = by_range_.find(range_of(key)); b != by_range_.end() && b->second.size() >= config_.max_peers_per_range)
+    evict_oldest(b->second, &t);
+  if (peers_ >= config_.max_peers) evict_oldest(all_, &t);
 }
 
 void swarm_table::purge(torrent& t, time_point cutoff) {
@@ -165,19 +186,15 @@ void swarm_table::purge(torrent& t, time_point cutoff) {
   }
 }
 
-void swarm_table::evict_oldest(std::map<std::uint64_t, peer_place>& book, const torrent* keep) {
-  const peer_place place = book.begin()->second;
+void swarm_table::evict_oldest(const book& from, const torrent* keep) {
+  if (from.empty()) return;
+  const peer_place place = from.begin()->second;
+  // Every book entry is a held peer: the lookups cannot fail.
   const auto it = torrents_.find(place.info_hash);
-  if (it == torrents_.end()) {  // cannot happen: every book entry is a held peer
-    book.erase(book.begin());
-    return;
-  }
+  if (it == torrents_.end()) return;
   const auto at = it->second.index.find(place.key);
-  if (at == it->second.index.end()) {  // cannot happen, as above
-    book.erase(book.begin());
-    return;
-  }
-  remove(it->second, at->second);  // may erase `book` (when it held one peer): not used after
+  if (at == it->second.index.end()) return;
+  remove(it->second, at->second);  // may erase `from` (when it held one peer): not used after
   ++evicted_;
   if (it->second.peers.empty() && &it->second != keep) torrents_.erase(it);
 }

@@ -1,7 +1,9 @@
 #pragma once
 // swarm_table: the tracker server's swarms as plain state, with no socket and no clock:
-// per info-hash, the peers keyed by (address, port), the per-address caps with eviction of
-// an address's least recently announced peer, expiry, and the spreading of a response's
+// per info-hash, the peers keyed by (address, port); caps per address, per address range
+// (IPv4 /24), per torrent and in all, each making room by evicting the least recently
+// announced peer it counts, so that the table stays bounded whatever addresses a flood
+// comes from and a newcomer is always held; expiry; and the spreading of a response's
 // peers over the addresses of the swarm. The server (tracker_server.cpp) drives it with
 // `now` and a generator, on its strand.
 
@@ -46,7 +48,7 @@ class swarm_table {
   std::size_t torrents() const noexcept { return torrents_.size(); }
   /// Peers held now, all torrents.
   std::size_t peers() const noexcept { return peers_; }
-  /// Peers replaced so far to stay within max_peers_per_address.
+  /// Peers replaced so far to stay within a cap (address, range, torrent, all).
   std::uint64_t evicted() const noexcept { return evicted_; }
 
  private:
@@ -60,10 +62,19 @@ class swarm_table {
     bool counted_download = false;  ///< its `completed` was counted in torrent::downloaded
   };
 
+  /// Where one peer is held: its torrent and its key there.
+  struct peer_place {
+    sha1_digest info_hash{};
+    std::uint64_t key = 0;
+  };
+  /// Peers by `touched`, least recently announced first.
+  using book = std::map<std::uint64_t, peer_place>;
+
   /// One swarm: its peers in a vector (for random picks) indexed by key.
   struct torrent {
     std::vector<peer_record> peers;
     std::unordered_map<std::uint64_t, std::size_t> index;
+    book by_touched;              ///< its peers, least recently announced first
     std::int64_t downloaded = 0;  ///< `completed` events seen
 
     /// Removes the peer at `i` (the last one takes its place).
@@ -72,24 +83,28 @@ class swarm_table {
     std::int64_t seeds() const;
   };
 
-  /// Where one peer is held: its torrent and its key there.
-  struct peer_place {
-    sha1_digest info_hash{};
-    std::uint64_t key = 0;
-  };
-
   /// An answer carrying only `reason` as its failure reason.
   static announce_response failure(std::string reason);
 
-  /// Removes the peer at `i` of `t` from the torrent and from its address's book.
+  /// Removes the peer at `i` of `t` from the torrent and from every book.
   void remove(torrent& t, std::size_t i);
+
+  /// Files the peer at `i` of `t` (its key and `touched` set) in every book; unfile takes
+  /// it out again.
+  void file(torrent& t, std::size_t i, const sha1_digest& info_hash);
+  void unfile(torrent& t, std::size_t i);
+
+  /// Makes room for one more peer in `t` (about to hold it): evicts the least recently
+  /// announced peer of each cap that `key` would pass.
+  void make_room(torrent& t, std::uint64_t key);
 
   /// Drops the peers of `t` last seen before `cutoff`.
   void purge(torrent& t, time_point cutoff);
 
-  /// Removes the least recently announced peer of an address's book (not empty), and its
-  /// torrent when that is left empty, unless it is `keep`.
-  void evict_oldest(std::map<std::uint64_t, peer_place>& book, const torrent* keep);
+  /// Removes the least recently announced peer of a book (not empty), and its torrent when
+  /// that is left empty, unless it is `keep`. The book may be gone after (an address's or a
+  /// range's, when it held one peer).
+  void evict_oldest(const book& from, const torrent* keep);
 
   /// Up to `wanted` peers of `t` other than the one at `self`, spread over addresses: in
   /// rounds, each address still holding candidates gives one peer chosen at random, the
@@ -102,8 +117,11 @@ class swarm_table {
   tracker_config config_;
   duration expiry_;
   std::map<sha1_digest, torrent> torrents_;  // ordered: no hash flooding by chosen info-hashes
-  /// Per address, its peers by `touched` (oldest first). Ordered maps, as above.
-  std::map<std::uint32_t, std::map<std::uint64_t, peer_place>> by_address_;
+  /// Per address, per range (the address's first three bytes) and in all, the peers by
+  /// `touched` (oldest first). Ordered maps, as above.
+  std::map<std::uint32_t, book> by_address_;
+  std::map<std::uint32_t, book> by_range_;
+  book all_;
   std::size_t peers_ = 0;
   std::uint64_t announces_ = 0;
   std::uint64_t evicted_ = 0;

@@ -397,7 +397,8 @@ tracker_server::tracker_server(asio::io_context& io, const tracker_config& confi
     throw std::invalid_argument("tracker: peer_expiry and idle_timeout must be above zero");
   }
   if (config.max_request_bytes < 16 || config.max_connections == 0 || config.max_torrents == 0 ||
-      config.max_peers_per_torrent == 0 || config.max_peers_per_address == 0) {
+      config.max_peers_per_torrent == 0 || config.max_peers_per_address == 0 || config.max_peers_per_range == 0 ||
+      config.max_peers == 0) {
     throw std::invalid_argument(
         "tracker: max_request_bytes must be at least 16 and the other limits above zero");
   }

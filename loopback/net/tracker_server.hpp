@@ -7,8 +7,10 @@
 // up, with bounded memory, under garbage: an oversized request is cut at
 // max_request_bytes, a slow or silent connection is closed at idle_timeout, and at
 // max_connections the oldest connection makes room for the newest. Under a flood of
-// announces from one address (random info-hashes, fake peers for a real torrent) that
-// address holds at most max_peers_per_address entries, and a response spreads its peers
+// announces (random info-hashes, fake peers for a real torrent) an address holds at most
+// max_peers_per_address entries, an address range max_peers_per_range, a torrent
+// max_peers_per_torrent and the table max_peers (each cap replaces its least recently
+// announced peer), and a response spreads its peers
 // over the addresses of the swarm (one per address in turn, in random order), so fake
 // peers behind a few addresses cannot crowd the honest ones out of the answers.
 //
@@ -57,12 +59,22 @@ struct tracker_config {
   std::size_t max_connections = 1024;
   /// Most torrents held; an announce for a new one beyond it gets a failure reason.
   std::size_t max_torrents = 10'000;
-  /// Most peers held per torrent; a new peer beyond it gets a failure reason.
+  /// Most peers held per torrent; a new peer beyond it replaces the torrent's least
+  /// recently announced peer (so a newcomer is never locked out by fake peers).
   std::size_t max_peers_per_torrent = 10'000;
   /// Most peers held for one address (all its ports, all torrents); a new one beyond it
   /// replaces that address's least recently announced peer. One address flooding
   /// announces (random info-hashes, fake ports) thus churns only its own entries.
   std::size_t max_peers_per_address = 1024;
+  /// The same for an address range (IPv4 /24: a host's neighbours, or one 127.0.x.0/24 of
+  /// the loopback's 65 536), so that a flood from many addresses of a few ranges churns
+  /// only those ranges' entries. The harness gives each instance its own address, at most
+  /// 256 to a /24.
+  std::size_t max_peers_per_range = 4096;
+  /// Most peers held in all (all torrents); a new one beyond it replaces the least
+  /// recently announced peer of the table. Bounds the tracker's memory (a few hundred bytes
+  /// a peer) whatever addresses a flood comes from: 127.0.0.0/8 alone has 65 536 ranges.
+  std::size_t max_peers = 200'000;
   /// Seed of the generator that picks which peers a response holds.
   std::uint64_t rng_seed = 0x7261636b6572;
 };
@@ -83,7 +95,7 @@ struct tracker_stats {
   std::uint64_t bytes_received = 0;       ///< request bytes read, all connections
   std::uint64_t torrents = 0;             ///< torrents held now
   std::uint64_t peers_held = 0;           ///< peers held now, all torrents
-  std::uint64_t peers_evicted = 0;        ///< peers replaced to stay within max_peers_per_address
+  std::uint64_t peers_evicted = 0;        ///< peers replaced to stay within a cap (address, range, torrent, all)
 };
 
 namespace detail {

@@ -215,16 +215,7 @@ TEST_CASE("scrape: complete, downloaded and incomplete per torrent", "[loopback]
   announce(port, {.peer = 3, .port = 7003, .left_bytes = 0, .event = announce_event::completed});
   announce(port, {.info_hash = hash_of('b'), .peer = 4, .port = 7004});
 
-  auto files_of = [&](const std::string& target) {
-    const http_reply reply = get(port, target);
-    REQUIRE(reply.status == 200);
-    auto body = bdecode(reply.body);
-    REQUIRE(body.has_value());
-    const bvalue* files = body->find("files");
-    REQUIRE(files != nullptr);
-    REQUIRE(files->is_dict());
-    return *files->as_dict();
-  };
+  auto files_of = [&](const std::string& target) { return scrape_files(port, target); };
   const std::string a(20, 'a'), b(20, 'b'), z(20, 'z');
   const auto one = files_of("/scrape?info_hash=" + percent_encode(a) + "&info_hash=" + percent_encode(z));
   REQUIRE(one.size() == 2);
@@ -290,13 +281,9 @@ TEST_CASE("flood: announces for random torrents from one address keep the tables
   CHECK(tracker.stats().torrents == 5);
   CHECK(tracker.stats().peers_held == 5);
   CHECK(tracker.stats().peers_evicted == 16);
-  const http_reply reply = get(port, "/scrape?info_hash=" + percent_encode(std::string(20, 'a')) +
-                                         "&info_hash=" + percent_encode(std::string(20, 'A')) +
-                                         "&info_hash=" + percent_encode(std::string(20, 'A' + 19)));
-  REQUIRE(reply.status == 200);
-  auto body = bdecode(reply.body);
-  REQUIRE(body.has_value());
-  const auto& files = *body->find("files")->as_dict();
+  const auto files = scrape_files(port, "/scrape?info_hash=" + percent_encode(std::string(20, 'a')) +
+                                             "&info_hash=" + percent_encode(std::string(20, 'A')) +
+                                             "&info_hash=" + percent_encode(std::string(20, 'A' + 19)));
   CHECK(int_at(files.at(std::string(20, 'a')), "incomplete") == 1);
   CHECK(int_at(files.at(std::string(20, 'A')), "incomplete") == 0);
   CHECK(int_at(files.at(std::string(20, 'A' + 19)), "incomplete") == 1);
@@ -329,4 +316,59 @@ TEST_CASE("flood: an answer spreads its peers over addresses, so fake ports cann
     for (const auto& e : got) fake += fakes.count(e);
     CHECK(fake == 3);
   }
+}
+
+// ---- flood: announces from many addresses ------------------------------------------------
+
+TEST_CASE("flood: many addresses of one range replace that range's own oldest peers", "[loopback][tracker]") {
+  tracker_config config = test_config();
+  config.max_peers_per_range = 3;
+  running_tracker tracker(config);
+  const auto port = tracker.port();
+  const ipv4_bytes honest{127, 0, 0, 2};
+  announce(port, {.peer = 50, .port = 7100, .from = honest});
+  // Five addresses of 127.0.9.0/24, one peer each: the range holds three, the newest.
+  for (std::uint8_t i = 1; i <= 5; ++i) announce(port, {.peer = i, .port = 7000, .from = {127, 0, 9, i}});
+  CHECK(tracker.stats().peers_held == 4);
+  CHECK(tracker.stats().peers_evicted == 2);
+  const bvalue fresh = announce(port, {.peer = 60, .port = 7200, .from = {127, 0, 0, 3}});
+  CHECK(compact_peers(fresh) == std::set<std::string>{entry(honest, 7100), entry({127, 0, 9, 3}, 7000),
+                                                      entry({127, 0, 9, 4}, 7000), entry({127, 0, 9, 5}, 7000)});
+}
+
+TEST_CASE("flood: a full torrent takes a newcomer in place of its least recently announced peer",
+          "[loopback][tracker]") {
+  tracker_config config = test_config();
+  config.max_peers_per_torrent = 3;
+  running_tracker tracker(config);
+  const auto port = tracker.port();
+  // Three peers from three ranges fill the torrent; the first re-announces, so the second
+  // is now the least recently announced.
+  for (std::uint8_t r = 1; r <= 3; ++r) announce(port, {.peer = r, .port = 7000, .from = {127, 0, r, 1}});
+  announce(port, {.peer = 1, .port = 7000, .event = announce_event::none, .from = {127, 0, 1, 1}});
+  const bvalue newcomer = announce(port, {.peer = 4, .port = 7000, .from = {127, 0, 4, 1}});
+  CHECK(newcomer.find("failure reason") == nullptr);
+  CHECK(compact_peers(newcomer) == std::set<std::string>{entry({127, 0, 1, 1}, 7000), entry({127, 0, 3, 1}, 7000)});
+  CHECK(tracker.stats().peers_held == 3);
+  CHECK(tracker.stats().peers_evicted == 1);
+}
+
+TEST_CASE("flood: max_peers bounds the whole table whatever ranges announce", "[loopback][tracker]") {
+  tracker_config config = test_config();
+  config.max_peers = 5;
+  running_tracker tracker(config);
+  const auto port = tracker.port();
+  // Twenty torrents from twenty /24 ranges (each under every per-address, per-range and
+  // per-torrent cap): the table keeps the five newest peers, and only their torrents.
+  for (int i = 0; i < 20; ++i) {
+    const auto r = static_cast<std::uint8_t>(10 + i);
+    announce(port, {.info_hash = hash_of(static_cast<char>('A' + i)), .peer = 1 + i, .port = 7000,
+                    .from = {127, 0, r, 1}});
+  }
+  CHECK(tracker.stats().peers_held == 5);
+  CHECK(tracker.stats().torrents == 5);
+  CHECK(tracker.stats().peers_evicted == 15);
+  const auto files = scrape_files(port, "/scrape");
+  CHECK(files.size() == 5);
+  for (int i = 15; i < 20; ++i) CHECK(files.count(std::string(20, static_cast<char>('A' + i))) == 1);
 }

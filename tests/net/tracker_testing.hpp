@@ -256,6 +256,18 @@ inline bvalue announce(std::uint16_t port, const announce_args& a) {
   return std::move(body).value();
 }
 
+/// The `files` dictionary of a 200 scrape reply to `target` (its torrents by info-hash).
+inline bvalue::dict scrape_files(std::uint16_t port, const std::string& target) {
+  const http_reply reply = get(port, target);
+  REQUIRE(reply.status == 200);
+  auto body = bdecode(reply.body);
+  REQUIRE(body.has_value());
+  const bvalue* files = body->find("files");
+  REQUIRE(files != nullptr);
+  REQUIRE(files->is_dict());
+  return *files->as_dict();
+}
+
 /// The integer under `key` of a dictionary; fails the test when there is none.
 inline std::int64_t int_at(const bvalue& dict, std::string_view key) {
   const bvalue* v = dict.find(key);
