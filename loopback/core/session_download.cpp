@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <set>
+#include <unordered_map>
 
 #include "loopback/core/connection.hpp"
 #include "loopback/core/session.hpp"
@@ -80,37 +83,51 @@ void session::handle_round_trip(peer_key conn, duration rtt, time_point now) {
   fill_pipeline(*c);
 }
 
-// End game while our download binds (limited, and receiving at 80 % of the limit or more):
-// a block in flight at other peers is asked of `c` as well only when `c` would bring it
-// at least twice as soon — by each peer's recent rate and the block's place in that peer's
-// queue — or when a peer that holds its request sends us nothing. There a duplicate that
-// arrives costs the link that binds a block's time: in the start-up swarm (N = 4, 1 MiB,
-// d = 2 MB/s) three leechers of four took two duplicates each, 16 ms. Where our download
-// does not bind, or no rate is measured for `c` yet, every block may go (the classic end
-// game: a slow sender holding the last blocks is what it saves us from).
+// Our download binds: it is limited, and we receive at 80 % of the limit or more.
 bool session::download_binds() const {
   if (!(config_.download_bytes_per_s > 0)) return false;
   const double payload_limit = config_.download_bytes_per_s * block_bytes / (block_bytes + piece_header_bytes);
   return received_rate_.rate(now_) >= 0.8 * payload_limit;
 }
 
+// End game while our download binds: a block in flight at other peers is asked of `c` as
+// well only when `c` would bring it at least twice as soon — by each peer's recent rate and
+// the block's place in that peer's queue — or when a peer that holds its request sends us
+// nothing. There a duplicate that arrives costs the link that binds a block's time: in the
+// start-up swarm (N = 4, 1 MiB, d = 2 MB/s) three leechers of four took two duplicates
+// each, 16 ms. Where our download does not bind, or no rate is measured for `c` yet, every
+// block may go (the classic end game: a slow sender holding the last blocks is what it
+// saves us from). The other peers' queues are read once per pick, on the first question.
 piece_picker::duplicate_filter session::end_game_filter(const connection& c) const {
   constexpr double margin = 2.0;
   if (!picker_.in_end_game() || !download_binds()) return {};
   const double rate = c.rate_from.rate(now_);
   if (!(rate > 0)) return {};
   const double own = static_cast<double>(c.outstanding.size() + 1) * block_bytes / rate;
-  return [this, own, key = c.key](const block_request& b) {
-    double soonest = std::numeric_limits<double>::infinity();
-    for (const auto& [k, q] : conns_) {
-      if (q->key == key || !q->is_open()) continue;
-      const auto it = std::find(q->outstanding.begin(), q->outstanding.end(), b);
-      if (it == q->outstanding.end()) continue;
-      const double r = q->rate_from.rate(now_);
-      if (!(r > 0)) return true;
-      soonest = std::min(soonest, static_cast<double>(it - q->outstanding.begin() + 1) * block_bytes / r);
+  struct arrival {
+    double soonest = std::numeric_limits<double>::infinity();  ///< seconds, over the peers that send
+    bool held_by_silent = false;                               ///< a holder sends us nothing
+  };
+  auto elsewhere = std::make_shared<std::optional<std::unordered_map<std::uint64_t, arrival>>>();
+  const auto id = [](const block_request& b) { return (std::uint64_t{b.piece} << 32) | b.begin; };
+  return [this, own, key = c.key, elsewhere, id](const block_request& b) {
+    if (!*elsewhere) {
+      auto& at = elsewhere->emplace();
+      for (const auto& [k, q] : conns_) {
+        if (q->key == key || !q->is_open()) continue;
+        const double r = q->rate_from.rate(now_);
+        for (std::size_t i = 0; i < q->outstanding.size(); ++i) {
+          auto& a = at[id(q->outstanding[i])];
+          if (!(r > 0))
+            a.held_by_silent = true;
+          else
+            a.soonest = std::min(a.soonest, static_cast<double>(i + 1) * block_bytes / r);
+        }
+      }
     }
-    return soonest > margin * own;
+    const auto it = (*elsewhere)->find(id(b));
+    if (it == (*elsewhere)->end()) return true;  // nobody else holds it
+    return it->second.held_by_silent || it->second.soonest > margin * own;
   };
 }
 
