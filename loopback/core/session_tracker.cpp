@@ -1,6 +1,7 @@
 // session: announces to the tracker — `started` at once, then again every interval the
 // tracker gives (with backoff after failures), `completed` as soon as a download completes
-// (a download that stops once complete sends it on stop, before `stopped`), `stopped` on stop. One announce in flight at a time; the driver carries it. See session.hpp.
+// (a download that stops once complete sends it on stop, before `stopped`), `stopped` on
+// stop. One announce in flight at a time; the driver carries it. See session.hpp.
 
 #include <algorithm>
 

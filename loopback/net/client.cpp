@@ -281,7 +281,7 @@ void client_impl::begin_stop() {
   // An announce in flight ends now, unless it tells the tracker the download completed:
   // that one ends on its own (answer or timeout), then the session announces `stopped`.
   if (tracker_socket_ && tracker_event_ != announce_event::completed) tracker_socket_->close(ec);
-  session_.stop(now());  // closes every connection; announces `stopped` if it had started
+  session_.stop(now());  // closes every connection; then `completed` if owed, and `stopped`
   drain();
   // Defer the check: tasks that are ending are counted until their completion runs.
   asio::post(strand_, [self = shared_from_this()] { self->check_stopped(); });
