@@ -473,7 +473,8 @@ void swarm_input::add_options(CLI::App& app, engine e) {
   app.add_option("--fault", opts.faults,
                   "add adversaries, KIND[:COUNT] (repeatable): corrupt (wrong data), drop (cuts pieces "
                   "midway), stall (never answers), garbage (bad bytes, 4 GiB length prefix), slowloris "
-                  "(one byte every few seconds to every peer and the tracker), churn (the first COUNT "
+                  "(one byte every few seconds to every peer and the tracker), chatter (control messages "
+                  "only, 48 kB/s a connection), churn (the first COUNT "
                   "leechers leave mid-download and come back); the report counts hash failures, bans, "
                   "snubs, protocol drops, wasted bytes and the time lost: distribution time minus that "
                   "of the same swarm without faults, run first")

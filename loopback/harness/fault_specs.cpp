@@ -18,6 +18,7 @@ std::string_view to_string(fault_kind kind) noexcept {
     case fault_kind::stall: return "stall";
     case fault_kind::garbage: return "garbage";
     case fault_kind::slowloris: return "slowloris";
+    case fault_kind::chatter: return "chatter";
     case fault_kind::churn: return "churn";
   }
   return "unknown";
@@ -35,7 +36,7 @@ fault_spec parse_fault(std::string_view text) {
   const auto kind = parse_fault_kind(name);
   if (!kind)
     throw std::invalid_argument("'" + std::string(name) +
-                                "' is not a fault kind (use corrupt, drop, stall, garbage, slowloris or churn, "
+                                "' is not a fault kind (use corrupt, drop, stall, garbage, slowloris, chatter or churn, "
                                 "optionally with :COUNT)");
   fault_spec spec{.kind = *kind};
   if (colon != std::string_view::npos) {

@@ -250,12 +250,47 @@ class fault_peer : public std::enable_shared_from_this<fault_peer> {
       bt::wire_append(bt::msg::unchoke{}, out);
     } else if (kind_ == fault_kind::garbage) {
       append_garbage(out);
+    } else if (kind_ == fault_kind::chatter) {
+      bt::wire_append(bt::msg::bitfield{bt::bitfield(config_.torrent->piece_count(), false)}, out);
     }
     if (!co_await write(*s, out)) {
       if (!stopping_) ++cut_by_peer_;
       co_return false;
     }
+    if (kind_ == fault_kind::chatter) spawn(chatter(s));
     co_return co_await read_and_answer(s);
+  }
+
+  /// Chatter: control messages at chatter_bytes_per_s, in a batch every 10 ms, while this
+  /// session lasts (read_and_answer reads the peer meanwhile).
+  asio::awaitable<void> chatter(std::shared_ptr<session_io> io) {
+    session_io& s = *io;
+    const std::uint64_t generation = s.generation;
+    const auto tick = std::chrono::milliseconds(10);
+    const auto batch_bytes = static_cast<std::size_t>(std::max(1.0, config_.chatter_bytes_per_s * 0.01));
+    const auto& t = *config_.torrent;
+    std::uniform_int_distribution<std::uint32_t> any_piece(0, t.piece_count() - 1);
+    std::vector<std::byte> out;
+    for (std::uint64_t k = 0; !stopping_ && s.generation == generation && s.socket.is_open(); ++k) {
+      out.clear();
+      while (out.size() < batch_bytes) {
+        switch (k++ % 5) {
+          case 0: bt::wire_append(bt::msg::have{any_piece(rng_)}, out); break;
+          case 1: bt::wire_append(bt::msg::interested{}, out); break;
+          case 2: bt::wire_append(bt::msg::not_interested{}, out); break;
+          case 3: {
+            const std::uint32_t piece = any_piece(rng_);
+            const auto length = static_cast<std::uint32_t>(std::min<std::uint64_t>(bt::block_bytes, t.piece_size(piece)));
+            bt::wire_append(bt::msg::request{.index = piece, .begin = 0, .length = length}, out);
+            bt::wire_append(bt::msg::cancel{.index = piece, .begin = 0, .length = length}, out);
+            break;
+          }
+          default: bt::wire_append(bt::msg::keep_alive{}, out); break;
+        }
+      }
+      if (!co_await write(s, out)) break;  // the session ended (read_and_answer counts the cut)
+      if (s.generation != generation || !co_await pause(s, tick)) break;
+    }
   }
 
   /// Garbage after a valid handshake, alternately: a length prefix of 2^32 - 1 bytes (4 GiB)

@@ -18,6 +18,10 @@
 //   slowloris  `slowloris_connections` connections to every honest peer and to the
 //              tracker, each sending one byte (of a valid handshake, or of a GET line)
 //              every drip_interval; reconnects when cut
+//   chatter    an empty bitfield, then nothing but control messages, chatter_bytes_per_s
+//              of them on every connection: `have` for random pieces it does not hold,
+//              interested and not interested, requests each cancelled at once, keep-alives
+//              (every message valid, none carrying data: honest peers must go on trading)
 //   churn      not a peer: the harness stops the first COUNT honest leechers once each,
 //              mid-download, and restarts them from what they hold (see plan_churn)
 //
@@ -53,14 +57,14 @@
 namespace p2pdist::loopback {
 
 /// The kinds of adversary `--fault` adds (see the file comment).
-enum class fault_kind { corrupt, drop, stall, garbage, slowloris, churn };
+enum class fault_kind { corrupt, drop, stall, garbage, slowloris, chatter, churn };
 
 /// Every kind, in the order of the enumeration.
-inline constexpr std::array<fault_kind, 6> all_fault_kinds{fault_kind::corrupt,   fault_kind::drop,
-                                                           fault_kind::stall,     fault_kind::garbage,
-                                                           fault_kind::slowloris, fault_kind::churn};
+inline constexpr std::array<fault_kind, 7> all_fault_kinds{
+    fault_kind::corrupt,   fault_kind::drop,    fault_kind::stall, fault_kind::garbage,
+    fault_kind::slowloris, fault_kind::chatter, fault_kind::churn};
 
-/// "corrupt", "drop", "stall", "garbage", "slowloris", "churn".
+/// "corrupt", "drop", "stall", "garbage", "slowloris", "chatter", "churn".
 std::string_view to_string(fault_kind kind) noexcept;
 /// The kind named exactly so (lower case); nullopt otherwise.
 std::optional<fault_kind> parse_fault_kind(std::string_view text) noexcept;
@@ -114,6 +118,9 @@ struct fault_swarm_config {
   bt::duration keepalive_interval = std::chrono::seconds(5);  ///< stall: a keep-alive this often
   bt::duration announce_timeout = std::chrono::seconds(2);    ///< one announce, all included
   std::size_t slowloris_connections = 8;  ///< per target (each peer, and the tracker)
+  /// chatter: control-message bytes a second on each connection (4 096 messages of 9 to 17
+  /// bytes a second at the default: a hundred times what an honest peer sends).
+  double chatter_bytes_per_s = 48'000;
   /// An outgoing target is given up after this many sessions in a row where it sent no
   /// request (it banned us, or is a seed, or keeps another connection to us). Garbage and
   /// slowloris never give up.

@@ -217,6 +217,19 @@ TEST_CASE("slowloris: half-open connections are cut by the peers and by the trac
   CHECK(r.faults.tracker_timeouts >= 1);
 }
 
+TEST_CASE("chatter: a flood of control messages on every connection, and the data still flows", "[loopback][faults]") {
+  const auto c = small({{fault_kind::chatter, 1}});
+  const auto r = run_swarm(c);
+  check_honest_completion(c, r);
+  const auto& chatty = peer_of(r, fault_kind::chatter);
+  CHECK(chatty.connections >= 2);
+  // 48 kB/s a connection over the swarm's seconds: it flooded (more than 100 kB), and no
+  // honest peer took it for a source of blocks (its `have`s claim pieces, it never unchokes).
+  CHECK(chatty.bytes_sent > 100'000);
+  CHECK(chatty.requests == 0);
+  CHECK(r.faults.protocol_drops == 0);  // every message was valid
+}
+
 TEST_CASE("churn: a leecher leaves mid-download, comes back with what it held, and completes", "[loopback][faults]") {
   const auto c = small({{fault_kind::churn, 1}});
   const auto r = run_swarm(c);
@@ -240,6 +253,7 @@ TEST_CASE("every kind at once: honest leechers complete; the counters and JSON s
                   {fault_kind::stall, 1},
                   {fault_kind::garbage, 1},
                   {fault_kind::slowloris, 1},
+                  {fault_kind::chatter, 1},
                   {fault_kind::churn, 1}});
   c.file_bytes = 3u << 20;  // a little longer, so that every adversary gets its chance
   auto r = run_swarm(c);
@@ -250,11 +264,13 @@ TEST_CASE("every kind at once: honest leechers complete; the counters and JSON s
   CHECK(r.faults.handshake_timeouts >= 1);
   CHECK(peer_of(r, fault_kind::drop).cut_by_us >= 1);
   CHECK(peer_of(r, fault_kind::stall).requests >= 1);
+  CHECK(peer_of(r, fault_kind::chatter).bytes_sent > 0);
   REQUIRE(r.faults.churn.size() == 1);
   CHECK(r.faults.churn.front().restarts == 1);
   std::vector<std::string> addresses;
   for (const auto& p : r.faults.peers) addresses.push_back(p.address);
-  CHECK(addresses == std::vector<std::string>{"127.0.200.1", "127.0.200.2", "127.0.200.3", "127.0.200.4", "127.0.200.5"});
+  CHECK(addresses ==
+        std::vector<std::string>{"127.0.200.1", "127.0.200.2", "127.0.200.3", "127.0.200.4", "127.0.200.5", "127.0.200.6"});
 
   // JSON: a `faults` object beside the contract's fields; time lost needs a baseline.
   r.faults.baseline_seconds = 1.5;
@@ -268,9 +284,9 @@ TEST_CASE("every kind at once: honest leechers complete; the counters and JSON s
   CHECK(f["snubs"] == r.faults.snubs);
   CHECK(f["protocol_drops"] == r.faults.protocol_drops);
   CHECK(f["wasted_bytes"] == r.faults.wasted_bytes);
-  CHECK(f["spec"].size() == 6);
+  CHECK(f["spec"].size() == 7);
   CHECK(f["spec"][0]["kind"] == "corrupt");
-  CHECK(f["peers"].size() == 5);
+  CHECK(f["peers"].size() == 6);
   CHECK(f["churn"].size() == 1);
   CHECK(f["time_lost_seconds"].get<double>() == Approx(*r.distribution_seconds - 1.5));
   CHECK(f["over_bound_seconds"].get<double>() ==
