@@ -45,6 +45,7 @@ struct connection {
   std::vector<block_request> outstanding;  ///< our requests in flight at it, oldest first
   decayed_rate rate_from{};                ///< its recent sending rate to us (blocks received)
   decayed_rate rate_to{std::chrono::milliseconds(400)};  ///< our recent sending rate to it (blocks sent)
+  decayed_rate idle_messages{std::chrono::seconds(1)};   ///< its messages that move no data, a second
   duration round_trip{};                   ///< the transport's, as the driver reports it (0: unknown)
   time_point connected_at{};
   time_point last_received{};              ///< any bytes read

@@ -165,7 +165,9 @@ class session {
   void dispatch(connection& c, const wire_event& message);
   void on_peer_interested(connection& c);
   void on_peer_have(connection& c, std::uint32_t piece);
-  void on_peer_request(connection& c, const msg::request& r);
+  /// Queues c's request for upload; false when it is ignored (choked, a piece we lack, a
+  /// full queue).
+  bool on_peer_request(connection& c, const msg::request& r);
   void housekeeping();
   void update_peer_count();
   bool peer_is_seed(const connection& c) const;
@@ -196,6 +198,10 @@ class session {
   void piece_passed(std::uint32_t piece, std::span<const std::uint64_t> fingerprints);
   void piece_failed(std::uint32_t piece, std::span<const std::uint64_t> fingerprints);
   void strike(std::uint32_t address);
+  /// Bans an address: its connections close, with `reason`, and it may not come back.
+  void ban(std::uint32_t address, const std::string& reason);
+  /// c sent a message that moves no data (session_config::max_idle_messages_per_s).
+  void note_idle_message(connection& c);
   void on_complete();
 
   // session_upload.cpp: the upload queue and choking

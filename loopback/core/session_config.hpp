@@ -96,6 +96,11 @@ struct session_config {
   std::size_t max_peers = 80;             ///< connections, both directions
   std::size_t max_half_open = 8;          ///< our dials still connecting, at most
   std::uint32_t max_hash_failures = 2;    ///< pieces failed by one address before it is banned
+  /// A peer that sends more than this many messages a second that move no data (keep-alive,
+  /// interested or not, a `have` it sent before, a request we ignore, a cancel), over about
+  /// a second, floods us: it is cut and its address banned. An honest peer sends a few a
+  /// second, bursts of at most its request queue (a choke voids it); 0 or less: no limit.
+  double max_idle_messages_per_s = 1000;
   std::size_t max_queued_requests = 250;  ///< a peer's requests queued here; more are ignored
   std::uint64_t rng_seed = 0;             ///< peer id and every random choice
   duration handshake_timeout = std::chrono::seconds(10);   ///< connect + handshake

@@ -292,12 +292,16 @@ void session::piece_failed(std::uint32_t piece, std::span<const std::uint64_t> f
 void session::strike(std::uint32_t address) {
   if (banned_.count(address)) return;
   if (++strikes_[address] < std::max<std::uint32_t>(config_.max_hash_failures, 1)) return;
-  banned_.insert(address);
+  ban(address, "repeated hash failures");
+}
+
+void session::ban(std::uint32_t address, const std::string& reason) {
+  if (!banned_.insert(address).second) return;
   ++stats_.peers_banned;
   for (auto& [k, c] : conns_) {
     if (c->is_open() && ip_key(c->remote.ip) == address) {
-      emit(client_event_kind::peer_banned, "repeated hash failures", {}, c.get());
-      close_connection(*c, "banned: repeated hash failures");
+      emit(client_event_kind::peer_banned, reason, {}, c.get());
+      close_connection(*c, "banned: " + reason);
     }
   }
 }

@@ -21,7 +21,8 @@
 //   chatter    an empty bitfield, then nothing but control messages, chatter_bytes_per_s
 //              of them on every connection: `have` for random pieces it does not hold,
 //              interested and not interested, requests each cancelled at once, keep-alives
-//              (every message valid, none carrying data: honest peers must go on trading)
+//              (every message valid, none carrying data: honest peers must go on trading;
+//              past session_config::max_idle_messages_per_s they cut and ban it)
 //   churn      not a peer: the harness stops the first COUNT honest leechers once each,
 //              mid-download, and restarts them from what they hold (see plan_churn)
 //

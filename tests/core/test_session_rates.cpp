@@ -242,3 +242,44 @@ TEST_CASE("while our download binds, the requests in flight cover binding_queue_
   CHECK(binding >= 5);
   CHECK(loose == free);
 }
+
+TEST_CASE("a peer that floods messages moving no data is cut and banned; an honest burst is not",
+          "[session]") {
+  const auto torrent = test::small_torrent();
+  // A seed with a limit of 100 idle messages a second (a rate decayed over one second: the
+  // 101st at one instant is past it).
+  auto sc = started(torrent, true, {.upload_bytes_per_s = 50'000, .max_idle_messages_per_s = 100});
+  const auto honest = sc.accept_peer(10, 0x10);
+  const auto chatty = sc.accept_peer(11, 0x11);
+  for (const auto k : {honest, chatty}) sc.message(k, bt::msg::bitfield{bt::bitfield(4, false)});
+  // The honest peer's burst, all of it idle: 40 requests while we choke it (ignored), 50
+  // cancels of blocks we never queued, 5 keep-alives, a `have` twice. 96 in all.
+  for (std::uint32_t i = 0; i < 40; ++i) sc.message(honest, bt::msg::request{.index = i % 4, .begin = 0, .length = 16384});
+  for (std::uint32_t i = 0; i < 50; ++i) sc.message(honest, bt::msg::cancel{.index = i % 4, .begin = 0, .length = 16384});
+  for (int i = 0; i < 5; ++i) sc.message(honest, bt::msg::keep_alive{});
+  sc.message(honest, bt::msg::have{.index = 1});
+  sc.message(honest, bt::msg::have{.index = 1});
+  CHECK(sc.take<bt::out::close>().empty());
+  CHECK(sc.events(bt::client_event_kind::peer_banned).empty());
+  // The chatty one: interest toggles and keep-alives, 101 at one instant.
+  for (int i = 0; i < 100; ++i) {
+    if (i % 2 == 0) sc.message(chatty, bt::msg::interested{});
+    else sc.message(chatty, bt::msg::not_interested{});
+  }
+  CHECK(sc.take<bt::out::close>().empty());  // 100: at the limit
+  sc.message(chatty, bt::msg::keep_alive{});
+  const auto closed = sc.take<bt::out::close>();
+  REQUIRE(closed.size() == 1);
+  CHECK(closed[0].conn == chatty);
+  CHECK_THAT(closed[0].reason, Catch::Contains("flooding"));
+  const auto banned = sc.events(bt::client_event_kind::peer_banned);
+  REQUIRE(banned.size() == 1);
+  CHECK(banned[0].peer_ip == std::array<std::uint8_t, 4>{127, 0, 0, 11});
+  CHECK(sc.s.stats().peers_banned == 1);
+  // It may not come back; the honest peer stays, and two seconds later its rate has decayed
+  // to 96 / e^2, about 13: 60 more are well under the limit.
+  CHECK_FALSE(sc.s.handle_accept({.ip = {127, 0, 0, 11}, .port = 50001}, sc.now));
+  sc.advance(2s);
+  for (int i = 0; i < 60; ++i) sc.message(honest, bt::msg::keep_alive{});
+  CHECK(sc.take<bt::out::close>().empty());
+}
