@@ -3,10 +3,12 @@
 // No socket, no clock, no thread (the sans-IO core's whole point).
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -25,6 +27,13 @@ inline std::shared_ptr<const bt::metainfo> small_torrent(std::uint32_t pieces = 
   auto parsed = bt::parse_metainfo(
       bt::create_torrent(data, {.announce = "http://127.0.0.1:6969/announce", .name = "t", .piece_bytes = 32 * 1024}));
   return std::make_shared<const bt::metainfo>(std::move(*parsed));
+}
+
+/// The block a peer answers request `r` with: zeros (the tests' pieces never pass a check
+/// by content; the tests say the verdict). The span stays valid for the whole run.
+inline bt::msg::piece zero_block(const bt::msg::request& r) {
+  static const std::array<std::byte, bt::block_bytes> zeros{};
+  return {.index = r.index, .begin = r.begin, .data = std::span<const std::byte>(zeros).first(r.length)};
 }
 
 /// A peer's handshake for `torrent` with id byte `tag` everywhere.

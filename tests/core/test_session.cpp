@@ -18,13 +18,11 @@ using namespace std::chrono_literals;
 using test::script;
 using test::started;
 
-const std::array<std::byte, bt::block_bytes> zeros{};
-
 // Delivers every request outstanding on `conn` (as the peer would answer them), returning
 // the check_piece outputs they caused.
 std::vector<bt::out::check_piece> answer_requests(script& sc, bt::peer_key conn, std::vector<bt::msg::request> requests) {
   for (const auto& r : requests) {
-    const bt::msg::piece p{.index = r.index, .begin = r.begin, .data = std::span<const std::byte>(zeros).first(r.length)};
+    const auto p = test::zero_block(r);
     CHECK(sc.s.handle_block(conn, p, sc.now));
     sc.drain();
   }
@@ -88,8 +86,7 @@ TEST_CASE("a choke voids our requests there, and each gets a cancel behind it", 
   REQUIRE(requests.size() == 7);  // every block: 3 pieces of 2 blocks and the last of 1
 
   // One block arrives before the choke: 6 requests are still out when it comes.
-  const bt::msg::piece first{.index = requests[0].index, .begin = requests[0].begin,
-                             .data = std::span<const std::byte>(zeros).first(requests[0].length)};
+  const auto first = test::zero_block(requests[0]);
   CHECK(sc.s.handle_block(key, first, sc.now));
   sc.drain();
   (void)sc.sent<bt::msg::request>(key);  // the pipeline's refill, if any
@@ -103,8 +100,7 @@ TEST_CASE("a choke voids our requests there, and each gets a cancel behind it", 
 
   // Choked, we ask nothing; a block of a voided request that comes anyway is not used.
   CHECK(sc.sent<bt::msg::request>(key).empty());
-  const bt::msg::piece late{.index = requests[1].index, .begin = requests[1].begin,
-                            .data = std::span<const std::byte>(zeros).first(requests[1].length)};
+  const auto late = test::zero_block(requests[1]);
   CHECK_FALSE(sc.s.handle_block(key, late, sc.now));
   // Unchoked again, the blocks are asked for anew, and a second choke cancels only those.
   sc.message(key, bt::msg::unchoke{});
@@ -178,7 +174,7 @@ TEST_CASE("a piece failed by two senders is fetched from one alone; the check th
   std::vector<std::uint64_t> prints(2, 0);
   auto answer = [&](bt::peer_key k) {
     for (const auto& r : sc.sent<bt::msg::request>(k)) {
-      const bt::msg::piece p{.index = r.index, .begin = r.begin, .data = std::span<const std::byte>(zeros).first(r.length)};
+      const auto p = test::zero_block(r);
       if (sc.s.handle_block(k, p, sc.now))  // false: an end-game duplicate, cancelled meanwhile
         prints[r.begin / bt::block_bytes] = k == honest ? 1 : 90 + r.begin / bt::block_bytes;
       sc.drain();

@@ -22,13 +22,11 @@ using namespace std::chrono_literals;
 using test::script;
 using test::started;
 
-const std::array<std::byte, bt::block_bytes> zeros{};
-
 // The peer answers the oldest request in flight (zeros); our new requests join the list.
 void answer_oldest(script& sc, bt::peer_key key, std::vector<bt::msg::request>& in_flight) {
   const auto r = in_flight.front();
   in_flight.erase(in_flight.begin());
-  const bt::msg::piece p{.index = r.index, .begin = r.begin, .data = std::span<const std::byte>(zeros).first(r.length)};
+  const auto p = test::zero_block(r);
   CHECK(sc.s.handle_block(key, p, sc.now));
   sc.drain();
   for (const auto& more : sc.sent<bt::msg::request>(key)) in_flight.push_back(more);
@@ -178,7 +176,7 @@ end_game_run run_to_end_game(double download_limit, bt::duration step, int b_sto
     const auto q = in_flight[i].front();
     in_flight[i].erase(in_flight[i].begin());
     if (i == 1) ++from_b;
-    const bt::msg::piece p{.index = q.index, .begin = q.begin, .data = std::span<const std::byte>(zeros).first(q.length)};
+    const auto p = test::zero_block(q);
     (void)sc.s.handle_block(peer[i], p, sc.now);
     sc.drain();
     for (const auto& check : sc.take<bt::out::check_piece>()) {
