@@ -252,6 +252,7 @@ void client_impl::carry_out(out::event& o) {
       emit_error(e.what());
     }
   }
+  publish_stats();  // a listener that reads stats() on the event sees the turn that caused it
   emit(o.what);
 }
 

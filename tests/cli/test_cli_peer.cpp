@@ -354,6 +354,8 @@ TEST_CASE("seed to get through p2pdist tracker: an identical file, then clean st
   const auto complete = get.wait_line("complete", 60s);
   REQUIRE(complete);
   CHECK_THAT(*complete, Catch::Contains(std::to_string(pieces) + " pieces"));
+  // ... and how long the download took (the session's own start and completion times).
+  CHECK_THAT(*complete, Catch::Matches(R"(.* in [0-9]+\.[0-9]{2} s)"));
   // The file is there under its name the moment `complete` is printed.
   CHECK(read_file(out) == f.bytes);
   CHECK_FALSE(fs::exists(dir / "copy.bin.part"));
