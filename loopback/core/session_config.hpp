@@ -95,6 +95,11 @@ struct session_config {
   picker_knobs picker{};
   std::size_t max_peers = 80;             ///< connections, both directions
   std::size_t max_half_open = 8;          ///< our dials still connecting, at most
+  /// Incoming connections from one address, at most: more are refused at once, so that one
+  /// address that floods us with connections (silent, or handshakes and then nothing) holds
+  /// a few of the max_peers slots and never all of them. libtorrent allows one per address
+  /// by default; several leave room for peers behind one NAT and clients sharing 127.0.0.1.
+  std::size_t max_peers_per_address = 8;
   std::uint32_t max_hash_failures = 2;    ///< pieces failed by one address before it is banned
   /// A peer that sends more than this many messages a second that move no data (keep-alive,
   /// interested or not, a `have` it sent before, a request we ignore, a cancel), over about

@@ -28,7 +28,10 @@ times what the design allows, and an unbounded connection list or table grows pa
 seconds under this flood. The seed reads its file through the page cache (not its heap) and
 holds at most max_peers (80) connections with their buffers (a read chunk of at most
 256 KiB, up to 16 blocks of 16 KiB per write): under 80 x 0.6 MiB, about 48 MiB, in the
-worst case, so SEED_HWM_BYTES = FILE_BYTES + 64 MiB.
+worst case, so SEED_HWM_BYTES = FILE_BYTES + 64 MiB. Of those, the flooding address holds at
+most max_peers_per_address (8): without that bound, its connections (each evictable only
+once it has been silent for 5 s) filled the seed, which refused every dial of a flooded
+leecher, now and then for longer than LEECH_TIMEOUT_S under a sanitizer.
 
 Processes are ended by PID only (SIGINT, then SIGKILL after a bound); every wait is bounded.
 
@@ -169,7 +172,8 @@ def run_leechers(procs, args, torrent, data_path, addresses, tag):
     for get, out in gets:
         line = get.wait_line(r"^complete", LEECH_TIMEOUT_S)
         m = re.search(r" in ([0-9.]+) s", line)
-        times.append(float(m.group(1)) if m else float("nan"))
+        ic.expect(m is not None, f"{get.name} says how long its download took ({line})")
+        times.append(float(m.group(1)))
         ic.expect(get.wait_exit(15) == 0, f"{get.name} exits 0 once complete")
         ic.expect_same_file(out, data_path, get.name)
     return times
