@@ -247,64 +247,32 @@ std::optional<peer_key> session::handle_accept(const endpoint_v4& remote, time_p
 
 void session::connect_to(const peer_endpoint& peer, time_point now) {
   now_ = now;
-  if (!worth_dialing(peer)) return;
-  // A few dials at a time (half-open connections), as real clients do; the others wait
-  // their turn rather than the next tracker answer (with a 30-minute interval a client that
-  // dialed 8 of the 50 peers listed would keep those 8 and whoever dials it).
-  if (half_open() < config_.max_half_open) {
-    dial(peer);
-    return;
-  }
-  const auto key = endpoint_key({.ip = peer.ip, .port = peer.port});
-  const bool waiting = std::any_of(to_dial_.begin(), to_dial_.end(), [&](const peer_endpoint& p) {
-    return endpoint_key({.ip = p.ip, .port = p.port}) == key;
-  });
-  if (!waiting && to_dial_.size() < config_.max_peers) to_dial_.push_back(peer);
-}
-
-bool session::worth_dialing(const peer_endpoint& peer) const {
-  if (stopping_ || !started_ || peer.port == 0) return false;
-  if (config_.loopback_only && !is_loopback(peer.ip)) return false;
-  if (peer.ip == config_.address && peer.port == listen_port_) return false;
-  if (banned_.count(ip_key(peer.ip)) || conns_.size() >= config_.max_peers) return false;
-  if (peer.id && *peer.id == id_) return false;
-  const auto key = endpoint_key({.ip = peer.ip, .port = peer.port});
-  if (dialed_.count(key) || not_useful_.count(key)) return false;
+  if (stopping_ || !started_ || peer.port == 0) return;
+  if (config_.loopback_only && !is_loopback(peer.ip)) return;
+  if (peer.ip == config_.address && peer.port == listen_port_) return;
+  if (banned_.count(ip_key(peer.ip)) || conns_.size() >= config_.max_peers) return;
+  // A few dials at a time (half-open connections), as real clients do.
+  const auto connecting = static_cast<std::size_t>(
+      std::count_if(conns_.begin(), conns_.end(), [](const auto& kc) { return !kc.second->connected; }));
+  if (connecting >= config_.max_half_open) return;
+  if (peer.id && *peer.id == id_) return;
+  const endpoint_v4 remote{.ip = peer.ip, .port = peer.port};
+  const auto key = endpoint_key(remote);
+  if (dialed_.count(key) || not_useful_.count(key)) return;
   // A seed does not dial: leechers come to it (they dial what the tracker lists), and a
   // seed dialing every peer it hears of would mostly meet other seeds (N² connections, each
   // closed at once, late in a swarm where everyone stays).
-  if (complete_) return false;
+  if (complete_) return;
   // The tracker lists one peer at this address and it has already connected to us: this
   // dial would only duplicate that connection, and the rule in handle_handshake would then
   // replace a working connection (its unchokes and requests) by a fresh one.
   if (const auto listed = listed_per_ip_.find(ip_key(peer.ip)); listed != listed_per_ip_.end() && listed->second == 1) {
     for (const auto& [k, c] : conns_)
-      if (c->is_open() && !c->outgoing && c->remote.ip == peer.ip) return false;
+      if (c->is_open() && !c->outgoing && c->remote.ip == peer.ip) return;
   }
-  return true;
-}
-
-std::size_t session::half_open() const {
-  return static_cast<std::size_t>(std::count_if(
-      conns_.begin(), conns_.end(), [](const auto& kc) { return kc.second->is_open() && !kc.second->connected; }));
-}
-
-void session::dial(const peer_endpoint& peer) {
-  const endpoint_v4 remote{.ip = peer.ip, .port = peer.port};
-  dialed_.insert(endpoint_key(remote));
+  dialed_.insert(key);
   auto& c = add_connection(remote, true);
   outputs_.push_back(out::dial{.conn = c.key, .remote = remote});
-}
-
-// A dial ended (connected or failed) or a connection closed: the peers waiting go next, as
-// far as the half-open and max_peers limits allow. Each is checked again (it may have
-// connected to us meanwhile, or we may have completed).
-void session::dial_waiting() {
-  while (!to_dial_.empty() && half_open() < config_.max_half_open) {
-    const auto peer = to_dial_.front();
-    to_dial_.pop_front();
-    if (worth_dialing(peer)) dial(peer);
-  }
 }
 
 void session::handle_connected(peer_key conn, time_point now) {
@@ -313,7 +281,6 @@ void session::handle_connected(peer_key conn, time_point now) {
   if (c == nullptr || !c->is_open()) return;
   c->connected = true;
   send(*c, handshake{.info_hash = config_.torrent->info_hash, .id = id_});
-  dial_waiting();
 }
 
 void session::handle_closed(peer_key conn, close_cause cause, std::string_view reason, time_point now) {
@@ -327,7 +294,6 @@ void session::handle_closed(peer_key conn, close_cause cause, std::string_view r
   c.closing = true;
   recount_serving(c);
   if (c.outgoing) dialed_.erase(endpoint_key(c.remote));
-  dial_waiting();
   if (c.in_picker) picker_.remove_peer(c.key);
   c.outstanding.clear();
   drop_offers(c.key);

@@ -71,8 +71,6 @@ class session {
   void start(const bitfield& have, std::uint16_t listen_port, time_point now);
   /// Dials a peer unless it is us, banned, already dialed, useless, outside 127.0.0.0/8
   /// (loopback_only), or max_peers connections are open, or we are a seed (output dial).
-  /// With max_half_open dials still connecting it waits its turn: each dial that connects
-  /// or fails lets the next one go (at most max_peers wait; a tracker answer replaces them).
   void connect_to(const peer_endpoint& peer, time_point now);
   /// Stops: closes every connection, then announces, once an announce in flight has ended,
   /// `completed` if the download completed unannounced, and `stopped` if `started` was
@@ -174,10 +172,6 @@ class session {
   void update_peer_count();
   bool peer_is_seed(const connection& c) const;
   bool unwanted(const connection& c) const;
-  bool worth_dialing(const peer_endpoint& peer) const;
-  std::size_t half_open() const;
-  void dial(const peer_endpoint& peer);
-  void dial_waiting();
 
   // session_download.cpp: interest, requests, blocks, piece checks, strikes, completion
   void add_to_picker(connection& c, const bitfield* pieces);
@@ -257,7 +251,6 @@ class session {
   std::unordered_map<std::uint32_t, std::unique_ptr<connection>> conns_;
   std::deque<output> outputs_;
   std::set<std::uint64_t> dialed_;      // endpoints of open outgoing connections
-  std::deque<peer_endpoint> to_dial_;   // peers that wait for a half-open dial to end
   std::set<std::uint64_t> not_useful_;  // endpoints that were us or useless (cs mode)
   std::unordered_map<std::uint32_t, std::uint32_t> listed_per_ip_;  // address → peers the last announce listed there
   std::set<std::uint32_t> banned_;                            // addresses

@@ -73,7 +73,6 @@ void session::on_announce_reply(const announce_response& response) {
   backoff_ = config_.tracker_retry_min;
   next_announce_at_ = now_ + std::max<duration>(response.interval, std::chrono::seconds(1));
   listed_per_ip_.clear();
-  to_dial_.clear();  // the fresh list replaces the peers still waiting from the last one
   for (const auto& p : response.peers) ++listed_per_ip_[ip_key(p.ip)];
   for (const auto& p : response.peers) connect_to(p, now_);
 }

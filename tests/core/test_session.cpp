@@ -252,52 +252,6 @@ TEST_CASE("announces: started at once, backoff after a failure, the tracker's in
   CHECK(sc.take<bt::out::close>().size() == 1);  // the dialed connection
 }
 
-TEST_CASE("dials beyond max_half_open wait their turn: each dial that ends lets the next go", "[session]") {
-  const auto torrent = test::small_torrent();
-  auto sc = started(torrent, false, {.has_tracker = true, .max_peers = 20, .max_half_open = 3});
-  (void)sc.take<bt::out::announce>();
-  bt::announce_response reply{.interval = 1s};
-  for (std::uint8_t i = 0; i < 6; ++i) reply.peers.push_back({.ip = {127, 0, 0, static_cast<std::uint8_t>(20 + i)}, .port = 7000});
-  sc.s.handle_announce(reply, {}, sc.now);
-  sc.drain();
-  auto dials = sc.take<bt::out::dial>();
-  REQUIRE(dials.size() == 3);  // 127.0.0.20-22; 23-25 wait
-  CHECK(dials[2].remote.ip[3] == 22);
-  // A dial that fails lets the next go (before: nothing until the next announce).
-  sc.s.handle_closed(dials[0].conn, bt::close_cause::connect, "refused", sc.now);
-  sc.drain();
-  auto more = sc.take<bt::out::dial>();
-  REQUIRE(more.size() == 1);
-  CHECK(more[0].remote.ip[3] == 23);
-  // So does one that connects (it is no longer half open).
-  sc.s.handle_connected(dials[1].conn, sc.now);
-  sc.drain();
-  more = sc.take<bt::out::dial>();
-  REQUIRE(more.size() == 1);
-  CHECK(more[0].remote.ip[3] == 24);
-  // A peer that dialed us meanwhile is not dialed again when its turn comes (the tracker
-  // lists one peer at its address).
-  (void)sc.accept_peer(25, 0x25);
-  sc.s.handle_connected(dials[2].conn, sc.now);
-  sc.drain();
-  CHECK(sc.take<bt::out::dial>().empty());
-  // A fresh tracker answer replaces the peers still waiting.
-  sc.advance(1s);
-  REQUIRE(sc.take<bt::out::announce>().size() == 1);
-  bt::announce_response fresh{.interval = 30s};
-  for (std::uint8_t i = 0; i < 4; ++i) fresh.peers.push_back({.ip = {127, 0, 0, static_cast<std::uint8_t>(40 + i)}, .port = 7000});
-  sc.s.handle_announce(fresh, {}, sc.now);
-  sc.drain();
-  dials = sc.take<bt::out::dial>();
-  REQUIRE(dials.size() == 1);  // 20 failed and may be dialed again, but it is not listed now
-  CHECK(dials[0].remote.ip[3] == 40);  // two dials (23, 24) are still half open: one place left
-  sc.s.handle_closed(more[0].conn, bt::close_cause::connect, "refused", sc.now);
-  sc.drain();
-  dials = sc.take<bt::out::dial>();
-  REQUIRE(dials.size() == 1);
-  CHECK(dials[0].remote.ip[3] == 41);
-}
-
 namespace {
 
 // A leecher with a tracker (its `started` answered) that one seed completes: the seed's key.
