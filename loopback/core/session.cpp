@@ -225,15 +225,18 @@ std::optional<peer_key> session::handle_accept(const endpoint_v4& remote, time_p
   now_ = now;
   if (!started_ || stopping_) return std::nullopt;
   if ((config_.loopback_only && !is_loopback(remote.ip)) || banned_.count(ip_key(remote.ip))) return std::nullopt;
-  const auto from_there = static_cast<std::size_t>(std::count_if(conns_.begin(), conns_.end(), [&](const auto& kc) {
-    return kc.second->is_open() && !kc.second->outgoing && kc.second->remote.ip == remote.ip;
-  }));
-  if (from_there >= config_.max_peers_per_address) return std::nullopt;
   // Connections closed but not yet gone do not count (they are leaving), nor our own dials
   // still connecting: peers dialing each other at the limit would otherwise refuse each
-  // other's dials for the slots their own pending dials hold.
-  const auto open = static_cast<std::size_t>(std::count_if(
-      conns_.begin(), conns_.end(), [](const auto& kc) { return kc.second->is_open() && kc.second->connected; }));
+  // other's dials for the slots their own pending dials hold. Of those, the ones this
+  // address made count against max_peers_per_address.
+  std::size_t open = 0;
+  std::size_t from_there = 0;
+  for (const auto& [k, c] : conns_) {
+    if (!c->is_open() || !c->connected) continue;
+    ++open;
+    if (!c->outgoing && c->remote.ip == remote.ip) ++from_there;
+  }
+  if (from_there >= config_.max_peers_per_address) return std::nullopt;
   if (open >= config_.max_peers) {
     auto* idle = idle_incoming(conns_, picker_.have().count() > 0, now - config_.evict_silent_after);
     if (idle == nullptr) return std::nullopt;

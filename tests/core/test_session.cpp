@@ -397,24 +397,24 @@ TEST_CASE("one address holds at most max_peers_per_address incoming connections;
           "[session]") {
   const auto torrent = test::small_torrent();
   auto sc = started(torrent, true, {.max_peers = 10, .max_peers_per_address = 3});
-  const bt::endpoint_v4 flood{.ip = {127, 0, 0, 66}, .port = 1};
+  const std::array<std::uint8_t, 4> flood{127, 0, 0, 66};
   std::vector<bt::peer_key> held;
   for (std::uint16_t port = 1; port <= 3; ++port) {
-    const auto k = sc.s.handle_accept({.ip = flood.ip, .port = port}, sc.now);
+    const auto k = sc.s.handle_accept({.ip = flood, .port = port}, sc.now);
     REQUIRE(k);
     held.push_back(*k);
   }
   // The fourth from that address is refused, and nothing is evicted for it (the limit is
   // per address, not the max_peers limit: seven slots are free).
-  CHECK_FALSE(sc.s.handle_accept({.ip = flood.ip, .port = 4}, sc.now));
+  CHECK_FALSE(sc.s.handle_accept({.ip = flood, .port = 4}, sc.now));
   sc.drain();
   CHECK(sc.take<bt::out::close>().empty());
   // Another address is not affected.
   CHECK(sc.s.handle_accept({.ip = {127, 0, 0, 67}, .port = 1}, sc.now));
   // Once one of the three is gone, the address may connect again.
   sc.s.handle_closed(held[0], bt::close_cause::peer, "peer closed", sc.now);
-  CHECK(sc.s.handle_accept({.ip = flood.ip, .port = 5}, sc.now));
-  CHECK_FALSE(sc.s.handle_accept({.ip = flood.ip, .port = 6}, sc.now));
+  CHECK(sc.s.handle_accept({.ip = flood, .port = 5}, sc.now));
+  CHECK_FALSE(sc.s.handle_accept({.ip = flood, .port = 6}, sc.now));
 }
 
 TEST_CASE("the upload queue: a cancel removes a block, a choke clears all, piece-first priority", "[session]") {
