@@ -39,7 +39,15 @@ void append_bare(std::vector<std::byte>& out, message_id id) {
   p[4] = std::byte{to_u8(id)};
 }
 
-/// Appends a request-shaped message (request, cancel): length 13, id, three uint32.
+/// Appends a message with one uint32 (have, suggest piece, allowed fast): length 5.
+void append_index(std::vector<std::byte>& out, message_id id, std::uint32_t index) {
+  std::byte* p = grow(out, 9);
+  store32(p, 5);
+  p[4] = std::byte{to_u8(id)};
+  store32(p + 5, index);
+}
+
+/// Appends a request-shaped message (request, cancel, reject request): length 13, id, three uint32.
 void append_triple(std::vector<std::byte>& out, message_id id, std::uint32_t index, std::uint32_t begin,
                    std::uint32_t length) {
   std::byte* p = grow(out, 17);
@@ -81,7 +89,8 @@ bool operator==(const unknown& a, const unknown& b) noexcept {
 std::string_view event_name(std::size_t index) noexcept {
   static constexpr std::string_view names[] = {
       "handshake", "keep-alive", "choke", "unchoke", "interested", "not interested",
-      "have",      "bitfield",   "request", "piece", "cancel",     "unknown",
+      "have",      "bitfield",   "request", "piece", "cancel",     "suggest piece",
+      "have all",  "have none",  "reject request", "allowed fast", "unknown",
   };
   static_assert(std::size(names) == std::variant_size_v<wire_event>);
   return names[std::min(index, std::size(names) - 1)];
@@ -111,10 +120,7 @@ void wire_append(const msg::not_interested&, std::vector<std::byte>& out) {
 }
 
 void wire_append(const msg::have& value, std::vector<std::byte>& out) {
-  std::byte* p = grow(out, 9);
-  store32(p, 5);
-  p[4] = std::byte{to_u8(message_id::have)};
-  store32(p + 5, value.index);
+  append_index(out, message_id::have, value.index);
 }
 
 void wire_append(const msg::bitfield& value, std::vector<std::byte>& out) {
@@ -137,6 +143,18 @@ void wire_append(const msg::cancel& value, std::vector<std::byte>& out) {
   append_triple(out, message_id::cancel, value.index, value.begin, value.length);
 }
 
+void wire_append(const msg::suggest_piece& value, std::vector<std::byte>& out) {
+  append_index(out, message_id::suggest_piece, value.index);
+}
+void wire_append(const msg::have_all&, std::vector<std::byte>& out) { append_bare(out, message_id::have_all); }
+void wire_append(const msg::have_none&, std::vector<std::byte>& out) { append_bare(out, message_id::have_none); }
+void wire_append(const msg::reject_request& value, std::vector<std::byte>& out) {
+  append_triple(out, message_id::reject_request, value.index, value.begin, value.length);
+}
+void wire_append(const msg::allowed_fast& value, std::vector<std::byte>& out) {
+  append_index(out, message_id::allowed_fast, value.index);
+}
+
 void wire_append(const msg::unknown& value, std::vector<std::byte>& out) {
   append_with_payload(out, value.id, value.payload);
 }
@@ -147,12 +165,16 @@ std::size_t wire_size(const wire_event& event) noexcept {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, handshake>) return handshake_bytes;
         else if constexpr (std::is_same_v<T, msg::keep_alive>) return 4;
-        else if constexpr (std::is_same_v<T, msg::have>) return 9;
+        else if constexpr (std::is_same_v<T, msg::have> || std::is_same_v<T, msg::suggest_piece> ||
+                           std::is_same_v<T, msg::allowed_fast>)
+          return 9;
         else if constexpr (std::is_same_v<T, msg::bitfield>) return 5 + m.pieces.bytes().size();
-        else if constexpr (std::is_same_v<T, msg::request> || std::is_same_v<T, msg::cancel>) return 17;
+        else if constexpr (std::is_same_v<T, msg::request> || std::is_same_v<T, msg::cancel> ||
+                           std::is_same_v<T, msg::reject_request>)
+          return 17;
         else if constexpr (std::is_same_v<T, msg::piece>) return piece_header_bytes + m.data.size();
         else if constexpr (std::is_same_v<T, msg::unknown>) return 5 + m.payload.size();
-        else return 5;  // choke, unchoke, interested, not interested
+        else return 5;  // choke, unchoke, interested, not interested, have all, have none
       },
       event);
 }
@@ -317,9 +339,13 @@ std::optional<wire_errc> wire_decoder::length_error(std::uint8_t id, std::uint32
     case message_id::unchoke:
     case message_id::interested:
     case message_id::not_interested:
+    case message_id::have_all:
+    case message_id::have_none:
       if (length != 1) return wire_errc::bad_message_length;
       break;
     case message_id::have:
+    case message_id::suggest_piece:
+    case message_id::allowed_fast:
       if (length != 5) return wire_errc::bad_message_length;
       break;
     case message_id::bitfield:
@@ -327,6 +353,7 @@ std::optional<wire_errc> wire_decoder::length_error(std::uint8_t id, std::uint32
       break;
     case message_id::request:
     case message_id::cancel:
+    case message_id::reject_request:
       if (length != 13) return wire_errc::bad_message_length;
       break;
     case message_id::piece:
@@ -350,10 +377,19 @@ result<std::optional<wire_event>, wire_error> wire_decoder::decode_message(std::
     case message_id::unchoke: event.emplace(msg::unchoke{}); break;
     case message_id::interested: event.emplace(msg::interested{}); break;
     case message_id::not_interested: event.emplace(msg::not_interested{}); break;
-    case message_id::have: {
+    case message_id::have_all: event.emplace(msg::have_all{}); break;
+    case message_id::have_none: event.emplace(msg::have_none{}); break;
+    case message_id::have:
+    case message_id::suggest_piece:
+    case message_id::allowed_fast: {
       const std::uint32_t index = load32(payload);
       if (index >= piece_count_) return fail(wire_errc::piece_out_of_range, offset + 5);
-      event.emplace(msg::have{.index = index});
+      if (id == to_u8(message_id::have))
+        event.emplace(msg::have{.index = index});
+      else if (id == to_u8(message_id::suggest_piece))
+        event.emplace(msg::suggest_piece{.index = index});
+      else
+        event.emplace(msg::allowed_fast{.index = index});
       break;
     }
     case message_id::bitfield: {
@@ -364,7 +400,8 @@ result<std::optional<wire_event>, wire_error> wire_decoder::decode_message(std::
       break;
     }
     case message_id::request:
-    case message_id::cancel: {
+    case message_id::cancel:
+    case message_id::reject_request: {
       const std::uint32_t index = load32(payload);
       const std::uint32_t begin = load32(payload + 4);
       const std::uint32_t block = load32(payload + 8);
@@ -373,8 +410,10 @@ result<std::optional<wire_event>, wire_error> wire_decoder::decode_message(std::
       if (std::uint64_t{begin} + block > piece_size(index)) return fail(wire_errc::block_past_piece_end, offset + 9);
       if (id == to_u8(message_id::request)) {
         event.emplace(msg::request{.index = index, .begin = begin, .length = block});
-      } else {
+      } else if (id == to_u8(message_id::cancel)) {
         event.emplace(msg::cancel{.index = index, .begin = begin, .length = block});
+      } else {
+        event.emplace(msg::reject_request{.index = index, .begin = begin, .length = block});
       }
       break;
     }

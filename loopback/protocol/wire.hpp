@@ -1,5 +1,6 @@
 #pragma once
-// wire: the BitTorrent v1 peer wire codec (BEP 3). Encoders for the handshake and every
+// wire: the BitTorrent v1 peer wire codec (BEP 3, and the fast extension's five messages,
+// BEP 6). Encoders for the handshake and every
 // message, and an incremental decoder fed arbitrary chunks of a peer's byte stream: first
 // the 68-byte handshake, then length-prefixed messages. Pure: no socket, no clock.
 //
@@ -38,7 +39,12 @@ inline constexpr std::size_t piece_header_bytes = 13;
 /// The protocol string that follows the length byte 19 in a handshake.
 inline constexpr std::string_view protocol_name = "BitTorrent protocol";
 
-/// Message ids of BEP 3. Ids outside this list are reported as msg::unknown.
+/// The fast extension's flag in the handshake (BEP 6): reserved byte 7, bit 0x04. Its
+/// messages are valid on a connection only when both handshakes carry it.
+inline constexpr std::size_t fast_extension_byte = 7;
+inline constexpr std::byte fast_extension_bit{0x04};
+
+/// Message ids of BEP 3 and BEP 6. Ids outside this list are reported as msg::unknown.
 enum class message_id : std::uint8_t {
   choke = 0,
   unchoke = 1,
@@ -49,6 +55,11 @@ enum class message_id : std::uint8_t {
   request = 6,
   piece = 7,
   cancel = 8,
+  suggest_piece = 13,  ///< BEP 6
+  have_all = 14,       ///< BEP 6
+  have_none = 15,      ///< BEP 6
+  reject_request = 16, ///< BEP 6
+  allowed_fast = 17,   ///< BEP 6
 };
 
 /// The handshake: reserved bits (extension flags, passed through as sent), the torrent's
@@ -59,6 +70,11 @@ struct handshake {
   peer_id id{};
   friend bool operator==(const handshake&, const handshake&) = default;
 };
+
+/// True when the handshake offers the fast extension (BEP 6).
+constexpr bool offers_fast_extension(const handshake& h) noexcept {
+  return (h.reserved[fast_extension_byte] & fast_extension_bit) != std::byte{0};
+}
 
 /// The messages after the handshake, one small struct each, with BEP 3's field names:
 /// `index` is a piece index, `begin` an offset in that piece and `length` a block length,
@@ -121,8 +137,33 @@ struct cancel {
   std::uint32_t length = 0;  ///< bytes
   friend bool operator==(const cancel&, const cancel&) = default;
 };
-/// A message whose id BEP 3 does not define (9 port, 13-17 fast extension, 20 extended,
-/// ...). Not an error: the caller may ignore it. `payload` (without the id byte) points
+/// BEP 6: the sender advises us to download piece `index` (it has it cached, or it is
+/// super seeding). Advisory only.
+struct suggest_piece {
+  std::uint32_t index = 0;
+  friend bool operator==(const suggest_piece&, const suggest_piece&) = default;
+};
+/// BEP 6: in place of a bitfield, the sender has every piece.
+struct have_all {
+  friend bool operator==(const have_all&, const have_all&) = default;
+};
+/// BEP 6: in place of a bitfield, the sender has no piece.
+struct have_none {
+  friend bool operator==(const have_none&, const have_none&) = default;
+};
+/// BEP 6: the sender will not answer our request with these fields.
+struct reject_request {
+  std::uint32_t index = 0;
+  std::uint32_t begin = 0;   ///< offset in the piece, bytes
+  std::uint32_t length = 0;  ///< bytes
+  friend bool operator==(const reject_request&, const reject_request&) = default;
+};
+/// BEP 6: we may request piece `index` from the sender even while it chokes us.
+struct allowed_fast {
+  std::uint32_t index = 0;
+  friend bool operator==(const allowed_fast&, const allowed_fast&) = default;
+};
+/// A message whose id neither BEP 3 nor BEP 6 defines (9 port, 20 extended, ...). Not an error: the caller may ignore it. `payload` (without the id byte) points
 /// into the decoder's buffer, with the same lifetime as msg::piece::data.
 struct unknown {
   std::uint8_t id = 0;
@@ -136,7 +177,8 @@ struct unknown {
 /// One item of a peer's stream: the handshake (always first) or a message.
 using wire_event = std::variant<handshake, msg::keep_alive, msg::choke, msg::unchoke, msg::interested,
                                 msg::not_interested, msg::have, msg::bitfield, msg::request, msg::piece,
-                                msg::cancel, msg::unknown>;
+                                msg::cancel, msg::suggest_piece, msg::have_all, msg::have_none,
+                                msg::reject_request, msg::allowed_fast, msg::unknown>;
 
 /// A short name for logs: "handshake", "keep-alive", "choke", ..., "unknown".
 std::string_view event_name(const wire_event& event) noexcept;
@@ -168,6 +210,16 @@ void wire_append(const msg::request& value, std::vector<std::byte>& out);
 void wire_append(const msg::piece& value, std::vector<std::byte>& out);
 /// Appends 17 bytes.
 void wire_append(const msg::cancel& value, std::vector<std::byte>& out);
+/// Appends 9 bytes.
+void wire_append(const msg::suggest_piece& value, std::vector<std::byte>& out);
+/// Appends 5 bytes.
+void wire_append(const msg::have_all& value, std::vector<std::byte>& out);
+/// Appends 5 bytes.
+void wire_append(const msg::have_none& value, std::vector<std::byte>& out);
+/// Appends 17 bytes.
+void wire_append(const msg::reject_request& value, std::vector<std::byte>& out);
+/// Appends 9 bytes.
+void wire_append(const msg::allowed_fast& value, std::vector<std::byte>& out);
 /// Appends 5 + payload.size() bytes. Precondition: 1 + payload.size() fits a uint32.
 void wire_append(const msg::unknown& value, std::vector<std::byte>& out);
 /// Appends whichever item `event` holds.
@@ -193,12 +245,12 @@ enum class wire_errc {
   bad_message_length,       ///< length does not fit the id, e.g. have != 5 (offset of the prefix)
   bad_bitfield_size,        ///< bitfield payload != ceil(pieces / 8) bytes (offset of the prefix)
   bitfield_spare_bits,      ///< a spare bit after the last piece is set (offset of the last byte)
-  piece_out_of_range,       ///< piece index >= piece count: have, request, piece, cancel
-                            ///< (offset of the index field)
-  bad_block_length,         ///< request/cancel length 0 or above max_request_bytes
+  piece_out_of_range,       ///< piece index >= piece count: have, request, piece, cancel,
+                            ///< suggest, reject, allowed fast (offset of the index field)
+  bad_block_length,         ///< request/cancel/reject length 0 or above max_request_bytes
                             ///< (offset of the length field)
   block_past_piece_end,     ///< begin + length beyond that piece's size: request, piece,
-                            ///< cancel (offset of the begin field)
+                            ///< cancel, reject (offset of the begin field)
 };
 
 /// A short English description of an error code, e.g. "length prefix above the limit".
@@ -226,9 +278,10 @@ struct wire_config {
 /// decoder reads the caller's bytes in place and keeps only an incomplete message's tail;
 /// release() frees its buffer once it holds nothing.
 ///
-/// Left to the caller, as session state rather than framing: that a bitfield comes only
-/// right after the handshake, and that a piece answers a request we sent (its data length is
-/// bounded by the piece's end and max_message_bytes, not by max_request_bytes).
+/// Left to the caller, as session state rather than framing: that a bitfield (or have all,
+/// have none) comes only right after the handshake, that a piece answers a request we sent
+/// (its data length is bounded by the piece's end and max_message_bytes, not by
+/// max_request_bytes), and that BEP 6's messages come only where both handshakes offered it.
 ///
 /// Not thread-safe; use it from the connection's own strand.
 class wire_decoder {

@@ -60,6 +60,39 @@ TEST_CASE("every message encodes to its BEP 3 layout") {
   CHECK(encoded(msg::unknown{.id = 20, .payload = payload}) == hex_bytes({0, 0, 0, 3, 20, 'x', 'y'}));
 }
 
+TEST_CASE("the fast extension's messages encode to their BEP 6 layout") {
+  // BEP 6: suggest 0x0D, have all 0x0E, have none 0x0F, reject 0x10, allowed fast 0x11.
+  CHECK(encoded(msg::suggest_piece{.index = 0x0a0b0c0d}) == hex_bytes({0, 0, 0, 5, 13, 0x0a, 0x0b, 0x0c, 0x0d}));
+  CHECK(encoded(msg::have_all{}) == hex_bytes({0, 0, 0, 1, 14}));
+  CHECK(encoded(msg::have_none{}) == hex_bytes({0, 0, 0, 1, 15}));
+  CHECK(encoded(msg::reject_request{.index = 2, .begin = 0x4000, .length = 0x4000}) ==
+        hex_bytes({0, 0, 0, 13, 16, 0, 0, 0, 2, 0, 0, 0x40, 0, 0, 0, 0x40, 0}));
+  CHECK(encoded(msg::allowed_fast{.index = 7}) == hex_bytes({0, 0, 0, 5, 17, 0, 0, 0, 7}));
+}
+
+TEST_CASE("the fast extension is offered by reserved byte 7, bit 0x04, and nothing else") {
+  bt::handshake h = sample_handshake();  // extension protocol bit (byte 5, 0x10) only
+  CHECK_FALSE(bt::offers_fast_extension(h));
+  h.reserved[7] = std::byte{0x01};  // DHT
+  CHECK_FALSE(bt::offers_fast_extension(h));
+  h.reserved[7] = std::byte{0x05};  // DHT and fast
+  CHECK(bt::offers_fast_extension(h));
+  h.reserved[7] = std::byte{0};
+  h.reserved[6] = std::byte{0x04};  // the right bit in the wrong byte
+  CHECK_FALSE(bt::offers_fast_extension(h));
+  // It survives encoding: byte 20 + 7 of the handshake.
+  h.reserved[6] = std::byte{0};
+  h.reserved[7] = std::byte{0x04};
+  const bytes wire = encoded(h);
+  CHECK(wire[27] == std::byte{0x04});
+  bt::wire_decoder decoder(small_torrent);
+  decoder.feed(wire);
+  auto back = decoder.next();
+  REQUIRE(back.has_value());
+  REQUIRE(back->has_value());
+  CHECK(bt::offers_fast_extension(std::get<bt::handshake>(**back)));
+}
+
 TEST_CASE("wire_size is the length each message encodes to, counted by hand from BEP 3") {
   bt::bitfield pieces(17);  // 3 bytes of bits
   const bytes data = text_bytes("abcde");
@@ -77,6 +110,11 @@ TEST_CASE("wire_size is the length each message encodes to, counted by hand from
       {msg::request{.index = 1, .begin = 0, .length = 16384}, 17},
       {msg::piece{.index = 1, .begin = 0, .data = data}, 13 + 5},
       {msg::cancel{.index = 1, .begin = 0, .length = 16384}, 17},
+      {msg::suggest_piece{.index = 2}, 9},
+      {msg::have_all{}, 5},
+      {msg::have_none{}, 5},
+      {msg::reject_request{.index = 1, .begin = 0, .length = 16384}, 17},
+      {msg::allowed_fast{.index = 2}, 9},
       {msg::unknown{.id = 20, .payload = payload}, 5 + 3},
   };
   REQUIRE(cases.size() == std::variant_size_v<bt::wire_event>);
@@ -134,6 +172,11 @@ TEST_CASE("every message round-trips through the decoder") {
       msg::request{.index = 1, .begin = 16384, .length = 16384},
       msg::piece{.index = 3, .begin = 9990, .data = data},
       msg::cancel{.index = 0, .begin = 0, .length = 1},
+      msg::suggest_piece{.index = 3},
+      msg::have_all{},
+      msg::have_none{},
+      msg::reject_request{.index = 3, .begin = 9999, .length = 1},
+      msg::allowed_fast{.index = 0},
       msg::unknown{.id = 9, .payload = payload},
   };
   for (const auto& message : messages) {

@@ -128,7 +128,8 @@ TEST_CASE("a length that does not match the id is refused before its payload arr
   };
   const auto e = GENERATE(example{2, 0}, example{2, 1}, example{5, 2}, example{0x100, 3}, example{4, 4},
                           example{6, 4}, example{12, 6}, example{14, 6}, example{1, 7}, example{8, 7},
-                          example{1, 8}, example{17, 8});
+                          example{1, 8}, example{17, 8}, example{4, 13}, example{2, 14}, example{5, 15},
+                          example{1, 16}, example{9, 16}, example{1, 17}, example{13, 17});
   INFO("length " << e.length << " id " << e.id);
   // Only the length prefix and the id are fed: the error must not wait for more.
   const bytes header = hex_bytes({0, 0, e.length >> 8, e.length & 0xff, e.id});
@@ -177,6 +178,10 @@ TEST_CASE("piece indices at or past the piece count are refused") {
   CHECK(decode_error_of(small_torrent, encoded(msg::have{.index = bad})) == at_index);
   CHECK(decode_error_of(small_torrent, encoded(msg::request{.index = bad, .begin = 0, .length = 1})) == at_index);
   CHECK(decode_error_of(small_torrent, encoded(msg::cancel{.index = bad, .begin = 0, .length = 1})) == at_index);
+  CHECK(decode_error_of(small_torrent, encoded(msg::suggest_piece{.index = bad})) == at_index);
+  CHECK(decode_error_of(small_torrent, encoded(msg::reject_request{.index = bad, .begin = 0, .length = 1})) ==
+        at_index);
+  CHECK(decode_error_of(small_torrent, encoded(msg::allowed_fast{.index = bad})) == at_index);
   const bytes data(1);
   CHECK(decode_error_of(small_torrent, encoded(msg::piece{.index = bad, .begin = 0, .data = data})) == at_index);
   // The last valid index passes.
@@ -188,6 +193,8 @@ TEST_CASE("a request over 16 KiB or of zero bytes is refused") {
   const std::uint32_t bad = GENERATE(0u, 16385u, 65536u, 0xffffffffu);
   CHECK(decode_error_of(small_torrent, encoded(msg::request{.index = 0, .begin = 0, .length = bad})) == at_length);
   CHECK(decode_error_of(small_torrent, encoded(msg::cancel{.index = 0, .begin = 0, .length = bad})) == at_length);
+  CHECK(decode_error_of(small_torrent, encoded(msg::reject_request{.index = 0, .begin = 0, .length = bad})) ==
+        at_length);
   // 16 KiB exactly passes; a larger limit can be configured (aria2 accepts 64 KiB).
   CHECK(std::get<msg::request>(decode_one(small_torrent, encoded(msg::request{.index = 0, .begin = 0, .length = 16384})).event)
             .length == 16384);
@@ -206,6 +213,8 @@ TEST_CASE("blocks past the end of their piece are refused, the short last piece 
   CHECK(decode_error_of(small_torrent, encoded(msg::request{.index = 2, .begin = 16385, .length = 16384})) ==
         at_begin);
   CHECK(decode_error_of(small_torrent, encoded(msg::cancel{.index = 3, .begin = 9000, .length = 1001})) == at_begin);
+  CHECK(decode_error_of(small_torrent, encoded(msg::reject_request{.index = 3, .begin = 9000, .length = 1001})) ==
+        at_begin);
   // begin + length overflowing 32 bits must not wrap around to a small value.
   CHECK(decode_error_of(small_torrent, encoded(msg::request{.index = 0, .begin = 0xffffc001, .length = 16384})) ==
         at_begin);
@@ -227,9 +236,9 @@ TEST_CASE("blocks past the end of their piece are refused, the short last piece 
 }
 
 TEST_CASE("unknown ids are reported with their payload and decoding goes on") {
-  // 9 port (2 bytes), 13 suggest piece, 14 have all, 20 extended, 255.
+  // 9 port (2 bytes), 12 (between BEP 3's and BEP 6's ids), 18 (after BEP 6's), 20 extended, 255.
   const bytes stream = concat({encoded(sample_handshake()), hex_bytes({0, 0, 0, 3, 9, 0x1a, 0xe1}),
-                               hex_bytes({0, 0, 0, 5, 13, 0, 0, 0, 1}), hex_bytes({0, 0, 0, 1, 14}),
+                               hex_bytes({0, 0, 0, 5, 12, 0, 0, 0, 1}), hex_bytes({0, 0, 0, 1, 18}),
                                hex_bytes({0, 0, 0, 4, 20, 0, 'd', 'e'}), hex_bytes({0, 0, 0, 1, 255}),
                                hex_bytes({0, 0, 0, 1, 2})});
   bt::wire_decoder decoder(small_torrent);
@@ -239,7 +248,7 @@ TEST_CASE("unknown ids are reported with their payload and decoding goes on") {
     std::uint8_t id;
     std::size_t payload_bytes;
   };
-  for (const expect e : {expect{9, 2}, expect{13, 4}, expect{14, 0}, expect{20, 3}, expect{255, 0}}) {
+  for (const expect e : {expect{9, 2}, expect{12, 4}, expect{18, 0}, expect{20, 3}, expect{255, 0}}) {
     auto r = decoder.next();
     REQUIRE(r.has_value());
     REQUIRE(r->has_value());
