@@ -32,6 +32,7 @@ struct connection {
   std::string close_reason;         ///< why, once closing
   bool handshake_done = false;
   bool first_message_seen = false;  ///< a message after the handshake arrived
+  bool fast = false;                ///< both handshakes offered the fast extension (BEP 6)
   bool in_picker = false;           ///< added to the piece picker
   std::optional<peer_id> id;        ///< from its handshake
   bool am_choking = true;

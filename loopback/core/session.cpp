@@ -244,7 +244,7 @@ std::optional<peer_key> session::handle_accept(const endpoint_v4& remote, time_p
   }
   auto& c = add_connection(remote, false);
   c.connected = true;
-  send(c, handshake{.info_hash = config_.torrent->info_hash, .id = id_});
+  send(c, our_handshake());
   return c.key;
 }
 
@@ -283,7 +283,13 @@ void session::handle_connected(peer_key conn, time_point now) {
   auto* c = find(conn);
   if (c == nullptr || !c->is_open()) return;
   c->connected = true;
-  send(*c, handshake{.info_hash = config_.torrent->info_hash, .id = id_});
+  send(*c, our_handshake());
+}
+
+handshake session::our_handshake() const {
+  handshake hs{.info_hash = config_.torrent->info_hash, .id = id_};
+  if (config_.fast_extension) hs.reserved[fast_extension_byte] |= fast_extension_bit;
+  return hs;
 }
 
 void session::handle_closed(peer_key conn, close_cause cause, std::string_view reason, time_point now) {
@@ -368,16 +374,26 @@ void session::handle_handshake(peer_key conn, const handshake& hs, time_point no
   }
   c.handshake_done = true;
   c.id = hs.id;
+  c.fast = config_.fast_extension && offers_fast_extension(hs);
   c.peer_has = bitfield(config_.torrent->piece_count());
   c.last_received = now;
-  if (picker_.have().count() > 0 && !super_seeding_) send(c, msg::bitfield{picker_.have()});
+  // What we hold (a super seed shows nothing and offers pieces one by one). With the fast
+  // extension one of bitfield, have all, have none must come first; without it a peer with
+  // nothing sends nothing.
+  const auto held = super_seeding_ ? 0 : picker_.have().count();
+  if (c.fast && held == 0)
+    send(c, msg::have_none{});
+  else if (c.fast && picker_.is_complete())
+    send(c, msg::have_all{});
+  else if (held > 0)
+    send(c, msg::bitfield{picker_.have()});
   if (super_seeding_ && !peer_is_seed(c)) {
     never_offered_.insert(static_cast<std::uint32_t>(c.key));
     apply_choke(c, false);
     dispatch_offers();
   }
   update_peer_count();
-  emit(client_event_kind::peer_connected, {}, {}, &c);
+  emit(client_event_kind::peer_connected, c.fast ? "fast extension" : "", {}, &c);
 }
 
 // aria2 sends no bitfield while it has nothing, then a bitfield instead of its first
@@ -397,15 +413,43 @@ bool session::late_bitfield(connection& c, const msg::bitfield& bf) {
   return true;
 }
 
+namespace {
+
+/// A message of the fast extension (BEP 6), valid only where both handshakes offered it.
+bool is_fast_message(const wire_event& m) noexcept {
+  return std::holds_alternative<msg::suggest_piece>(m) || std::holds_alternative<msg::have_all>(m) ||
+         std::holds_alternative<msg::have_none>(m) || std::holds_alternative<msg::reject_request>(m) ||
+         std::holds_alternative<msg::allowed_fast>(m);
+}
+
+}  // namespace
+
 void session::handle_message(peer_key conn, const wire_event& message, time_point now) {
   now_ = now;
   auto* cp = find(conn);
   if (cp == nullptr || !cp->is_open() || !cp->handshake_done) return;
   auto& c = *cp;
+  if (!c.fast && is_fast_message(message)) {
+    ++stats_.protocol_drops;
+    close_connection(c, "protocol: " + std::string(event_name(message)) +
+                            " without the fast extension (BEP 6) in both handshakes");
+    return;
+  }
   const bool first = !c.first_message_seen;
-  const auto* bf = std::get_if<msg::bitfield>(&message);
-  if (bf != nullptr && !first) {
-    (void)late_bitfield(c, *bf);
+  // Have all stands for a full bitfield; have none for an empty one (BEP 6).
+  std::optional<msg::bitfield> all;
+  if (std::holds_alternative<msg::have_all>(message)) {
+    all.emplace(msg::bitfield{bitfield(config_.torrent->piece_count())});
+    for (std::uint32_t i = 0; i < config_.torrent->piece_count(); ++i) all->pieces.set(i);
+  }
+  const auto* bf = all ? &*all : std::get_if<msg::bitfield>(&message);
+  if (!first && (bf != nullptr || std::holds_alternative<msg::have_none>(message))) {
+    // Late: a bitfield (aria2's habit) or have all counts as the haves it adds; have none
+    // says nothing new.
+    if (bf != nullptr)
+      (void)late_bitfield(c, *bf);
+    else
+      note_idle_message(c);
     return;
   }
   if (first) {
@@ -427,6 +471,9 @@ void session::dispatch(connection& c, const wire_event& message) {
         using T = std::decay_t<decltype(m)>;
         if constexpr (std::is_same_v<T, msg::choke>) {
           c.peer_choking = true;
+          // With the fast extension the choke voids nothing: every request gets its block or
+          // a reject, so ours stay in flight until one of the two arrives.
+          if (c.fast) return;
           if (c.in_picker) picker_.peer_choked(c.key);
           // The choke voids our requests there, but those still on their way to the peer
           // arrive after it: a peer that unchokes us again before they do (its upload went
@@ -458,14 +505,20 @@ void session::dispatch(connection& c, const wire_event& message) {
           else
             on_peer_have(c, m.index);
         } else if constexpr (std::is_same_v<T, msg::request>) {
-          if (!on_peer_request(c, m)) note_idle_message(c);
+          if (on_peer_request(c, m)) return;
+          note_idle_message(c);
+          if (c.is_open() && c.fast) send(c, msg::reject_request{.index = m.index, .begin = m.begin, .length = m.length});
         } else if constexpr (std::is_same_v<T, msg::cancel>) {
           note_idle_message(c);
           if (c.is_open()) cancel_upload(c, m);
-        } else if constexpr (std::is_same_v<T, msg::keep_alive>) {
+        } else if constexpr (std::is_same_v<T, msg::reject_request>) {
+          on_reject(c, block_request{.piece = m.index, .begin = m.begin, .length = m.length});
+        } else if constexpr (std::is_same_v<T, msg::keep_alive> || std::is_same_v<T, msg::suggest_piece> ||
+                             std::is_same_v<T, msg::allowed_fast>) {
+          // Suggestions and allowed-fast pieces are advice: we ask only peers that unchoke us.
           note_idle_message(c);
         }
-        // bitfield (handled before), piece (handle_block), unknown ids: nothing.
+        // bitfield, have all, have none (handled before), piece (handle_block), unknown ids: nothing.
       },
       message);
 }

@@ -207,6 +207,8 @@ class session {
   // session_upload.cpp: the upload queue and choking
   void queue_upload(connection& c, const msg::request& r);
   void cancel_upload(connection& c, const msg::cancel& m);
+  void on_reject(connection& c, const block_request& b);
+  [[nodiscard]] handshake our_handshake() const;
   void clear_uploads(connection& c);
   void forget_sent_pieces(connection& c);
   void recount_serving(connection& c);

@@ -113,6 +113,11 @@ struct session_config {
   /// second, bursts of at most its request queue (a choke voids it); 0 or less: no limit.
   double max_idle_messages_per_s = 1000;
   std::size_t max_queued_requests = 250;  ///< a peer's requests queued here; more are ignored
+  /// Offer the fast extension (BEP 6) in our handshake. Where the peer offers it too: have
+  /// all / have none in place of the bitfield, every request of the peer answered by its
+  /// block or a reject (a choke rejects what is queued), and a choke from the peer no longer
+  /// voids our requests: we wait for its rejects or blocks.
+  bool fast_extension = true;
   std::uint64_t rng_seed = 0;             ///< peer id and every random choice
   duration handshake_timeout = std::chrono::seconds(10);   ///< connect + handshake
   /// At max_peers, an incoming connection silent since its handshake gives way to a new one

@@ -153,6 +153,22 @@ void session::snub(connection& c) {
   c.waiting_since = now_;
 }
 
+// BEP 6: the peer will not send this block. It returns to the pool; when the peer holds
+// none of ours any more (a choke's rejects), the others' pipelines take what came back.
+void session::on_reject(connection& c, const block_request& b) {
+  const auto it = std::find(c.outstanding.begin(), c.outstanding.end(), b);
+  if (it == c.outstanding.end()) {  // not asked, or cancelled since
+    note_idle_message(c);
+    return;
+  }
+  c.outstanding.erase(it);
+  (void)picker_.request_dropped(c.key, b);
+  if (c.outstanding.empty())
+    fill_all_pipelines();
+  else
+    fill_pipeline(c);
+}
+
 void session::cancel_elsewhere(const block_request& b, const std::vector<peer_key>& peers) {
   for (const auto k : peers) {
     auto* other = find(k);

@@ -32,6 +32,8 @@ void session::cancel_upload(connection& c, const msg::cancel& m) {
     return b.piece == m.index && b.begin == m.begin && b.length == m.length;
   });
   if (it != c.uploads.end()) {
+    // BEP 6: a cancelled request is answered too, by its block or, here, a reject.
+    if (c.fast) send(c, msg::reject_request{.index = it->piece, .begin = it->begin, .length = it->length});
     c.upload_bytes -= wire_bytes_of(*it);
     c.uploads.erase(it);
     forget_sent_pieces(c);  // rare: also forgets the piece if that was its last block
@@ -155,8 +157,11 @@ void session::apply_choke(connection& c, bool choke) {
   recount_serving(c);
   if (choke) {
     c.last_unchoked = now_;
-    clear_uploads(c);
     send(c, msg::choke{});
+    // BEP 6: the choke drops the requests still queued, each with its reject.
+    if (c.fast)
+      for (const auto& b : c.uploads) send(c, msg::reject_request{.index = b.piece, .begin = b.begin, .length = b.length});
+    clear_uploads(c);
   } else {
     c.unchoked_since = now_;
     send(c, msg::unchoke{});

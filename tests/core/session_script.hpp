@@ -36,10 +36,12 @@ inline bt::msg::piece zero_block(const bt::msg::request& r) {
   return {.index = r.index, .begin = r.begin, .data = std::span<const std::byte>(zeros).first(r.length)};
 }
 
-/// A peer's handshake for `torrent` with id byte `tag` everywhere.
-inline bt::handshake their_handshake(const bt::metainfo& torrent, std::uint8_t tag) {
+/// A peer's handshake for `torrent` with id byte `tag` everywhere; `fast`: it offers the
+/// fast extension (BEP 6).
+inline bt::handshake their_handshake(const bt::metainfo& torrent, std::uint8_t tag, bool fast = false) {
   bt::handshake hs{.info_hash = torrent.info_hash};
   hs.id.fill(std::byte{tag});
+  if (fast) hs.reserved[bt::fast_extension_byte] = bt::fast_extension_bit;
   return hs;
 }
 
@@ -100,11 +102,12 @@ struct script {
     }
     return got;
   }
-  /// A peer at 127.0.0.`last` connects to us and completes its handshake.
-  bt::peer_key accept_peer(std::uint8_t last, std::uint8_t tag) {
+  /// A peer at 127.0.0.`last` connects to us and completes its handshake (offering the
+  /// fast extension when `fast`).
+  bt::peer_key accept_peer(std::uint8_t last, std::uint8_t tag, bool fast = false) {
     const auto key = s.handle_accept({.ip = {127, 0, 0, last}, .port = 50000}, now);
     drain();
-    s.handle_handshake(*key, their_handshake(*s_torrent, tag), now);
+    s.handle_handshake(*key, their_handshake(*s_torrent, tag, fast), now);
     drain();
     return *key;
   }
