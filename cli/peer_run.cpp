@@ -185,7 +185,9 @@ void peer_run::on_event(const bt::client_event& e) {
       if (!params_.verbose) break;
       clear_line();
       std::cerr << "p2pdist: peer " << (e.peer_ip ? bt::format_ipv4(*e.peer_ip) : "?") << ':' << e.peer_port
-                << (e.kind == kind::peer_connected ? " connected" : " disconnected: " + e.detail) << '\n';
+                << (e.kind == kind::peer_connected ? " connected" + (e.detail.empty() ? "" : " (" + e.detail + ")")
+                                                   : " disconnected: " + e.detail)
+                << '\n';
       break;
     case kind::error:
       clear_line();

@@ -2,8 +2,9 @@
 """A libtorrent seed to our leecher, through our tracker.
 
 A libtorrent 2.0 session on 127.0.0.20 seeds a few MiB (checked from disk first);
-`p2pdist get` on 127.0.0.3 learns it from our tracker on 127.0.0.1, downloads into
-OUT.part, prints `complete`, exits 0, and OUT must equal the original byte for byte.
+`p2pdist get` on 127.0.0.3 learns it from our tracker on 127.0.0.1, connects to it with
+the fast extension (BEP 6) negotiated, downloads into OUT.part, prints `complete`, exits 0,
+and OUT must equal the original byte for byte.
 
 Run with Debian's python: /usr/bin/python3 libtorrent_to_get.py --p2pdist PATH --workdir DIR
 Exit 0 pass, 1 fail, 77 skip (python3-libtorrent not installed).
@@ -40,8 +41,11 @@ def body(args, procs):
 
     out = os.path.join(args.workdir, "ours", "sample.bin")
     os.makedirs(os.path.dirname(out))
-    get = ic.start_get(procs, args.p2pdist, torrent, out, "127.0.0.3", "our get")
+    get = ic.start_get(procs, args.p2pdist, torrent, out, "127.0.0.3", "our get", extra=("--verbose",))
     get.wait_line(r"listening on 127\.0\.0\.3:\d+", 15)
+    # libtorrent offers the fast extension: it sends have all, and rejects what it will not serve.
+    get.wait_line(r"peer 127\.0\.0\.20:\d+ connected \(fast extension\)", GET_TIMEOUT_S)
+    ic.log("the fast extension (BEP 6) is negotiated with libtorrent")
     get.wait_line(r"complete", GET_TIMEOUT_S)  # libtorrent works on its own threads meanwhile
     code = get.wait_exit(15)
     ic.expect(code == 0, f"our get exits 0 once complete (exit code {code})")

@@ -22,7 +22,7 @@ ARIA2_WAIT_S = 50
 
 def body(args, procs):
     aria2 = ic.require_aria2()
-    data_path, torrent, seed = ic.seeded_swarm(procs, args, FILE_BYTES, 2)
+    data_path, torrent, seed = ic.seeded_swarm(procs, args, FILE_BYTES, 2, seed_extra=("--verbose",))
 
     save = os.path.join(args.workdir, "aria2")
     os.makedirs(save)
@@ -35,6 +35,8 @@ def body(args, procs):
     code = a.wait_exit(ARIA2_WAIT_S)
     ic.expect(code == 0, f"aria2 exits 0 once complete (exit code {code})")
     ic.expect_same_file(os.path.join(save, "sample.bin"), data_path, "aria2")
+    # aria2 offers the fast extension (BEP 6) too: we greeted it with have all.
+    seed.wait_line(r"peer 127\.0\.0\.21:\d+ connected \(fast extension\)", 5)
 
     seed.signal(signal.SIGTERM)
     ic.expect(seed.wait_exit(15) == 0, "our seed stops on SIGTERM with exit 0")

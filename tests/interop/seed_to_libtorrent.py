@@ -21,7 +21,7 @@ DOWNLOAD_TIMEOUT_S = 30
 
 def body(args, procs):
     lt = ic.import_libtorrent()
-    data_path, torrent, seed = ic.seeded_swarm(procs, args, FILE_BYTES, 1)
+    data_path, torrent, seed = ic.seeded_swarm(procs, args, FILE_BYTES, 1, seed_extra=("--verbose",))
 
     save = os.path.join(args.workdir, "libtorrent")
     os.makedirs(save)
@@ -32,6 +32,8 @@ def body(args, procs):
               f"libtorrent downloaded {st.total_payload_download} payload bytes")
     lt_ses.remove(handle)
     ic.expect_same_file(os.path.join(save, "sample.bin"), data_path, "libtorrent")
+    # Both offer the fast extension (BEP 6): we greeted libtorrent with have all.
+    seed.wait_line(r"peer 127\.0\.0\.20:\d+ connected \(fast extension\)", 5)
 
     seed.signal(signal.SIGINT)
     ic.expect(seed.wait_exit(15) == 0, "our seed stops on SIGINT with exit 0")
