@@ -368,7 +368,7 @@ TEST_CASE("seed to get through p2pdist tracker: an identical file, then clean st
   CHECK(read_file(f.data) == f.bytes);  // a seed never writes
 }
 
-TEST_CASE("get -o DIR writes into DIR under the torrent's name; the tracker hears `completed`", "[cli]") {
+TEST_CASE("get -o DIR writes into DIR under the torrent's name, the tracker hears `completed`", "[cli]") {
   scratch_dir dir("into_dir");
   tracker_process tracker;
   const auto f = make_shared_file(dir, tracker.announce, 1024 * 1024 + 77, 17);
@@ -422,7 +422,7 @@ TEST_CASE("seed and get with --rtt and --jitter: each adds its round trip and th
   CHECK(seed.wait_exit(20s) == 0);
 }
 
-TEST_CASE("get stopped by SIGINT keeps OUT.part; a second get resumes and completes", "[cli]") {
+TEST_CASE("get stopped by SIGINT keeps OUT.part, a second get resumes and completes", "[cli]") {
   scratch_dir dir("resume");
   tracker_process tracker;
   const auto f = make_shared_file(dir, tracker.announce, 3 * 1024 * 1024 + 99, 14);

@@ -112,7 +112,7 @@ TEST_CASE("a choke voids our requests there, and each gets a cancel behind it", 
   CHECK(sc.sent<bt::msg::cancel>(key).empty());
 }
 
-TEST_CASE("a leecher asks for every block once unchoked; a peer silent for request_timeout is snubbed",
+TEST_CASE("a leecher asks for every block once unchoked, a peer silent for request_timeout is snubbed",
           "[session]") {
   const auto torrent = test::small_torrent();
   auto sc = started(torrent, false, {.request_timeout = 20s});
@@ -161,7 +161,7 @@ TEST_CASE("two pieces failed by one sender: struck twice, banned, its connection
   CHECK_FALSE(sc.s.handle_accept({.ip = {127, 0, 0, 7}, .port = 50001}, sc.now));
 }
 
-TEST_CASE("a piece failed by two senders is fetched from one alone; the check then names the liar",
+TEST_CASE("a piece failed by two senders is fetched from one alone, the check then names the liar",
           "[session]") {
   const auto torrent = test::small_torrent(1, true);  // one piece of two blocks
   bt::session_config c{.max_hash_failures = 1};
@@ -371,7 +371,7 @@ TEST_CASE("wake-ups: the first rechoke at once, then the housekeeping tick", "[s
   CHECK_FALSE(sc.s.poll_timeout());
 }
 
-TEST_CASE("at max_peers the oldest connection without a handshake gives way; a busy one never does",
+TEST_CASE("at max_peers the oldest connection without a handshake gives way, a busy one never does",
           "[session]") {
   const auto torrent = test::small_torrent();
   auto sc = started(torrent, true, {.max_peers = 2});
@@ -393,7 +393,7 @@ TEST_CASE("at max_peers the oldest connection without a handshake gives way; a b
   CHECK_FALSE(sc.s.handle_accept({.ip = {127, 0, 0, 23}, .port = 1}, sc.now));  // both in use
 }
 
-TEST_CASE("one address holds at most max_peers_per_address incoming connections; others still get in",
+TEST_CASE("one address holds at most max_peers_per_address incoming connections, others still get in",
           "[session]") {
   const auto torrent = test::small_torrent();
   auto sc = started(torrent, true, {.max_peers = 10, .max_peers_per_address = 3});

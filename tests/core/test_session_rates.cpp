@@ -241,7 +241,7 @@ TEST_CASE("while our download binds, the requests in flight cover binding_queue_
   CHECK(loose == free);
 }
 
-TEST_CASE("a peer that floods messages moving no data is cut and banned; an honest burst is not",
+TEST_CASE("a peer that floods messages moving no data is cut and banned, an honest burst is not",
           "[session]") {
   const auto torrent = test::small_torrent();
   // A seed with a limit of 100 idle messages a second (a rate decayed over one second: the

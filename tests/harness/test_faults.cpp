@@ -249,7 +249,7 @@ TEST_CASE("churn: a leecher leaves mid-download, comes back with what it held, a
   CHECK(static_cast<double>(ch.pieces_kept) * c.piece_bytes >= ch.leave_at_fraction * static_cast<double>(r.file_bytes));
 }
 
-TEST_CASE("every kind at once: honest leechers complete; the counters and JSON show each fault",
+TEST_CASE("every kind at once: honest leechers complete, the counters and JSON show each fault",
           "[loopback][faults]") {
   auto c = small({{fault_kind::corrupt, 1},
                   {fault_kind::drop, 1},

@@ -116,7 +116,7 @@ TEST_CASE("a throttled transfer takes no less than the limit allows", "[loopback
   CHECK(leech.stats().snubs == 0);
 }
 
-TEST_CASE("file storage: OUT.part renamed at the end; a stopped download resumes", "[loopback]") {
+TEST_CASE("file storage: OUT.part renamed at the end, a stopped download resumes", "[loopback]") {
   temp_dir dir;
   const auto data = random_bytes(3 * 1024 * 1024 + 4321, 14);
   const auto t = make_torrent(data, k64);

@@ -5,7 +5,7 @@
 
 using namespace client_testing;
 
-TEST_CASE("a peer sending corrupt pieces is banned; the piece comes again from the seed", "[loopback]") {
+TEST_CASE("a peer sending corrupt pieces is banned, the piece comes again from the seed", "[loopback]") {
   const auto data = random_bytes(2 * 1024 * 1024, 15);
   const auto t = make_torrent(data, k64);
   swarm s{1};

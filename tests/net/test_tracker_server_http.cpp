@@ -200,7 +200,7 @@ TEST_CASE("garbage: max_connections drops the oldest connection for a new one", 
   CHECK(c.open_now());
 }
 
-TEST_CASE("stop closes the listener and open connections; twice is fine", "[loopback][tracker]") {
+TEST_CASE("stop closes the listener and open connections, twice is fine", "[loopback][tracker]") {
   running_tracker tracker(test_config());
   const auto port = tracker.port();
   test_client idle(port);

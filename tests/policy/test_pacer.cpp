@@ -40,7 +40,7 @@ TEST_CASE("pacer: one consumer's next block is due after block / rate", "[pacer]
   CHECK(seconds_after(*second) == Approx(5.0 + 2 * 16397.0 / 1e6).epsilon(1e-6));
 }
 
-TEST_CASE("pacer: equal consumers share; a strict priority serves its group first", "[pacer]") {
+TEST_CASE("pacer: equal consumers share, a strict priority serves its group first", "[pacer]") {
   pacer p(1'000'000, t0);
   (void)p.sync(a, block, t0);
   (void)p.sync(b, block, t0);
@@ -62,7 +62,7 @@ TEST_CASE("pacer: equal consumers share; a strict priority serves its group firs
   CHECK(q.granted(a) == 0);
 }
 
-TEST_CASE("pacer: nothing due when nobody waits for tokens; withdrawn demand is dropped", "[pacer]") {
+TEST_CASE("pacer: nothing due when nobody waits for tokens, withdrawn demand is dropped", "[pacer]") {
   pacer p(1'000'000, t0);
   CHECK_FALSE(p.next_due([](consumer_id) { return block; }));
   (void)p.sync(c, 3 * block, t0);
@@ -112,7 +112,7 @@ TEST_CASE("pacer: every grant comes from refill_to, none hides in sync", "[pacer
   CHECK(p.refill_to(t0 + 1ms).empty());  // nobody asks
 }
 
-TEST_CASE("pacer: a link that idles loses that time; nothing is saved for a burst", "[pacer]") {
+TEST_CASE("pacer: a link that idles loses that time, nothing is saved for a burst", "[pacer]") {
   pacer p(1'000'000, t0);  // 1 MB/s: 1 byte a microsecond
   CHECK(p.sync(a, 100, t0) == 0);
   (void)p.refill_to(t0 + 100us);

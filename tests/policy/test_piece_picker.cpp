@@ -257,7 +257,7 @@ TEST_CASE("the pipeline depth bounds the requests in flight at a peer", "[piece_
   CHECK(picker.check_invariants());
 }
 
-TEST_CASE("end game: the last blocks go to several peers; an arrival cancels the others", "[piece_picker]") {
+TEST_CASE("end game: the last blocks go to several peers, an arrival cancels the others", "[piece_picker]") {
   // Two pieces of two blocks; peer_a and peer_b have everything.
   piece_picker picker(picker_config{.total_bytes = 2 * 32 * kib, .piece_bytes = 32 * kib, .pipeline_depth = 8});
   REQUIRE(picker.add_peer(peer_a, mask("11")));
@@ -366,7 +366,7 @@ TEST_CASE("remove_peer: its availability goes and its requests return to the poo
   CHECK(picker.check_invariants());
 }
 
-TEST_CASE("a piece that fails its hash is requested again; a passed one never", "[piece_picker]") {
+TEST_CASE("a piece that fails its hash is requested again, a passed one never", "[piece_picker]") {
   piece_picker picker(picker_config{.total_bytes = 2 * 32 * kib, .piece_bytes = 32 * kib});
   REQUIRE(picker.add_peer(peer_a, mask("11")));
   std::mt19937_64 rng(11);

@@ -85,7 +85,7 @@ TEST_CASE("memory storage: writes read back and ranges past the end are refused"
   CHECK_THROWS_AS(store->read(~std::uint64_t{0}, head), std::out_of_range);
 }
 
-TEST_CASE("verify_pieces: every piece of the seed's data is good; a corrupted one is not", "[storage]") {
+TEST_CASE("verify_pieces: every piece of the seed's data is good, a corrupted one is not", "[storage]") {
   // 3.5 pieces: the last piece is short (8 KiB).
   const auto data = random_bytes(3 * piece16k + piece16k / 2, 2);
   const auto torrent = torrent_for(data, piece16k);
