@@ -121,6 +121,7 @@ void client_impl::start() {
   }
   const bool complete = have.all();
   if (complete) config_.store->finalize();
+  completion_done_ = complete;
 
   const auto listen_at = make_endpoint(config_.address, config_.port);
   acceptor_.open(listen_at.protocol());
@@ -171,6 +172,7 @@ void client_impl::publish_stats() {
   const bool stopped = stats_.stopped;
   stats_ = s;
   stats_.stopped = stopped;
+  stats_.complete = s.complete && completion_done_;
 }
 
 peer_connection* client_impl::find(peer_key k) {
@@ -251,6 +253,7 @@ void client_impl::carry_out(out::event& o) {
     } catch (const std::exception& e) {
       emit_error(e.what());
     }
+    completion_done_ = true;
   }
   publish_stats();  // a listener that reads stats() on the event sees the turn that caused it
   emit(o.what);

@@ -148,6 +148,10 @@ class client_impl final : public connection_host, public std::enable_shared_from
 
   std::unordered_map<std::uint32_t, std::shared_ptr<peer_connection>> conns_;
   bool draining_ = false;
+  /// The completed event was carried out (the store finalized: OUT.part renamed) or we
+  /// started complete. Until then stats() says not complete, even when the session is: a
+  /// reader that sees `complete` finds the file under its final name.
+  bool completion_done_ = false;
   bool started_ = false;
   bool stopping_ = false;
   bool stopped_ = false;
