@@ -113,16 +113,18 @@ std::optional<std::uint32_t> first_missing(const bt::bitfield& have, std::uint32
 }
 
 /// What seed and get set on their client beyond rates: any IPv4 network (not loopback
-/// alone), requests that follow each connection's rate and round trip (30 ms of the peer's
+/// alone), the fast extension or not, requests that follow each connection's rate and round trip (30 ms of the peer's
 /// sending plus the round trip, as in swarm), and the network emulation of --rtt and
 /// --jitter (only what we receive is delayed: a peer at the other end adds its own).
 struct link_settings {
   double rtt_seconds = 0;
   double jitter_seconds = 0;
+  bool fast_extension = true;
 
   void apply_to(bt::client_config& c) const {
     const auto span = [](double s) { return std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(s)); };
     c.loopback_only = false;
+    c.fast_extension = fast_extension;
     c.picker.request_queue_time = std::chrono::milliseconds(30);
     c.jitter = span(jitter_seconds);
     if (rtt_seconds > 0)
@@ -187,7 +189,7 @@ int use_existing_output(const bt::metainfo& torrent, const bt::endpoint_v4& list
             << " pieces verified); nothing to download" << std::endl;
   if (!opts.keep_seeding) return 0;
   return seed_verified(torrent, std::move(existing), listen, opts.up_bytes_per_s,
-                       {.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds}, out.string(),
+                       {.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds, .fast_extension = !opts.no_fast_extension}, out.string(),
                        opts.verbose);
 }
 
@@ -220,7 +222,7 @@ int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> stor
       .seed_when_complete = opts.keep_seeding,
       .on_event = watcher.event_handler(),
   };
-  link_settings{.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds}.apply_to(config);
+  link_settings{.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds, .fast_extension = !opts.no_fast_extension}.apply_to(config);
   bt::client c(io, std::move(config));
   if (!start_client(c, listen)) {
     if (!resuming) fs::remove(part, ec);  // created just now, holds nothing: leave no trace
@@ -261,18 +263,20 @@ int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> stor
   return 0;
 }
 
-/// The texts of the flags seed and get share: --listen and -v (filled in directly), --up,
-/// --rtt and --jitter.
+/// The texts of the flags seed and get share: --listen, -v and --no-fast-extension (filled
+/// in directly), --up, --rtt and --jitter.
 struct peer_flag_texts {
   std::string up = "unlimited";
   std::string rtt = "0";
   std::string jitter = "0";
 
-  void add_to(CLI::App& app, std::string& listen, bool& verbose) {
+  void add_to(CLI::App& app, std::string& listen, bool& verbose, bool& no_fast_extension) {
     app.add_option("--listen", listen,
                    "ADDR:PORT to listen on, any IPv4 address of this host (0.0.0.0: all); port 0 picks a free port")
         ->capture_default_str();
     app.add_flag("-v,--verbose", verbose, "log peers connecting and leaving (with the reason) on stderr");
+    app.add_flag("--no-fast-extension", no_fast_extension,
+                 "plain BEP 3: do not offer the fast extension (BEP 6) in our handshakes");
     app.add_option("--up", up, "upload limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
     app.add_option("--rtt", rtt,
                    "network emulation: every connection's round trip grows by this much (what this peer "
@@ -356,7 +360,7 @@ int run_seed(const seed_options& opts) {
   std::cout << "checked " << opts.file_path << ": all " << torrent->piece_count() << " pieces verified"
             << std::endl;
   return seed_verified(*torrent, std::move(store), listen, opts.up_bytes_per_s,
-                       {.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds}, opts.file_path,
+                       {.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds, .fast_extension = !opts.no_fast_extension}, opts.file_path,
                        opts.verbose);
 }
 
@@ -392,7 +396,7 @@ command add_seed_command(CLI::App& parent) {
   auto* app = parent.add_subcommand("seed", "check a file against its .torrent and share it until stopped");
   app->add_option("torrent", in->opts.torrent_path, "the .torrent file")->required();
   app->add_option("file", in->opts.file_path, "the complete file it describes")->required();
-  in->texts.add_to(*app, in->opts.listen, in->opts.verbose);
+  in->texts.add_to(*app, in->opts.listen, in->opts.verbose, in->opts.no_fast_extension);
   return {app, [in] { return run_seed(in->parsed()); }};
 }
 
@@ -404,7 +408,7 @@ command add_get_command(CLI::App& parent) {
   app->add_option("-o,--output", o.output_path,
                   "where the file goes once complete and verified (a directory: into it, under the torrent's name)")
       ->required();
-  in->texts.add_to(*app, o.listen, o.verbose);
+  in->texts.add_to(*app, o.listen, o.verbose, o.no_fast_extension);
   app->add_option("--down", in->down, "download limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
   app->add_flag("--keep-seeding", o.keep_seeding, "once complete, go on seeding until SIGINT or SIGTERM");
   return {app, [in] { return run_get(in->parsed()); }};

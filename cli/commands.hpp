@@ -130,6 +130,7 @@ struct swarm_options {
   double rechoke_seconds = 10;
   double request_queue_seconds = 0.03;  ///< 0: a fixed pipeline of 16 requests per peer
   double have_batch_seconds = 1;        ///< 0: every `have` at once
+  bool no_fast_extension = false;       ///< true: no instance offers BEP 6 (plain BEP 3)
   double optimistic_seconds = 30;
   double time_scale = 1;
   double timeout_seconds = 600;
@@ -167,6 +168,7 @@ struct seed_options {
   std::string listen = "127.0.0.1:0";  ///< ADDR:PORT, ADDR in 127.0.0.0/8; port 0: any free port
   double up_bytes_per_s = 0;           ///< upload limit, bytes/s on the wire; 0 = unlimited
   bool verbose = false;                ///< log peers connecting and leaving on stderr
+  bool no_fast_extension = false;      ///< true: do not offer the fast extension (BEP 6)
   /// Network emulation: every connection's round trip grows by this much (what we receive
   /// waits that long), and each read waits up to jitter more.
   double rtt_seconds = 0;
@@ -190,6 +192,7 @@ struct get_options {
   double down_bytes_per_s = 0;         ///< bytes/s on the wire; 0 = unlimited
   bool keep_seeding = false;
   bool verbose = false;                ///< as for seed
+  bool no_fast_extension = false;      ///< as for seed
   double rtt_seconds = 0;              ///< as for seed
   double jitter_seconds = 0;           ///< as for seed
 };

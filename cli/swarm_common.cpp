@@ -269,6 +269,7 @@ loopback::swarm_config config_of(const swarm_options& o, engine which) {
   c.picker.request_queue_time =
       std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.request_queue_seconds));
   c.have_batch_interval = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(o.have_batch_seconds));
+  c.fast_extension = !o.no_fast_extension;
   c.choker.regular_slots = o.slots;
   c.choker.idle_extra_slots = o.idle_extra_slots;
   c.picker.pieces_in_flight = o.pieces_in_flight;
@@ -440,6 +441,8 @@ void swarm_input::add_options(CLI::App& app, engine e) {
                   "a `have` for a peer we choke waits up to this long while our upload is busy, and leaves "
                   "with others (0: each at once)")
       ->capture_default_str();
+  app.add_flag("--no-fast-extension", opts.no_fast_extension,
+               "plain BEP 3: no instance offers the fast extension (BEP 6) in its handshake");
   app.add_option("--optimistic", optimistic, "optimistic unchoke interval")->capture_default_str();
   app.add_option("--time-scale", opts.time_scale, "multiplies every choker interval")->capture_default_str();
   if (e == engine::simulated) rtt = "100us";

@@ -87,6 +87,8 @@ struct swarm_config {
   /// A `have` for a peer an instance chokes waits up to this long while its upload is busy
   /// (bt::session_config::have_batch_interval); zero: each at once. Not time-scaled.
   bt::duration have_batch_interval = std::chrono::seconds(1);
+  /// Every instance offers the fast extension (BEP 6; bt::session_config::fast_extension).
+  bool fast_extension = true;
   /// Emulated paths: each connection's round trip is drawn once, uniformly in [rtt_min,
   /// rtt_max], from the pair of addresses, and each direction delays what it carries by half
   /// of it, after the rate limits (bt::delay_line). Both zero: the loopback's own

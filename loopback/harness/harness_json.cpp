@@ -197,6 +197,7 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   j["upload_order"] = c.upload_order == bt::upload_policy::fair ? "fair" : "piece-first";
   j["request_queue_seconds"] = std::chrono::duration<double>(c.picker.request_queue_time).count();
   j["have_batch_seconds"] = std::chrono::duration<double>(c.have_batch_interval).count();
+  j["fast_extension"] = c.fast_extension;
   const auto scaled = bt::scaled(c.choker, c.time_scale);
   j["pieces_in_flight"] = c.picker.pieces_in_flight;
   j["offer_lookahead_bytes"] = c.picker.offer_lookahead_bytes;

@@ -124,6 +124,7 @@ bt::client_config swarm_plan::common(std::uint64_t rng_seed) const {
                            .evict_silent_after = timeouts_.evict_silent,
                            .request_timeout = timeouts_.request,
                            .have_batch_interval = config_.have_batch_interval,
+                           .fast_extension = config_.fast_extension,
                            .numwant = static_cast<int>(max_peers_)};
 }
 

@@ -92,6 +92,7 @@ struct client_config {
   duration keepalive_interval = std::chrono::seconds(60);  ///< nothing sent: keep-alive
   duration request_timeout = std::chrono::seconds(20);  ///< no block while requests wait: snubbed
   duration have_batch_interval = std::chrono::seconds(1);  ///< see session_config (zero: no batching)
+  bool fast_extension = true;                                ///< see session_config
   duration tick_interval = std::chrono::milliseconds(250);  ///< timeouts checked this often
   duration tracker_timeout = std::chrono::seconds(5);       ///< one announce, all included
   duration stop_announce_timeout = std::chrono::seconds(2);  ///< the `stopped` announce

@@ -400,6 +400,34 @@ TEST_CASE("get -o DIR writes into DIR under the torrent's name, the tracker hear
   CHECK(seed.wait_exit(20s) == 0);
 }
 
+TEST_CASE("seed and get -v name the fast extension where both offer it and --no-fast-extension speaks plain BEP 3",
+          "[cli]") {
+  scratch_dir dir("fast");
+  tracker_process tracker;
+  const auto f = make_shared_file(dir, tracker.announce, 1024 * 1024 + 77, 23);
+  child_process seed({"seed", f.torrent.string(), f.data.string(), "--listen", "127.0.0.2:0", "-v"});
+  REQUIRE(seed.wait_line("announced", 20s));
+  const fs::path fast_out = dir / "fast.bin";
+  child_process fast({"get", f.torrent.string(), "-o", fast_out.string(), "--listen", "127.0.0.3:0", "-v"});
+  REQUIRE(fast.wait_line("complete", 60s));
+  CHECK(fast.wait_exit(20s) == 0);
+  CHECK_THAT(fast.err(), Catch::Contains("127.0.0.2:") && Catch::Contains("connected (fast extension)"));
+  const fs::path plain_out = dir / "plain.bin";
+  child_process plain({"get", f.torrent.string(), "-o", plain_out.string(), "--listen", "127.0.0.4:0", "-v",
+                       "--no-fast-extension"});
+  REQUIRE(plain.wait_line("complete", 60s));
+  CHECK(plain.wait_exit(20s) == 0);
+  CHECK_THAT(plain.err(), Catch::Contains(" connected\n"));
+  CHECK_THAT(plain.err(), !Catch::Contains("fast extension"));
+  CHECK(read_file(fast_out) == f.bytes);
+  CHECK(read_file(plain_out) == f.bytes);
+  seed.send(SIGTERM);
+  CHECK(seed.wait_exit(20s) == 0);
+  // The seed saw one of each.
+  CHECK_THAT(seed.err(), Catch::Contains("127.0.0.3:") && Catch::Contains("connected (fast extension)"));
+  CHECK_THAT(seed.err(), Catch::Contains("127.0.0.4:") && Catch::Contains(" connected\n"));
+}
+
 TEST_CASE("seed and get with --rtt and --jitter: each adds its round trip and the file arrives intact", "[cli]") {
   // Each side delays what it receives by 100 ms (--rtt 100ms on both: a 200 ms round trip
   // between them), the downloader's reads up to 30 ms more. Before `complete` the get waits

@@ -118,6 +118,17 @@ TEST_CASE("download-limited leechers that join together all complete their hands
   }
 }
 
+TEST_CASE("a swarm of plain BEP 3 peers (no fast extension) completes as well", "[harness]") {
+  auto c = small(swarm_mode::p2p, after_complete::stay);
+  c.fast_extension = false;
+  const auto r = run_swarm(c);
+  check_run(c, r, 3.0 * 2 * 1048576 / 2.5e6);  // as above: the aggregate term binds
+  std::uint64_t up = 0;
+  for (const auto& l : r.leechers) up += l.bytes_up;
+  CHECK(up > 0);
+  CHECK(swarm_document(c, r)["fast_extension"] == false);
+}
+
 TEST_CASE("leechers that leave at once still all finish", "[harness]") {
   const auto c = small(swarm_mode::p2p, after_complete::leave);
   const auto r = run_swarm(c);
@@ -137,6 +148,7 @@ TEST_CASE("the swarm document holds the contract's fields", "[harness]") {
   CHECK(j["mode"] == "p2p");
   CHECK(j["upload_order"] == "piece-first");
   CHECK(j["have_batch_seconds"] == 1.0);
+  CHECK(j["fast_extension"] == true);
   CHECK(j["N"] == 2);
   CHECK(j["file_bytes"] == 2u << 20);
   CHECK(j["bound"].contains("seconds"));
