@@ -163,7 +163,12 @@ void session::on_reject(connection& c, const block_request& b) {
   }
   c.outstanding.erase(it);
   (void)picker_.request_dropped(c.key, b);
-  if (c.outstanding.empty())
+  // A peer that unchokes us and rejects what we ask would have us ask again at once, a
+  // round trip later, for ever: rejects while it unchokes us count as messages that move no
+  // data, so that such a peer is cut (an honest one rejects while unchoking only now and
+  // then, when its queue is full).
+  if (!c.peer_choking) note_idle_message(c);
+  if (c.outstanding.empty() || !c.is_open())
     fill_all_pipelines();
   else
     fill_pipeline(c);

@@ -212,3 +212,22 @@ TEST_CASE("a fast peer's every request is answered: a reject when choked, cancel
   sc.message(plain, bt::msg::request{.index = 0, .begin = 0, .length = 16384});
   CHECK(sc.sent<bt::msg::reject_request>(plain).empty());
 }
+
+TEST_CASE("a peer that unchokes us and rejects every request is cut, not asked for ever", "[session][fast]") {
+  const auto torrent = test::small_torrent();
+  auto sc = started(torrent, false, {.max_idle_messages_per_s = 50});
+  const auto key = sc.accept_peer(10, 0xAA, true);
+  sc.message(key, bt::msg::have_all{});
+  sc.message(key, bt::msg::unchoke{});
+  // Each reject while it unchokes us brings the block straight back to it: without a limit
+  // this goes on a round trip at a time. 7 blocks, so 50 rejects a second pass in 8 rounds.
+  bool cut = false;
+  for (int round = 0; round < 40 && !cut; ++round) {
+    for (const auto& r : sc.sent<bt::msg::request>(key))
+      sc.message(key, bt::msg::reject_request{.index = r.index, .begin = r.begin, .length = r.length});
+    cut = closed(sc, key);
+    sc.now += 1ms;
+  }
+  CHECK(cut);
+  CHECK(sc.s.stats().peers_banned == 1);
+}
