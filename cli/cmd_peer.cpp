@@ -113,9 +113,9 @@ std::optional<std::uint32_t> first_missing(const bt::bitfield& have, std::uint32
 }
 
 /// What seed and get set on their client beyond rates: any IPv4 network (not loopback
-/// alone), the fast extension or not, requests that follow each connection's rate and round trip (30 ms of the peer's
-/// sending plus the round trip, as in swarm), and the network emulation of --rtt and
-/// --jitter (only what we receive is delayed: a peer at the other end adds its own).
+/// alone), the fast extension or not, requests that follow each connection's rate and
+/// round trip (30 ms of the peer's sending plus the round trip, as in swarm), and the
+/// network emulation of --rtt and --jitter (only what we receive is delayed: a peer at the other end adds its own).
 struct link_settings {
   double rtt_seconds = 0;
   double jitter_seconds = 0;
@@ -139,6 +139,12 @@ struct link_settings {
     c.evict_silent_after += path;
   }
 };
+
+/// The link settings of seed's or get's options.
+template <class Options>
+link_settings link_of(const Options& o) {
+  return {.rtt_seconds = o.rtt_seconds, .jitter_seconds = o.jitter_seconds, .fast_extension = !o.no_fast_extension};
+}
 
 /// Seeds an already complete, verified file (seed, or get on a finished OUT).
 int seed_verified(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> store, const bt::endpoint_v4& listen,
@@ -188,8 +194,7 @@ int use_existing_output(const bt::metainfo& torrent, const bt::endpoint_v4& list
   std::cout << "complete: " << out.string() << " already holds the whole file (" << torrent.piece_count()
             << " pieces verified); nothing to download" << std::endl;
   if (!opts.keep_seeding) return 0;
-  return seed_verified(torrent, std::move(existing), listen, opts.up_bytes_per_s,
-                       {.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds, .fast_extension = !opts.no_fast_extension}, out.string(),
+  return seed_verified(torrent, std::move(existing), listen, opts.up_bytes_per_s, link_of(opts), out.string(),
                        opts.verbose);
 }
 
@@ -222,7 +227,7 @@ int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> stor
       .seed_when_complete = opts.keep_seeding,
       .on_event = watcher.event_handler(),
   };
-  link_settings{.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds, .fast_extension = !opts.no_fast_extension}.apply_to(config);
+  link_of(opts).apply_to(config);
   bt::client c(io, std::move(config));
   if (!start_client(c, listen)) {
     if (!resuming) fs::remove(part, ec);  // created just now, holds nothing: leave no trace
@@ -359,8 +364,7 @@ int run_seed(const seed_options& opts) {
   }
   std::cout << "checked " << opts.file_path << ": all " << torrent->piece_count() << " pieces verified"
             << std::endl;
-  return seed_verified(*torrent, std::move(store), listen, opts.up_bytes_per_s,
-                       {.rtt_seconds = opts.rtt_seconds, .jitter_seconds = opts.jitter_seconds, .fast_extension = !opts.no_fast_extension}, opts.file_path,
+  return seed_verified(*torrent, std::move(store), listen, opts.up_bytes_per_s, link_of(opts), opts.file_path,
                        opts.verbose);
 }
 

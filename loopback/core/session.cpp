@@ -439,8 +439,7 @@ void session::handle_message(peer_key conn, const wire_event& message, time_poin
   // Have all stands for a full bitfield; have none for an empty one (BEP 6).
   std::optional<msg::bitfield> all;
   if (std::holds_alternative<msg::have_all>(message)) {
-    all.emplace(msg::bitfield{bitfield(config_.torrent->piece_count())});
-    for (std::uint32_t i = 0; i < config_.torrent->piece_count(); ++i) all->pieces.set(i);
+    all.emplace(msg::bitfield{bitfield(config_.torrent->piece_count(), true)});
   }
   const auto* bf = all ? &*all : std::get_if<msg::bitfield>(&message);
   if (!first && (bf != nullptr || std::holds_alternative<msg::have_none>(message))) {
@@ -507,7 +506,8 @@ void session::dispatch(connection& c, const wire_event& message) {
         } else if constexpr (std::is_same_v<T, msg::request>) {
           if (on_peer_request(c, m)) return;
           note_idle_message(c);
-          if (c.is_open() && c.fast) send(c, msg::reject_request{.index = m.index, .begin = m.begin, .length = m.length});
+          if (c.is_open() && c.fast)
+            send(c, msg::reject_request{.index = m.index, .begin = m.begin, .length = m.length});
         } else if constexpr (std::is_same_v<T, msg::cancel>) {
           note_idle_message(c);
           if (c.is_open()) cancel_upload(c, m);

@@ -160,7 +160,8 @@ void session::apply_choke(connection& c, bool choke) {
     send(c, msg::choke{});
     // BEP 6: the choke drops the requests still queued, each with its reject.
     if (c.fast)
-      for (const auto& b : c.uploads) send(c, msg::reject_request{.index = b.piece, .begin = b.begin, .length = b.length});
+      for (const auto& b : c.uploads)
+        send(c, msg::reject_request{.index = b.piece, .begin = b.begin, .length = b.length});
     clear_uploads(c);
   } else {
     c.unchoked_since = now_;

@@ -163,8 +163,9 @@ struct allowed_fast {
   std::uint32_t index = 0;
   friend bool operator==(const allowed_fast&, const allowed_fast&) = default;
 };
-/// A message whose id neither BEP 3 nor BEP 6 defines (9 port, 20 extended, ...). Not an error: the caller may ignore it. `payload` (without the id byte) points
-/// into the decoder's buffer, with the same lifetime as msg::piece::data.
+/// A message whose id neither BEP 3 nor BEP 6 defines (9 port, 20 extended, ...). Not an
+/// error: the caller may ignore it. `payload` (without the id byte) points into the
+/// decoder's buffer, with the same lifetime as msg::piece::data.
 struct unknown {
   std::uint8_t id = 0;
   std::span<const std::byte> payload;
