@@ -50,10 +50,10 @@ const client_config& checked(const client_config& c) {
   return c;
 }
 
-std::optional<http_url> tracker_url_of(const client_config& c) {
+std::optional<tracker_url> tracker_url_of(const client_config& c) {
   const std::string url = c.announce_url.value_or(c.torrent->announce);
   if (url.empty()) return std::nullopt;
-  auto parsed = parse_http_url(url);
+  auto parsed = parse_tracker_url(url);
   if (!parsed) throw std::invalid_argument("client: bad announce URL " + url);
   return std::move(parsed).value();
 }
@@ -284,7 +284,10 @@ void client_impl::begin_stop() {
   refill_timer_.cancel();
   // An announce in flight ends now, unless it tells the tracker the download completed:
   // that one ends on its own (answer or timeout), then the session announces `stopped`.
-  if (tracker_socket_ && tracker_event_ != announce_event::completed) tracker_socket_->close(ec);
+  if (tracker_event_ != announce_event::completed) {
+    if (tracker_socket_) tracker_socket_->close(ec);
+    if (udp_tracker_socket_) udp_tracker_socket_->close(ec);
+  }
   session_.stop(now());  // closes every connection; then `completed` if owed, and `stopped`
   drain();
   // Defer the check: tasks that are ending are counted until their completion runs.

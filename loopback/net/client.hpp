@@ -95,6 +95,9 @@ struct client_config {
   bool fast_extension = true;                                ///< see session_config
   duration tick_interval = std::chrono::milliseconds(250);  ///< timeouts checked this often
   duration tracker_timeout = std::chrono::seconds(5);       ///< one announce, all included
+  /// A udp:// tracker: the first wait for an answer before sending again (BEP 15: 15 s,
+  /// doubling), within tracker_timeout.
+  duration udp_tracker_retransmit = std::chrono::seconds(15);
   duration stop_announce_timeout = std::chrono::seconds(2);  ///< the `stopped` announce
   duration tracker_retry_min = std::chrono::seconds(1);      ///< first backoff after a failure
   duration tracker_retry_max = std::chrono::seconds(60);     ///< backoff cap

@@ -130,7 +130,7 @@ class client_impl final : public connection_host, public std::enable_shared_from
 
   client_config config_;
   strand_type strand_;
-  std::optional<http_url> tracker_url_;
+  std::optional<tracker_url> tracker_url_;
   session session_;
   piece_store store_;
   std::atomic<std::uint16_t> port_{0};
@@ -144,6 +144,8 @@ class client_impl final : public connection_host, public std::enable_shared_from
   std::optional<time_point> armed_at_;  // when wake_timer_ fires (nullopt: never)
   asio::steady_timer refill_timer_;
   std::shared_ptr<tcp::socket> tracker_socket_;  // the announce in flight, closed by stop
+  std::shared_ptr<asio::ip::udp::socket> udp_tracker_socket_;  // the same for a udp:// tracker
+  udp_tracker_state udp_tracker_;  // its connection id, kept from one announce to the next
   announce_event tracker_event_ = announce_event::none;  // its event
 
   std::unordered_map<std::uint32_t, std::shared_ptr<peer_connection>> conns_;

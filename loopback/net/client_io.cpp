@@ -131,11 +131,20 @@ asio::awaitable<void> client_impl::wake_loop() {
 
 asio::awaitable<void> client_impl::announce_task(announce_request request, duration timeout) {
   auto self = shared_from_this();
-  auto socket = std::make_shared<tcp::socket>(strand_);
-  tracker_socket_ = socket;
   tracker_event_ = request.event;
-  const auto outcome = co_await http_announce(strand_, socket, config_.address, *tracker_url_, request, timeout);
-  if (tracker_socket_ == socket) tracker_socket_.reset();
+  announce_outcome outcome;
+  if (tracker_url_->scheme == tracker_scheme::udp) {
+    auto socket = std::make_shared<asio::ip::udp::socket>(strand_);
+    udp_tracker_socket_ = socket;
+    outcome = co_await udp_announce(strand_, socket, config_.address, *tracker_url_, request, timeout,
+                                    config_.udp_tracker_retransmit, udp_tracker_);
+    if (udp_tracker_socket_ == socket) udp_tracker_socket_.reset();
+  } else {
+    auto socket = std::make_shared<tcp::socket>(strand_);
+    tracker_socket_ = socket;
+    outcome = co_await http_announce(strand_, socket, config_.address, *tracker_url_, request, timeout);
+    if (tracker_socket_ == socket) tracker_socket_.reset();
+  }
   // An emulated path to the tracker: its answer comes a round trip later (the request's way
   // there and the answer's back; the HTTP exchange itself ran on the loopback).
   if (const auto delay = path_to(tracker_url_->address); delay.inbound + delay.outbound > duration::zero() && !stopping_) {

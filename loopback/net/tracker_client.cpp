@@ -1,13 +1,17 @@
 #include "loopback/net/tracker_client.hpp"
 
+#include <algorithm>
 #include <string_view>
 #include <system_error>
+#include <variant>
 
 #include <asio/read.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
+
+#include "loopback/protocol/udp_tracker_codec.hpp"
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine frames (its
 // awaitable_frame_base pairs its own operator new and delete); the warning is off here only.
@@ -20,6 +24,7 @@ namespace p2pdist::bt {
 namespace {
 
 using asio::ip::tcp;
+using asio::ip::udp;
 
 constexpr std::size_t max_tracker_response_bytes = 1u << 20;
 
@@ -46,7 +51,7 @@ announce_outcome parse_http_response(const std::string& response) {
 
 asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::executor_type> strand,
                                                 std::shared_ptr<tcp::socket> socket,
-                                                const std::array<std::uint8_t, 4>& local_ip, const http_url& url,
+                                                const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
                                                 const announce_request& request, duration timeout) {
   const std::string get = "GET " + announce_target(url.target, request) + " HTTP/1.0\r\nHost: " + url.host + ":" +
                           std::to_string(url.port) + "\r\nUser-Agent: p2pdist/0.1\r\nConnection: close\r\n\r\n";
@@ -86,6 +91,149 @@ asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::e
                                                   : ec.message()};
   if (response.size() > max_tracker_response_bytes) co_return announce_outcome{.error = "response too large"};
   co_return parse_http_response(response);
+}
+
+duration udp_retransmit_wait(duration base, unsigned n) noexcept { return base * (1 << std::min(n, 8u)); }
+
+namespace {
+
+time_point steady_now() { return std::chrono::time_point_cast<duration>(std::chrono::steady_clock::now()); }
+
+std::string bad_answer(const udp_error& e) {
+  return "bad response: " + std::string(to_string(e.code)) + " at byte " + std::to_string(e.offset);
+}
+
+/// BEP 15: a client may use a connection id for one minute after it came.
+constexpr auto udp_connection_id_lifetime = std::chrono::minutes(1);
+
+/// One request/answer exchange of a UDP announce: sends `packet` and waits for the answer
+/// with `tid`, sending again after each retransmission wait, until `deadline`. The answer
+/// parsed (or why the packet with our transaction id does not parse), or nullopt when the
+/// deadline passed or the socket was closed (`ec` says which).
+asio::awaitable<std::optional<result<udp_response, udp_error>>> udp_exchange(asio::strand<asio::io_context::executor_type> strand,
+                                                          std::shared_ptr<udp::socket> socket, const std::string& packet,
+                                                          std::uint32_t tid, duration base, unsigned& attempt,
+                                                          time_point deadline, std::error_code& ec) {
+  std::array<char, 2048> buf;  // an answer of 50 peers is 320 bytes; 335 peers fill 2 KiB
+  while (true) {
+    co_await socket->async_send(asio::buffer(packet), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec == asio::error::connection_refused) ec.clear();  // an earlier datagram's ICMP: resend later
+    if (ec) co_return std::nullopt;
+    const time_point resend_at = std::min(deadline, steady_now() + udp_retransmit_wait(base, attempt));
+    asio::steady_timer resend(strand);
+    resend.expires_at(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(resend_at));
+    auto armed = std::make_shared<bool>(true);  // a handler already queued when we cancel sees false
+    resend.async_wait([socket, armed](std::error_code e) {
+      std::error_code ignored;
+      if (!e && *armed) socket->cancel(ignored);  // the receive below ends with operation_aborted
+    });
+    while (true) {
+      const std::size_t n =
+          co_await socket->async_receive(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      // Connection refused (ICMP port unreachable on a connected socket): nobody listens
+      // there yet; wait for the resend as after a lost datagram (the tracker may be starting).
+      if (ec == asio::error::connection_refused) continue;
+      if (ec) break;
+      const std::string_view packet_in(buf.data(), n);
+      auto parsed = parse_udp_response(packet_in);
+      // Ours: the transaction id at bytes 4..7 of every answer, read before the rest parses.
+      const bool ours = n >= 8 && (static_cast<std::uint32_t>(static_cast<unsigned char>(buf[4])) << 24 |
+                                   static_cast<std::uint32_t>(static_cast<unsigned char>(buf[5])) << 16 |
+                                   static_cast<std::uint32_t>(static_cast<unsigned char>(buf[6])) << 8 |
+                                   static_cast<unsigned char>(buf[7])) == tid;
+      if (!ours) continue;  // junk, or a late answer to an earlier transaction: wait on
+      *armed = false;
+      resend.cancel();
+      co_return parsed;
+    }
+    *armed = false;
+    resend.cancel();
+    if (ec != asio::error::operation_aborted) co_return std::nullopt;  // closed, or a real error
+    if (steady_now() >= deadline || !socket->is_open()) {
+      ec = asio::error::timed_out;
+      co_return std::nullopt;
+    }
+    ec.clear();
+    if (attempt < 8) ++attempt;
+  }
+}
+
+}  // namespace
+
+asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::executor_type> strand,
+                                               std::shared_ptr<udp::socket> socket,
+                                               const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                               const announce_request& request, duration timeout,
+                                               duration retransmit_base, udp_tracker_state& state) {
+  const time_point deadline = steady_now() + timeout;
+  std::error_code ec;
+  std::optional<announce_outcome> outcome;
+  const auto local = asio::ip::address_v4(asio::ip::address_v4::bytes_type{local_ip[0], local_ip[1], local_ip[2], local_ip[3]});
+  const auto remote = asio::ip::address_v4(
+      asio::ip::address_v4::bytes_type{url.address[0], url.address[1], url.address[2], url.address[3]});
+  do {
+    socket->open(udp::v4(), ec);
+    if (ec) break;
+    socket->bind(udp::endpoint(local, 0), ec);  // the tracker sees our own address
+    if (ec) break;
+    socket->connect(udp::endpoint(remote, url.port), ec);  // and only its datagrams reach us
+    if (ec) break;
+    unsigned attempt = 0;  // the retransmission count runs on across both exchanges
+    bool fresh_id = false;  // the id in use came in this announce (else kept from an earlier one)
+    while (!outcome) {
+      if (!state.connection_id || steady_now() - state.obtained >= udp_connection_id_lifetime) {
+        state.connection_id.reset();
+        const auto tid = static_cast<std::uint32_t>(state.transaction_ids());
+        const auto answer = co_await udp_exchange(strand, socket, encode_udp_request(udp_connect_request{tid}), tid,
+                                                  retransmit_base, attempt, deadline, ec);
+        if (!answer) break;
+        if (!*answer) {
+          outcome = announce_outcome{.error = bad_answer(answer->error())};
+        } else if (const auto* e = std::get_if<udp_error_response>(&**answer)) {
+          outcome = announce_outcome{.error = "tracker: " + e->message};
+        } else if (const auto* c = std::get_if<udp_connect_response>(&**answer)) {
+          state.connection_id = c->connection_id;
+          state.obtained = steady_now();
+          fresh_id = true;
+        } else {
+          outcome = announce_outcome{.error = "bad response: not a connect answer"};
+        }
+        continue;
+      }
+      const auto tid = static_cast<std::uint32_t>(state.transaction_ids());
+      const auto packet = encode_udp_request(
+          udp_announce_request{.connection_id = *state.connection_id, .transaction_id = tid, .request = request});
+      const auto answer = co_await udp_exchange(strand, socket, packet, tid, retransmit_base, attempt,
+                                                std::min(deadline, state.obtained + udp_connection_id_lifetime), ec);
+      if (!answer) {
+        // The id ran out while we retransmitted: a new one, if time is left.
+        if (ec == asio::error::timed_out && steady_now() < deadline) {
+          state.connection_id.reset();
+          ec.clear();
+          continue;
+        }
+        break;
+      }
+      if (!*answer) {
+        outcome = announce_outcome{.error = bad_answer(answer->error())};
+      } else if (const auto* e = std::get_if<udp_error_response>(&**answer)) {
+        state.connection_id.reset();  // perhaps it no longer takes our id (restarted): connect again, once
+        if (!fresh_id) continue;
+        outcome = announce_outcome{.error = "tracker: " + e->message};
+      } else if (auto* a = std::get_if<udp_announce_response>(&**answer)) {
+        outcome = announce_outcome{.response = std::move(a->response)};
+      } else {
+        outcome = announce_outcome{.error = "bad response: not an announce answer"};
+      }
+    }
+  } while (false);
+  std::error_code ignored;
+  socket->close(ignored);
+  if (outcome) co_return std::move(*outcome);
+  co_return announce_outcome{.error = ec == asio::error::timed_out || ec == asio::error::operation_aborted ||
+                                              ec == asio::error::bad_descriptor
+                                          ? "timeout"
+                                          : ec.message()};
 }
 
 }  // namespace p2pdist::bt

@@ -14,12 +14,17 @@
 #include <asio/buffer.hpp>
 #include <asio/dispatch.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ip/udp.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/write.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "loopback/net/swarm_table.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
+#include "loopback/protocol/udp_tracker_codec.hpp"
 
 namespace p2pdist::bt {
 
@@ -32,6 +37,7 @@ namespace detail {
 namespace {
 
 using tcp = asio::ip::tcp;
+using udp = asio::ip::udp;
 
 time_point now() { return std::chrono::time_point_cast<duration>(std::chrono::steady_clock::now()); }
 
@@ -56,6 +62,9 @@ std::string describe(const tracker_error& e) {
 }
 
 constexpr std::string_view request_end = "\r\n\r\n";
+
+/// Most peers in one UDP answer: 20 + 6 × 200 = 1220 bytes, within a 1500-byte MTU.
+constexpr int max_udp_peers = 200;
 constexpr std::string_view expected_method = "GET ";
 
 }  // namespace
@@ -71,10 +80,14 @@ class tracker_impl : public std::enable_shared_from_this<tracker_impl> {
       : config_(config),
         strand_(asio::make_strand(io)),
         acceptor_(strand_),
+        udp_(strand_),
         sweep_timer_(strand_),
         retry_timer_(strand_),
         swarms_(config),
-        rng_(config.rng_seed) {}
+        rng_(config.rng_seed) {
+    std::random_device entropy;  // the UDP connection ids' secret: never from the (reproducible) rng_seed
+    for (auto& b : udp_secret_) b = static_cast<unsigned char>(entropy());
+  }
 
   void start();
   void stop();
@@ -106,10 +119,20 @@ class tracker_impl : public std::enable_shared_from_this<tracker_impl> {
   }
   std::string announce(std::string_view target, const ipv4_bytes& remote);
   std::string scrape(std::string_view target);
+  void start_udp(std::uint16_t port);
+  void receive_next();
+  void on_datagram(std::string_view packet, const udp::endpoint& from);
+  std::uint64_t connection_id(const ipv4_bytes& ip, std::int64_t minute) const;
+  bool valid_connection_id(std::uint64_t id, const ipv4_bytes& ip) const;
+  void send_udp(std::string packet, std::size_t most, const udp::endpoint& to);
 
   tracker_config config_;
   asio::strand<asio::io_context::executor_type> strand_;
   tcp::acceptor acceptor_;
+  udp::socket udp_;
+  std::array<char, 2048> udp_buffer_{};  // one datagram at a time: a request is at most 1496 bytes
+  udp::endpoint udp_from_;
+  std::array<unsigned char, 32> udp_secret_{};
   asio::steady_timer sweep_timer_;
   asio::steady_timer retry_timer_;
   std::list<connection*> connections_;  // oldest first; each removes itself when it closes
@@ -120,7 +143,7 @@ class tracker_impl : public std::enable_shared_from_this<tracker_impl> {
   std::atomic<std::uint16_t> port_{0};
   std::atomic<std::uint64_t> announces_{0}, scrapes_{0}, failures_{0}, http_errors_{0},
       accepted_{0}, connections_open_{0}, dropped_{0}, timeouts_{0}, bytes_received_{0},
-      torrents_{0}, peers_held_{0}, peers_evicted_{0};
+      torrents_{0}, peers_held_{0}, peers_evicted_{0}, udp_packets_{0}, udp_malformed_{0}, udp_bad_ids_{0};
 
 };
 
@@ -247,9 +270,11 @@ void tracker_impl::start() {
     throw std::system_error(ec, where);
   }
   port_.store(acceptor_.local_endpoint().port(), std::memory_order_relaxed);
+  if (config_.udp) start_udp(acceptor_.local_endpoint().port());
   asio::dispatch(strand_, [self = shared_from_this()] {
     if (self->stopped_) return;
     self->accept_next();
+    if (self->udp_.is_open()) self->receive_next();
     self->sweep_later();
   });
 }
@@ -260,6 +285,7 @@ void tracker_impl::stop() {
     self->stopped_ = true;
     std::error_code ignored;
     self->acceptor_.close(ignored);
+    self->udp_.close(ignored);
     self->sweep_timer_.cancel();
     self->retry_timer_.cancel();
     while (!self->connections_.empty()) self->connections_.front()->close();
@@ -281,6 +307,9 @@ tracker_stats tracker_impl::stats() const noexcept {
       .torrents = torrents_.load(relaxed),
       .peers_held = peers_held_.load(relaxed),
       .peers_evicted = peers_evicted_.load(relaxed),
+      .udp_packets = udp_packets_.load(relaxed),
+      .udp_malformed = udp_malformed_.load(relaxed),
+      .udp_bad_connection_ids = udp_bad_ids_.load(relaxed),
   };
 }
 
@@ -381,6 +410,133 @@ std::string tracker_impl::scrape(std::string_view target) {
   publish_sizes();
   scrapes_.fetch_add(1, std::memory_order_relaxed);
   return bencoded_ok(encode_scrape_response(swarms_.scrape(*request)));
+}
+
+// ---------------------------------------------------------------------------------------
+// UDP (BEP 15)
+
+void tracker_impl::start_udp(std::uint16_t port) {
+  const udp::endpoint endpoint(asio::ip::address_v4(config_.listen.ip), port);
+  std::error_code ec;
+  udp_.open(endpoint.protocol(), ec);
+  if (!ec) udp_.bind(endpoint, ec);
+  // Answers are sent without waiting: when the socket's buffer is full one is dropped, as
+  // the network may drop it, and the client asks again.
+  if (!ec) udp_.non_blocking(true, ec);
+  if (ec) {
+    std::error_code ignored;
+    udp_.close(ignored);
+    acceptor_.close(ignored);
+    if (ec.category() == asio::error::get_system_category()) ec = std::error_code(ec.value(), std::system_category());
+    throw std::system_error(ec, "tracker: cannot listen on UDP " + to_string(endpoint_v4{config_.listen.ip, port}));
+  }
+}
+
+void tracker_impl::receive_next() {
+  udp_.async_receive_from(asio::buffer(udp_buffer_), udp_from_,
+                          [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
+                            if (self->stopped_ || ec == asio::error::operation_aborted) return;
+                            // Other errors (an earlier answer's ICMP unreachable) concern no request.
+                            if (!ec) self->on_datagram(std::string_view(self->udp_buffer_.data(), n), self->udp_from_);
+                            self->receive_next();
+                          });
+}
+
+// The connection id for an address in a minute: the first 8 bytes of HMAC-SHA-256 under
+// the server's secret. Only who receives our answers at that address can know it. (Not the
+// port: a client may announce from a new socket each time, as ours does.)
+std::uint64_t tracker_impl::connection_id(const ipv4_bytes& ip, std::int64_t minute) const {
+  std::array<unsigned char, 12> message{};
+  std::copy(ip.begin(), ip.end(), message.begin());
+  for (int i = 0; i < 8; ++i) message[4 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(minute) >> (56 - 8 * i));
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), udp_secret_.data(), static_cast<int>(udp_secret_.size()), message.data(), message.size(),
+       mac.data(), &mac_len);
+  std::uint64_t id = 0;
+  for (int i = 0; i < 8; ++i) id = (id << 8) | mac[static_cast<std::size_t>(i)];
+  return id;
+}
+
+// BEP 15: an id is good for two minutes; ids of this minute and the one before are taken.
+bool tracker_impl::valid_connection_id(std::uint64_t id, const ipv4_bytes& ip) const {
+  const auto minute = std::chrono::duration_cast<std::chrono::minutes>(now().time_since_epoch()).count();
+  return id == connection_id(ip, minute) || id == connection_id(ip, minute - 1);
+}
+
+// Sends `packet` cut to `most` bytes (an answer to a source not proven yet is never longer
+// than what it sent).
+void tracker_impl::send_udp(std::string packet, std::size_t most, const udp::endpoint& to) {
+  if (packet.size() > most) packet.resize(most);
+  std::error_code ignored;  // would_block: dropped, as a lossy path would
+  udp_.send_to(asio::buffer(packet), to, 0, ignored);
+}
+
+void tracker_impl::on_datagram(std::string_view packet, const udp::endpoint& from) {
+  udp_packets_.fetch_add(1, std::memory_order_relaxed);
+  received(packet.size());
+  if (!from.address().is_v4()) return;
+  const ipv4_bytes ip = from.address().to_v4().to_bytes();
+  const auto parsed = parse_udp_request(packet);
+  if (!parsed) {
+    udp_malformed_.fetch_add(1, std::memory_order_relaxed);
+    // With a transaction id to answer: say why, within the packet's own size.
+    if (packet.size() >= udp_connect_bytes) {
+      const std::uint32_t tid = (static_cast<std::uint32_t>(static_cast<unsigned char>(packet[12])) << 24) |
+                                (static_cast<std::uint32_t>(static_cast<unsigned char>(packet[13])) << 16) |
+                                (static_cast<std::uint32_t>(static_cast<unsigned char>(packet[14])) << 8) |
+                                static_cast<unsigned char>(packet[15]);
+      send_udp(encode_udp_response(udp_error_response{tid, "bad request: " + std::string(to_string(parsed.error().code))}),
+               packet.size(), from);
+    }
+    return;
+  }
+  if (const auto* c = std::get_if<udp_connect_request>(&*parsed)) {
+    const auto minute = std::chrono::duration_cast<std::chrono::minutes>(now().time_since_epoch()).count();
+    send_udp(encode_udp_response(udp_connect_response{c->transaction_id, connection_id(ip, minute)}),
+             packet.size(), from);
+    return;
+  }
+  const auto [cid, tid] = std::visit(
+      [](const auto& r) -> std::pair<std::uint64_t, std::uint32_t> {
+        if constexpr (std::is_same_v<std::decay_t<decltype(r)>, udp_connect_request>) return {0, r.transaction_id};
+        else return {r.connection_id, r.transaction_id};
+      },
+      *parsed);
+  if (!valid_connection_id(cid, ip)) {
+    udp_bad_ids_.fetch_add(1, std::memory_order_relaxed);
+    send_udp(encode_udp_response(udp_error_response{tid, "connection id unknown or expired; connect again"}),
+             packet.size(), from);
+    return;
+  }
+  if (const auto* a = std::get_if<udp_announce_request>(&*parsed)) {
+    announce_request request = a->request;
+    if (request.numwant) request.numwant = std::min(*request.numwant, max_udp_peers);
+    // The peer's address is the datagram's source, never the `ip` field it claims.
+    announce_response response = swarms_.announce(request, ip, now(), rng_);
+    publish_sizes();
+    if (response.failure_reason) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      send_udp(encode_udp_response(udp_error_response{tid, *response.failure_reason}), packet.size(), from);
+      return;
+    }
+    announces_.fetch_add(1, std::memory_order_relaxed);
+    send_udp(encode_udp_response(udp_announce_response{tid, std::move(response)}), 65'507, from);
+    return;
+  }
+  const auto& sc = std::get<udp_scrape_request>(*parsed);
+  swarms_.expire(now());
+  publish_sizes();
+  const auto entries = swarms_.scrape(scrape_request{.info_hashes = sc.info_hashes});
+  udp_scrape_response answer{.transaction_id = tid};
+  for (const auto& hash : sc.info_hashes) {  // one entry per hash asked, in order (repeats too)
+    const auto it = std::find_if(entries.begin(), entries.end(), [&](const scrape_entry& e) { return e.info_hash == hash; });
+    answer.entries.push_back({.seeders = static_cast<std::int32_t>(std::min<std::int64_t>(it->complete, INT32_MAX)),
+                              .completed = static_cast<std::int32_t>(std::min<std::int64_t>(it->downloaded, INT32_MAX)),
+                              .leechers = static_cast<std::int32_t>(std::min<std::int64_t>(it->incomplete, INT32_MAX))});
+  }
+  scrapes_.fetch_add(1, std::memory_order_relaxed);
+  send_udp(encode_udp_response(answer), 65'507, from);
 }
 
 }  // namespace detail

@@ -1,18 +1,20 @@
 #pragma once
 // tracker_server: an HTTP BitTorrent tracker (BEP 3, compact peers BEP 23, scrape BEP 48)
-// on a loopback address, running on the caller's asio::io_context. It parses with the
-// tracker codec and holds the swarms in memory: per info-hash, peers keyed by
-// (address, port), where the address is the connection's remote 127.0.0.x and the port
-// the one announced. It answers one request per connection and closes it, and it stays
-// up, with bounded memory, under garbage: an oversized request is cut at
-// max_request_bytes, a slow or silent connection is closed at idle_timeout, and at
-// max_connections the oldest connection makes room for the newest. Under a flood of
-// announces (random info-hashes, fake peers for a real torrent) an address holds at most
+// and, with tracker_config::udp, a UDP one (BEP 15) on the same port, running on the
+// caller's asio::io_context. It parses with the tracker codecs and holds the swarms in
+// memory: per info-hash, peers keyed by (address, port), where the address is the
+// connection's (or datagram's) source and the port the one announced. It answers one HTTP
+// request per connection and closes it, and it stays up, with bounded memory, under
+// garbage: an oversized request is cut at max_request_bytes, a slow or silent connection is
+// closed at idle_timeout, and at max_connections the oldest connection makes room for the
+// newest; a UDP answer to a source not yet proven (a connect, an error) is never longer
+// than what it sent, so a spoofed packet cannot be amplified. Under a flood of announces
+// (random info-hashes, fake peers for a real torrent) an address holds at most
 // max_peers_per_address entries, an address range max_peers_per_range, a torrent
 // max_peers_per_torrent and the table max_peers (each cap replaces its least recently
-// announced peer), and a response spreads its peers
-// over the addresses of the swarm (one per address in turn, in random order), so fake
-// peers behind a few addresses cannot crowd the honest ones out of the answers.
+// announced peer), and a response spreads its peers over the addresses of the swarm (one
+// per address in turn, in random order), so fake peers behind a few addresses cannot crowd
+// the honest ones out of the answers.
 //
 // Threads: every handler of the server runs on one strand of the io_context, so the
 // context may be run by one thread or several. start(), stop(), port() and stats() may be
@@ -77,6 +79,11 @@ struct tracker_config {
   std::size_t max_peers = 200'000;
   /// Seed of the generator that picks which peers a response holds.
   std::uint64_t rng_seed = 0x7261636b6572;
+  /// Also serve BEP 15 (UDP) on the same address and port number as HTTP. Its connection
+  /// ids are an HMAC of the asker's address and the minute under a secret drawn at start,
+  /// valid two minutes: an announce from a spoofed source address cannot carry one.
+  /// A UDP answer holds at most max_peers_returned peers, and never more than 200 (1220 bytes).
+  bool udp = false;
 };
 
 /// The tracker's peer expiry: config.peer_expiry, or 2 × interval + 5 s when unset.
@@ -96,6 +103,9 @@ struct tracker_stats {
   std::uint64_t torrents = 0;             ///< torrents held now
   std::uint64_t peers_held = 0;           ///< peers held now, all torrents
   std::uint64_t peers_evicted = 0;        ///< peers replaced to stay within a cap (address, range, torrent, all)
+  std::uint64_t udp_packets = 0;          ///< UDP datagrams received
+  std::uint64_t udp_malformed = 0;        ///< of them, not a BEP 15 request (answered with an error when they carry a transaction id)
+  std::uint64_t udp_bad_connection_ids = 0;  ///< announces and scrapes refused for their connection id
 };
 
 namespace detail {

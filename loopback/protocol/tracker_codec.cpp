@@ -140,7 +140,7 @@ result<std::string, tracker_error> decode_at(std::string_view text, std::size_t 
 
 std::string_view to_string(tracker_errc code) noexcept {
   switch (code) {
-    case tracker_errc::bad_url_scheme: return "URL scheme is not http://";
+    case tracker_errc::bad_url_scheme: return "URL scheme is not http:// or udp://";
     case tracker_errc::bad_url_host: return "URL host is not a dotted IPv4 address or localhost";
     case tracker_errc::bad_url_port: return "URL port is not a number in 1..65535";
     case tracker_errc::request_line_too_long: return "request line too long";
@@ -269,22 +269,29 @@ std::string announce_target(std::string_view url_target, const announce_request&
   return out;
 }
 
-result<http_url, tracker_error> parse_http_url(std::string_view url) {
-  constexpr std::string_view scheme = "http://";
-  if (url.size() < scheme.size() || !iequals(url.substr(0, scheme.size()), scheme)) {
+result<tracker_url, tracker_error> parse_tracker_url(std::string_view url) {
+  const auto starts = [&](std::string_view prefix) {
+    return url.size() >= prefix.size() && iequals(url.substr(0, prefix.size()), prefix);
+  };
+  tracker_url out;
+  std::size_t host_begin = 0;
+  if (starts("http://")) {
+    host_begin = 7;
+  } else if (starts("udp://")) {
+    out.scheme = tracker_scheme::udp;
+    host_begin = 6;
+  } else {
     return fail(tracker_errc::bad_url_scheme, 0);
   }
   for (std::size_t i = 0; i < url.size(); ++i) {
     if (!is_visible(url[i]) || url[i] == '#') return fail(tracker_errc::bad_character, i);
   }
-  const std::size_t host_begin = scheme.size();
   std::size_t authority_end = url.find_first_of("/?", host_begin);
   if (authority_end == std::string_view::npos) authority_end = url.size();
   const std::string_view authority = url.substr(host_begin, authority_end - host_begin);
   const std::size_t colon = authority.find(':');
   const std::string_view host = authority.substr(0, colon);
 
-  http_url out;
   if (iequals(host, "localhost")) {
     out.address = {127, 0, 0, 1};
   } else if (auto ip = parse_ipv4(host)) {
@@ -305,6 +312,8 @@ result<http_url, tracker_error> parse_http_url(std::string_view url) {
     }
     if (value == 0 || value > 65535) return fail(tracker_errc::bad_url_port, port_offset);
     out.port = static_cast<std::uint16_t>(value);
+  } else if (out.scheme == tracker_scheme::udp) {
+    return fail(tracker_errc::bad_url_port, host_begin + authority.size());
   }
 
   // The target is the rest of the URL, with "/" put in front when the path is empty. (Built

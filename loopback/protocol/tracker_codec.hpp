@@ -25,8 +25,8 @@ namespace p2pdist::bt {
 
 /// Why tracker input (a URL, a request line, an announce target or a response) was refused.
 enum class tracker_errc {
-  // URLs (parse_http_url).
-  bad_url_scheme = 1,      ///< the URL does not start with "http://"
+  // URLs (parse_tracker_url).
+  bad_url_scheme = 1,      ///< the URL does not start with "http://" or "udp://"
   bad_url_host,            ///< the host is not a dotted IPv4 address or "localhost"
   bad_url_port,            ///< the port is empty, not decimal, 0 or above 65535
   // Request line and target (tracker server side).
@@ -118,19 +118,25 @@ struct announce_response {
 /// How the tracker server writes `peers`: compact (BEP 23) or a list of dictionaries.
 enum class peer_form { compact, dictionaries };
 
-/// A parsed "http://host[:port][/path[?query]]" URL.
-struct http_url {
+/// How a tracker is reached: HTTP (BEP 3) or UDP (BEP 15).
+enum class tracker_scheme { http, udp };
+
+/// A parsed tracker URL: "http://host[:port][/path[?query]]" or "udp://host:port[/path]".
+struct tracker_url {
+  tracker_scheme scheme = tracker_scheme::http;
   std::string host{};                   ///< as written: dotted IPv4 or "localhost"
   std::array<std::uint8_t, 4> address{};  ///< host as IPv4 (localhost is 127.0.0.1)
   std::uint16_t port = 80;
   std::string target = "/";             ///< path and query, as written; "/" when absent
 };
 
-/// Parses an announce URL. Only http:// (scheme case-insensitive) with a dotted IPv4 host
-/// or "localhost" (case-insensitive) and an optional port 1..65535 is accepted; user info,
-/// IPv6 literals, other names and a fragment ('#') are refused.
+/// Parses an announce URL: http:// or udp:// (scheme case-insensitive) with a dotted IPv4
+/// host or "localhost" (case-insensitive) and a port 1..65535, optional for http (80),
+/// required for udp (BEP 15 has no default); user info, IPv6 literals, other names and a
+/// fragment ('#') are refused. A udp URL's path (often "/announce") means nothing to the
+/// protocol and is kept as written.
 /// Errors: bad_url_scheme, bad_url_host, bad_url_port, bad_character (offsets into `url`).
-result<http_url, tracker_error> parse_http_url(std::string_view url);
+result<tracker_url, tracker_error> parse_tracker_url(std::string_view url);
 
 /// Parses a strict dotted IPv4 address ("127.0.0.1"): four decimal numbers 0..255 without
 /// leading zeros; nullopt otherwise.

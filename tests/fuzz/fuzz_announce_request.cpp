@@ -5,17 +5,14 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <string>
 #include <string_view>
 
 #include "loopback/protocol/tracker_codec.hpp"
 
-namespace {
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-}  // namespace
+#include "fuzz_check.hpp"
+
+using p2pdist::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace p2pdist::bt;
@@ -49,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(decoded.error().offset < size && input[decoded.error().offset] == '%');
   }
 
-  if (const auto url = parse_http_url(input)) {
+  if (const auto url = parse_tracker_url(input)) {
     check(url->port != 0 && !url->target.empty() && url->target.front() == '/');
   } else {
     check(url.error().offset <= size);

@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <span>
 #include <string>
 
@@ -13,15 +12,11 @@
 #include "loopback/protocol/metainfo.hpp"
 #include "loopback/protocol/sha1.hpp"
 
+#include "fuzz_check.hpp"
+
 namespace bt = p2pdist::bt;
 
-namespace {
-
-void check(bool ok) {
-  if (!ok) std::abort();
-}
-
-}  // namespace
+using p2pdist::fuzz::check;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto input = std::as_bytes(std::span<const std::uint8_t>(data, size));

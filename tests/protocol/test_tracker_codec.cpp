@@ -142,9 +142,9 @@ TEST_CASE("parse_ipv4 is strict", "[tracker][url]") {
   CHECK(format_ipv4({10, 0, 200, 7}) == "10.0.200.7");
 }
 
-TEST_CASE("parse_http_url accepts http with IPv4 or localhost", "[tracker][url]") {
+TEST_CASE("parse_tracker_url accepts http with IPv4 or localhost", "[tracker][url]") {
   {
-    const auto u = parse_http_url("http://127.0.0.2:6969/announce");
+    const auto u = parse_tracker_url("http://127.0.0.2:6969/announce");
     REQUIRE(u.has_value());
     CHECK(u->host == "127.0.0.2");
     CHECK(u->address == std::array<std::uint8_t, 4>{127, 0, 0, 2});
@@ -152,35 +152,52 @@ TEST_CASE("parse_http_url accepts http with IPv4 or localhost", "[tracker][url]"
     CHECK(u->target == "/announce");
   }
   {
-    const auto u = parse_http_url("HTTP://LocalHost/announce?passkey=x");
+    const auto u = parse_tracker_url("HTTP://LocalHost/announce?passkey=x");
     REQUIRE(u.has_value());
     CHECK(u->address == std::array<std::uint8_t, 4>{127, 0, 0, 1});
     CHECK(u->port == 80);
     CHECK(u->target == "/announce?passkey=x");
   }
-  CHECK(parse_http_url("http://10.1.2.3:65535").value().target == "/");
-  CHECK(parse_http_url("http://10.1.2.3:65535").value().port == 65535);
-  CHECK(parse_http_url("http://10.1.2.3?x=1").value().target == "/?x=1");
+  CHECK(parse_tracker_url("http://10.1.2.3:65535").value().target == "/");
+  CHECK(parse_tracker_url("http://10.1.2.3:65535").value().port == 65535);
+  CHECK(parse_tracker_url("http://10.1.2.3?x=1").value().target == "/?x=1");
+  CHECK(parse_tracker_url("http://10.1.2.3").value().scheme == tracker_scheme::http);
 }
 
-TEST_CASE("parse_http_url refuses what the network layer cannot reach", "[tracker][url]") {
-  CHECK(error_of(parse_http_url("https://127.0.0.1/announce")) == tracker_error{tracker_errc::bad_url_scheme, 0});
-  CHECK(error_of(parse_http_url("udp://127.0.0.1:6969")) == tracker_error{tracker_errc::bad_url_scheme, 0});
-  CHECK(error_of(parse_http_url("http:/127.0.0.1")) == tracker_error{tracker_errc::bad_url_scheme, 0});
-  CHECK(error_of(parse_http_url("")) == tracker_error{tracker_errc::bad_url_scheme, 0});
-  CHECK(error_of(parse_http_url("http://tracker.example.org/announce")) ==
+TEST_CASE("parse_tracker_url accepts udp with a port", "[tracker][url][udp]") {
+  const auto u = parse_tracker_url("UDP://127.0.0.3:6969/announce");
+  REQUIRE(u.has_value());
+  CHECK(u->scheme == tracker_scheme::udp);
+  CHECK(u->address == std::array<std::uint8_t, 4>{127, 0, 0, 3});
+  CHECK(u->port == 6969);
+  CHECK(u->target == "/announce");
+  CHECK(parse_tracker_url("udp://localhost:1").value().address == std::array<std::uint8_t, 4>{127, 0, 0, 1});
+  // BEP 15 has no default port: "udp://127.0.0.1/announce" names none (offset: where it would be).
+  CHECK(error_of(parse_tracker_url("udp://127.0.0.1/announce")) == tracker_error{tracker_errc::bad_url_port, 15});
+  CHECK(error_of(parse_tracker_url("udp://127.0.0.1")) == tracker_error{tracker_errc::bad_url_port, 15});
+  CHECK(error_of(parse_tracker_url("udp://127.0.0.1:0")) == tracker_error{tracker_errc::bad_url_port, 16});
+  CHECK(error_of(parse_tracker_url("udp://[::1]:6969")) == tracker_error{tracker_errc::bad_url_host, 6});
+  CHECK(error_of(parse_tracker_url("udp:/127.0.0.1:6969")) == tracker_error{tracker_errc::bad_url_scheme, 0});
+}
+
+TEST_CASE("parse_tracker_url refuses what the network layer cannot reach", "[tracker][url]") {
+  CHECK(error_of(parse_tracker_url("https://127.0.0.1/announce")) == tracker_error{tracker_errc::bad_url_scheme, 0});
+  CHECK(error_of(parse_tracker_url("wss://127.0.0.1:6969")) == tracker_error{tracker_errc::bad_url_scheme, 0});
+  CHECK(error_of(parse_tracker_url("http:/127.0.0.1")) == tracker_error{tracker_errc::bad_url_scheme, 0});
+  CHECK(error_of(parse_tracker_url("")) == tracker_error{tracker_errc::bad_url_scheme, 0});
+  CHECK(error_of(parse_tracker_url("http://tracker.example.org/announce")) ==
         tracker_error{tracker_errc::bad_url_host, 7});
-  CHECK(error_of(parse_http_url("http://[::1]:6969/announce")) == tracker_error{tracker_errc::bad_url_host, 7});
-  CHECK(error_of(parse_http_url("http://user@127.0.0.1/announce")) == tracker_error{tracker_errc::bad_url_host, 7});
-  CHECK(error_of(parse_http_url("http:///announce")) == tracker_error{tracker_errc::bad_url_host, 7});
-  CHECK(error_of(parse_http_url("http://1.2.3.4:/a")) == tracker_error{tracker_errc::bad_url_port, 15});
-  CHECK(error_of(parse_http_url("http://1.2.3.4:0/a")) == tracker_error{tracker_errc::bad_url_port, 15});
-  CHECK(error_of(parse_http_url("http://1.2.3.4:65536/a")) == tracker_error{tracker_errc::bad_url_port, 15});
-  CHECK(error_of(parse_http_url("http://1.2.3.4:123456/a")) == tracker_error{tracker_errc::bad_url_port, 15});
-  CHECK(error_of(parse_http_url("http://1.2.3.4:8x/a")) == tracker_error{tracker_errc::bad_url_port, 15});
-  CHECK(error_of(parse_http_url("http://1.2.3.4:1:2/a")) == tracker_error{tracker_errc::bad_url_port, 15});
-  CHECK(error_of(parse_http_url("http://1.2.3.4/a#frag")) == tracker_error{tracker_errc::bad_character, 16});
-  CHECK(error_of(parse_http_url("http://1.2.3.4/a b")) == tracker_error{tracker_errc::bad_character, 16});
+  CHECK(error_of(parse_tracker_url("http://[::1]:6969/announce")) == tracker_error{tracker_errc::bad_url_host, 7});
+  CHECK(error_of(parse_tracker_url("http://user@127.0.0.1/announce")) == tracker_error{tracker_errc::bad_url_host, 7});
+  CHECK(error_of(parse_tracker_url("http:///announce")) == tracker_error{tracker_errc::bad_url_host, 7});
+  CHECK(error_of(parse_tracker_url("http://1.2.3.4:/a")) == tracker_error{tracker_errc::bad_url_port, 15});
+  CHECK(error_of(parse_tracker_url("http://1.2.3.4:0/a")) == tracker_error{tracker_errc::bad_url_port, 15});
+  CHECK(error_of(parse_tracker_url("http://1.2.3.4:65536/a")) == tracker_error{tracker_errc::bad_url_port, 15});
+  CHECK(error_of(parse_tracker_url("http://1.2.3.4:123456/a")) == tracker_error{tracker_errc::bad_url_port, 15});
+  CHECK(error_of(parse_tracker_url("http://1.2.3.4:8x/a")) == tracker_error{tracker_errc::bad_url_port, 15});
+  CHECK(error_of(parse_tracker_url("http://1.2.3.4:1:2/a")) == tracker_error{tracker_errc::bad_url_port, 15});
+  CHECK(error_of(parse_tracker_url("http://1.2.3.4/a#frag")) == tracker_error{tracker_errc::bad_character, 16});
+  CHECK(error_of(parse_tracker_url("http://1.2.3.4/a b")) == tracker_error{tracker_errc::bad_character, 16});
 }
 
 // ---------------------------------------------------------------------------------------
