@@ -1,4 +1,4 @@
-// `p2pdist tracker`: the HTTP tracker on a loopback address, until SIGINT or SIGTERM.
+// `p2pdist tracker`: the HTTP tracker (and with --udp the UDP one) until SIGINT or SIGTERM.
 
 #include <chrono>
 #include <cmath>
@@ -66,16 +66,19 @@ int run_tracker(const tracker_options& opts) {
                                     .loopback_only = false,
                                     .interval = interval,
                                     .rng_seed = std::random_device{}(),
+                                    .udp = opts.udp,
                                 });
   try {
     server.start();
   } catch (const std::system_error& e) {
-    std::cerr << "p2pdist: tracker: cannot listen on " << bt::to_string(listen) << ": " << e.code().message()
-              << '\n';
+    std::cerr << "p2pdist: " << e.what() << '\n';  // "tracker: cannot listen on [UDP ]ADDR:PORT: <reason>"
     return 1;
   }
   std::cout << "tracker listening on http://" << bt::format_ipv4(listen.ip) << ':' << server.port()
             << "/announce" << std::endl;
+  if (opts.udp)
+    std::cout << "tracker listening on udp://" << bt::format_ipv4(listen.ip) << ':' << server.port() << "/announce"
+              << std::endl;
   if (listen.ip == std::array<std::uint8_t, 4>{0, 0, 0, 0})
     std::cerr << "p2pdist: tracker: listening on every address of this host; the announce URL peers use names one "
                  "of them\n";
@@ -89,10 +92,11 @@ int run_tracker(const tracker_options& opts) {
 
 command add_tracker_command(CLI::App& parent) {
   auto in = std::make_shared<tracker_input>();
-  auto* app = parent.add_subcommand("tracker", "run an HTTP BitTorrent tracker until stopped");
+  auto* app = parent.add_subcommand("tracker", "run an HTTP BitTorrent tracker (and with --udp a UDP one) until stopped");
   app->add_option("--listen", in->opts.listen, "ADDR:PORT, any IPv4 address of this host (0.0.0.0: all)")
       ->capture_default_str();
   app->add_option("--interval", in->interval, "announce interval told to clients, e.g. 5s")->capture_default_str();
+  app->add_flag("--udp", in->opts.udp, "also serve the UDP tracker protocol (BEP 15) on the same port");
   return {app, [in] { return run_tracker(in->parsed()); }};
 }
 

@@ -98,8 +98,9 @@ command add_demo_command(CLI::App& parent);
 /// `p2pdist tracker --listen 127.0.0.1:6969 [--interval 5s]`: runs the HTTP tracker until
 /// SIGINT or SIGTERM.
 struct tracker_options {
-  std::string listen = "127.0.0.1:6969";  ///< ADDR:PORT, ADDR in 127.0.0.0/8
+  std::string listen = "127.0.0.1:6969";  ///< ADDR:PORT, any IPv4 address of this host
   double interval_seconds = 5;            ///< the announce interval told to clients
+  bool udp = false;                       ///< also serve BEP 15 on the same port
 };
 int run_tracker(const tracker_options& opts);
 /// Registers `tracker`.

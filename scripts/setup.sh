@@ -13,8 +13,8 @@ packages=(
   libcpp-httplib-dev libjs-chart.js
   # fuzzing (libFuzzer with address and undefined-behaviour sanitizers)
   clang libclang-rt-14-dev
-  # real BitTorrent clients and tools for interop tests
-  python3-libtorrent aria2 mktorrent
+  # real BitTorrent clients and tools for interop tests (opentracker: a UDP tracker, BEP 15)
+  python3-libtorrent aria2 mktorrent opentracker
   # peak memory of the scale benchmark
   time
   # packet loss in a network namespace (bench/loss.py and its test): nft, ip
@@ -53,3 +53,12 @@ apt_opts=(-o DPkg::Lock::Timeout=600 -y -q)
 "${as_root[@]}" apt-get "${apt_opts[@]}" update
 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get "${apt_opts[@]}" install --no-install-recommends "${missing[@]}"
+
+# Debian's opentracker package starts a system service on every address, port 6969. The
+# interop test runs its own opentracker on 127.0.0.1 instead, so a service this install
+# started is stopped and disabled again (only then: one that was there before is left alone).
+if [[ " ${missing[*]} " == *" opentracker "* ]] && [[ -d /run/systemd/system ]] &&
+  systemctl is-active --quiet opentracker 2>/dev/null; then
+  echo "setup: stopping and disabling the opentracker service that installing opentracker started" >&2
+  "${as_root[@]}" systemctl disable --now opentracker
+fi

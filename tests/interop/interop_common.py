@@ -221,11 +221,14 @@ class Processes:
         return False
 
 
-def start_tracker(procs, p2pdist):
-    """Our tracker on 127.0.0.1, any port, 1 s interval; returns (proc, announce URL)."""
-    t = procs.start("tracker", [p2pdist, "tracker", "--listen", "127.0.0.1:0", "--interval", "1s"])
-    line = t.wait_line(r"tracker listening on", 10)
-    url = re.search(r"http://127\.0\.0\.1:\d+/announce", line).group(0)
+def start_tracker(procs, p2pdist, udp=False):
+    """Our tracker on 127.0.0.1, any port, 1 s interval; returns (proc, announce URL), the
+    udp:// one with `udp` (BEP 15, served beside HTTP on the same port)."""
+    t = procs.start("tracker", [p2pdist, "tracker", "--listen", "127.0.0.1:0", "--interval", "1s",
+                                *(["--udp"] if udp else [])])
+    line = t.wait_line(r"tracker listening on udp" if udp else r"tracker listening on", 10)
+    scheme = "udp" if udp else "http"
+    url = re.search(scheme + r"://127\.0\.0\.1:\d+/announce", line).group(0)
     return t, url
 
 
@@ -237,13 +240,13 @@ def start_seed(procs, p2pdist, torrent, data_path, address, name="our seed", ext
     return s
 
 
-def seeded_swarm(procs, args, size_bytes, data_seed, seed_extra=()):
-    """Random data, our tracker, a torrent for it and our seed on 127.0.0.2 seeding it.
-    Returns (data_path, torrent_path, seed_proc)."""
+def seeded_swarm(procs, args, size_bytes, data_seed, seed_extra=(), udp=False):
+    """Random data, our tracker (announced over UDP with `udp`), a torrent for it and our
+    seed on 127.0.0.2 seeding it. Returns (data_path, torrent_path, seed_proc)."""
     data_path = os.path.join(args.workdir, "sample.bin")
     torrent = os.path.join(args.workdir, "sample.torrent")
     make_data(data_path, size_bytes, data_seed)
-    _, announce = start_tracker(procs, args.p2pdist)
+    _, announce = start_tracker(procs, args.p2pdist, udp)
     make_torrent(args.p2pdist, data_path, announce, torrent)
     seed = start_seed(procs, args.p2pdist, torrent, data_path, "127.0.0.2", extra=seed_extra)
     return data_path, torrent, seed
