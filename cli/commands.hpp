@@ -106,6 +106,18 @@ int run_tracker(const tracker_options& opts);
 /// Registers `tracker`.
 command add_tracker_command(CLI::App& parent);
 
+/// `p2pdist scrape`: the tracker's counts for a torrent.
+struct scrape_options {
+  std::string torrent_path;
+  std::string tracker;             ///< empty: the torrent's announce URL
+  std::string from = "0.0.0.0";    ///< local address the request comes from
+  double timeout_seconds = 5;
+  std::string json_path;           ///< "-": JSON on stdout instead of the line
+};
+int run_scrape(const scrape_options& opts);
+/// Registers `scrape`.
+command add_scrape_command(CLI::App& parent);
+
 /// `p2pdist swarm`: a real swarm on loopback, measured against the bound. Rates in bits/s
 /// as parsed (0 = unlimited); the command converts them to the harness's bytes/s.
 struct swarm_options {

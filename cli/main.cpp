@@ -86,6 +86,7 @@ int run(int argc, char** argv) {
       add_swarm_command(app),
       add_simulate_command(app),
       add_tracker_command(app),
+      add_scrape_command(app),
       add_seed_command(app),
       add_get_command(app),
       add_serve_command(app),

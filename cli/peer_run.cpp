@@ -3,14 +3,18 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
 
+#include "loopback/protocol/bencode.hpp"
 #include "loopback/protocol/endpoint.hpp"
 
 namespace p2pdist::cli {
@@ -196,6 +200,39 @@ void peer_run::on_event(const bt::client_event& e) {
     default:
       break;
   }
+}
+
+std::optional<bt::metainfo> load_torrent(const std::string& path) {
+  namespace fs = std::filesystem;
+  const std::size_t max_bytes = bt::bencode_limits{}.max_bytes;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    std::cerr << "p2pdist: " << path << ": cannot read: "
+              << (fs::exists(path, ec) ? "not a regular file" : "No such file or directory") << '\n';
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "p2pdist: " << path << ": cannot read: " << std::generic_category().message(errno) << '\n';
+    return std::nullopt;
+  }
+  // At most one byte more than the parser accepts, so that it refuses an oversized file
+  // with an offset rather than us reading all of it.
+  const auto size = fs::file_size(path, ec);
+  std::string bytes;
+  bytes.resize(ec ? max_bytes + 1 : static_cast<std::size_t>(std::min<std::uintmax_t>(size, max_bytes + 1)));
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (in.bad()) {
+    std::cerr << "p2pdist: " << path << ": cannot read\n";
+    return std::nullopt;
+  }
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
+  auto parsed = bt::parse_metainfo(bytes);
+  if (!parsed) {
+    std::cerr << "p2pdist: " << path << ": " << bt::describe(parsed.error()) << '\n';
+    return std::nullopt;
+  }
+  return std::move(parsed).value();
 }
 
 }  // namespace p2pdist::cli

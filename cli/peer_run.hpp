@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <asio/io_context.hpp>
@@ -72,5 +73,9 @@ class peer_run {
   steady::time_point last_sample_{};
   bt::client_stats last_stats_{};
 };
+
+/// Reads and parses a .torrent; on failure prints one line ("p2pdist: PATH: why") and
+/// returns nullopt.
+std::optional<bt::metainfo> load_torrent(const std::string& path);
 
 }  // namespace p2pdist::cli

@@ -1,6 +1,7 @@
 #include "loopback/net/tracker_client.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <string_view>
 #include <system_error>
 #include <variant>
@@ -28,33 +29,36 @@ using asio::ip::udp;
 
 constexpr std::size_t max_tracker_response_bytes = 1u << 20;
 
-tcp::endpoint make_endpoint(const std::array<std::uint8_t, 4>& ip, std::uint16_t port) {
+template <class Protocol = tcp>
+typename Protocol::endpoint make_endpoint(const std::array<std::uint8_t, 4>& ip, std::uint16_t port) {
   return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip[0], ip[1], ip[2], ip[3]}), port};
 }
 
-// The bencoded body of an HTTP response, or why there is none.
-announce_outcome parse_http_response(const std::string& response) {
+/// The body of a whole HTTP response, or why there is none.
+struct http_body {
+  std::string body{};
+  std::string error{};
+};
+
+http_body body_of(const std::string& response) {
   const auto head_end = response.find("\r\n\r\n");
   if (head_end == std::string::npos || response.compare(0, 5, "HTTP/") != 0) return {.error = "not an HTTP response"};
   const auto sp = response.find(' ');
   if (sp == std::string::npos || sp > head_end || response.compare(sp + 1, 3, "200") != 0)
     return {.error = "HTTP status " + response.substr(sp == std::string::npos ? 0 : sp + 1, 3)};
-  auto parsed = parse_announce_response(std::string_view(response).substr(head_end + 4));
-  if (!parsed)
-    return {.error = "bad response: " + std::string(to_string(parsed.error().code)) + " at byte " +
-                     std::to_string(parsed.error().offset)};
-  if (parsed->failure_reason) return {.error = "tracker: " + *parsed->failure_reason};
-  return {.response = std::move(parsed).value()};
+  return {.body = response.substr(head_end + 4)};
 }
 
-}  // namespace
+std::string bad_response(const tracker_error& e) {
+  return "bad response: " + std::string(to_string(e.code)) + " at byte " + std::to_string(e.offset);
+}
 
-asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::executor_type> strand,
-                                                std::shared_ptr<tcp::socket> socket,
-                                                const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
-                                                const announce_request& request, duration timeout) {
-  const std::string get = "GET " + announce_target(url.target, request) + " HTTP/1.0\r\nHost: " + url.host + ":" +
-                          std::to_string(url.port) + "\r\nUser-Agent: p2pdist/0.1\r\nConnection: close\r\n\r\n";
+/// GETs `target` from the tracker at `url` from `local_ip` (port 0), all within `timeout`.
+asio::awaitable<http_body> http_get(asio::strand<asio::io_context::executor_type> strand,
+                                    std::shared_ptr<tcp::socket> socket, const std::array<std::uint8_t, 4>& local_ip,
+                                    const tracker_url& url, const std::string& target, duration timeout) {
+  const std::string get = "GET " + target + " HTTP/1.0\r\nHost: " + url.host + ":" + std::to_string(url.port) +
+                          "\r\nUser-Agent: p2pdist/0.1\r\nConnection: close\r\n\r\n";
   asio::steady_timer watchdog(strand);
   watchdog.expires_after(timeout);
   watchdog.async_wait([socket](std::error_code ec) {
@@ -86,11 +90,46 @@ asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::e
   watchdog.cancel();
   std::error_code ignored;
   socket->close(ignored);
-  if (ec) co_return announce_outcome{.error = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
-                                                  ? "timeout"
-                                                  : ec.message()};
-  if (response.size() > max_tracker_response_bytes) co_return announce_outcome{.error = "response too large"};
-  co_return parse_http_response(response);
+  if (ec) co_return http_body{.error = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor
+                                           ? "timeout"
+                                           : ec.message()};
+  if (response.size() > max_tracker_response_bytes) co_return http_body{.error = "response too large"};
+  co_return body_of(response);
+}
+
+}  // namespace
+
+asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::executor_type> strand,
+                                                std::shared_ptr<tcp::socket> socket,
+                                                const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                                const announce_request& request, duration timeout) {
+  const auto got = co_await http_get(strand, std::move(socket), local_ip, url, announce_target(url.target, request), timeout);
+  if (!got.error.empty()) co_return announce_outcome{.error = got.error};
+  auto parsed = parse_announce_response(got.body);
+  if (!parsed) co_return announce_outcome{.error = bad_response(parsed.error())};
+  if (parsed->failure_reason) co_return announce_outcome{.error = "tracker: " + *parsed->failure_reason};
+  co_return announce_outcome{.response = std::move(parsed).value()};
+}
+
+asio::awaitable<scrape_outcome> http_scrape(asio::strand<asio::io_context::executor_type> strand,
+                                            std::shared_ptr<tcp::socket> socket,
+                                            const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                            std::vector<sha1_digest> info_hashes, duration timeout) {
+  const auto target = scrape_target(url.target, info_hashes);
+  if (!target) co_return scrape_outcome{.error = std::string(to_string(target.error().code))};
+  const auto got = co_await http_get(strand, std::move(socket), local_ip, url, *target, timeout);
+  if (!got.error.empty()) co_return scrape_outcome{.error = got.error};
+  auto parsed = parse_scrape_response(got.body);
+  if (!parsed) co_return scrape_outcome{.error = bad_response(parsed.error())};
+  if (parsed->failure_reason) co_return scrape_outcome{.error = "tracker: " + *parsed->failure_reason};
+  // One entry per hash asked, in order; a torrent the tracker does not list counts 0.
+  scrape_outcome out;
+  for (const auto& h : info_hashes) {
+    const auto it = std::find_if(parsed->entries.begin(), parsed->entries.end(),
+                                 [&](const scrape_entry& e) { return e.info_hash == h; });
+    out.entries.push_back(it != parsed->entries.end() ? *it : scrape_entry{.info_hash = h});
+  }
+  co_return out;
 }
 
 duration udp_retransmit_wait(duration base, unsigned n) noexcept { return base * (1 << std::min(n, 8u)); }
@@ -158,28 +197,31 @@ asio::awaitable<std::optional<result<udp_response, udp_error>>> udp_exchange(asi
   }
 }
 
-}  // namespace
+/// One BEP 15 request (announce or scrape) with a connection id: connects first when the
+/// state holds no id under a minute old, retransmits, and connects again once when an id
+/// kept from an earlier call is refused. The answer, or why there is none.
+struct udp_result {
+  std::optional<udp_response> answer{};
+  std::string error{};
+};
 
-asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::executor_type> strand,
-                                               std::shared_ptr<udp::socket> socket,
-                                               const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
-                                               const announce_request& request, duration timeout,
-                                               duration retransmit_base, udp_tracker_state& state) {
+asio::awaitable<udp_result> udp_transaction(asio::strand<asio::io_context::executor_type> strand,
+                                            std::shared_ptr<udp::socket> socket,
+                                            const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                            std::function<std::string(std::uint64_t, std::uint32_t)> request,
+                                            duration timeout, duration retransmit_base, udp_tracker_state& state) {
   const time_point deadline = steady_now() + timeout;
   std::error_code ec;
-  std::optional<announce_outcome> outcome;
-  const auto local = asio::ip::address_v4(asio::ip::address_v4::bytes_type{local_ip[0], local_ip[1], local_ip[2], local_ip[3]});
-  const auto remote = asio::ip::address_v4(
-      asio::ip::address_v4::bytes_type{url.address[0], url.address[1], url.address[2], url.address[3]});
+  std::optional<udp_result> outcome;
   do {
     socket->open(udp::v4(), ec);
     if (ec) break;
-    socket->bind(udp::endpoint(local, 0), ec);  // the tracker sees our own address
+    socket->bind(make_endpoint<udp>(local_ip, 0), ec);  // the tracker sees our own address
     if (ec) break;
-    socket->connect(udp::endpoint(remote, url.port), ec);  // and only its datagrams reach us
+    socket->connect(make_endpoint<udp>(url.address, url.port), ec);  // and only its datagrams reach us
     if (ec) break;
     unsigned attempt = 0;  // the retransmission count runs on across both exchanges
-    bool fresh_id = false;  // the id in use came in this announce (else kept from an earlier one)
+    bool fresh_id = false;  // the id in use came in this call (else kept from an earlier one)
     while (!outcome) {
       if (!state.connection_id || steady_now() - state.obtained >= udp_connection_id_lifetime) {
         state.connection_id.reset();
@@ -188,23 +230,21 @@ asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::ex
                                                   retransmit_base, attempt, deadline, ec);
         if (!answer) break;
         if (!*answer) {
-          outcome = announce_outcome{.error = bad_answer(answer->error())};
+          outcome = udp_result{.error = bad_answer(answer->error())};
         } else if (const auto* e = std::get_if<udp_error_response>(&**answer)) {
-          outcome = announce_outcome{.error = "tracker: " + e->message};
+          outcome = udp_result{.error = "tracker: " + e->message};
         } else if (const auto* c = std::get_if<udp_connect_response>(&**answer)) {
           state.connection_id = c->connection_id;
           state.obtained = steady_now();
           fresh_id = true;
         } else {
-          outcome = announce_outcome{.error = "bad response: not a connect answer"};
+          outcome = udp_result{.error = "bad response: not a connect answer"};
         }
         continue;
       }
       const auto tid = static_cast<std::uint32_t>(state.transaction_ids());
-      const auto packet = encode_udp_request(
-          udp_announce_request{.connection_id = *state.connection_id, .transaction_id = tid, .request = request});
-      const auto answer = co_await udp_exchange(strand, socket, packet, tid, retransmit_base, attempt,
-                                                std::min(deadline, state.obtained + udp_connection_id_lifetime), ec);
+      const auto answer = co_await udp_exchange(strand, socket, request(*state.connection_id, tid), tid, retransmit_base,
+                                                attempt, std::min(deadline, state.obtained + udp_connection_id_lifetime), ec);
       if (!answer) {
         // The id ran out while we retransmitted: a new one, if time is left.
         if (ec == asio::error::timed_out && steady_now() < deadline) {
@@ -215,25 +255,69 @@ asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::ex
         break;
       }
       if (!*answer) {
-        outcome = announce_outcome{.error = bad_answer(answer->error())};
+        outcome = udp_result{.error = bad_answer(answer->error())};
       } else if (const auto* e = std::get_if<udp_error_response>(&**answer)) {
         state.connection_id.reset();  // perhaps it no longer takes our id (restarted): connect again, once
         if (!fresh_id) continue;
-        outcome = announce_outcome{.error = "tracker: " + e->message};
-      } else if (auto* a = std::get_if<udp_announce_response>(&**answer)) {
-        outcome = announce_outcome{.response = std::move(a->response)};
+        outcome = udp_result{.error = "tracker: " + e->message};
       } else {
-        outcome = announce_outcome{.error = "bad response: not an announce answer"};
+        outcome = udp_result{.answer = std::move(answer->value())};
       }
     }
   } while (false);
   std::error_code ignored;
   socket->close(ignored);
   if (outcome) co_return std::move(*outcome);
-  co_return announce_outcome{.error = ec == asio::error::timed_out || ec == asio::error::operation_aborted ||
-                                              ec == asio::error::bad_descriptor
-                                          ? "timeout"
-                                          : ec.message()};
+  co_return udp_result{.error = ec == asio::error::timed_out || ec == asio::error::operation_aborted ||
+                                        ec == asio::error::bad_descriptor
+                                    ? "timeout"
+                                    : ec.message()};
+}
+
+}  // namespace
+
+asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::executor_type> strand,
+                                               std::shared_ptr<udp::socket> socket,
+                                               const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                               const announce_request& request, duration timeout,
+                                               duration retransmit_base, udp_tracker_state& state) {
+  auto r = co_await udp_transaction(
+      strand, std::move(socket), local_ip, url,
+      [&request](std::uint64_t cid, std::uint32_t tid) {
+        return encode_udp_request(udp_announce_request{.connection_id = cid, .transaction_id = tid, .request = request});
+      },
+      timeout, retransmit_base, state);
+  if (!r.answer) co_return announce_outcome{.error = std::move(r.error)};
+  auto* a = std::get_if<udp_announce_response>(&*r.answer);
+  if (a == nullptr) co_return announce_outcome{.error = "bad response: not an announce answer"};
+  co_return announce_outcome{.response = std::move(a->response)};
+}
+
+asio::awaitable<scrape_outcome> udp_scrape(asio::strand<asio::io_context::executor_type> strand,
+                                           std::shared_ptr<udp::socket> socket,
+                                           const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                           std::vector<sha1_digest> info_hashes, duration timeout,
+                                           duration retransmit_base, udp_tracker_state& state) {
+  if (info_hashes.empty() || info_hashes.size() > udp_max_scrape_hashes)
+    co_return scrape_outcome{.error = "a UDP scrape asks for 1 to 74 torrents"};
+  auto r = co_await udp_transaction(
+      strand, std::move(socket), local_ip, url,
+      [&info_hashes](std::uint64_t cid, std::uint32_t tid) {
+        return encode_udp_request(udp_scrape_request{.connection_id = cid, .transaction_id = tid, .info_hashes = info_hashes});
+      },
+      timeout, retransmit_base, state);
+  if (!r.answer) co_return scrape_outcome{.error = std::move(r.error)};
+  const auto* a = std::get_if<udp_scrape_response>(&*r.answer);
+  if (a == nullptr || a->entries.size() != info_hashes.size())
+    co_return scrape_outcome{.error = "bad response: not a scrape answer for " + std::to_string(info_hashes.size()) +
+                                      " torrents"};
+  scrape_outcome out;
+  for (std::size_t i = 0; i < info_hashes.size(); ++i)
+    out.entries.push_back(scrape_entry{.info_hash = info_hashes[i],
+                                       .complete = a->entries[i].seeders,
+                                       .downloaded = a->entries[i].completed,
+                                       .incomplete = a->entries[i].leechers});
+  co_return out;
 }
 
 }  // namespace p2pdist::bt

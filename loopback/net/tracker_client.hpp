@@ -3,7 +3,8 @@
 // address, send the GET, read the response (at most 1 MiB), parse it with the tracker codec.
 // UDP (BEP 15): a connection id (kept for a minute), then the announce, each sent again
 // after 15 s, 30 s, 60 s, ... without an answer, all within the caller's timeout. It decides
-// nothing: the session says when to announce and what the answer means.
+// nothing: the session says when to announce and what the answer means. Scrapes (BEP 48,
+// BEP 15) go the same ways.
 
 // Clang 14 implements C++20 coroutines, but Asio 1.22 only recognises them in GCC and
 // MSVC (for Clang it looks for the Coroutines TS); enable Asio's awaitable support here
@@ -18,6 +19,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
@@ -44,6 +46,20 @@ asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::e
                                                 const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
                                                 const announce_request& request, duration timeout);
 
+/// The outcome of one scrape: an entry per torrent asked, in order (a torrent the tracker
+/// does not list counts 0), or why there is none.
+struct scrape_outcome {
+  std::vector<scrape_entry> entries{};
+  std::string error{};
+};
+
+/// Scrapes the HTTP tracker at `url` (BEP 48: the announce path's last part "announce..."
+/// becomes "scrape...") for `info_hashes`, from `local_ip`, within `timeout`.
+asio::awaitable<scrape_outcome> http_scrape(asio::strand<asio::io_context::executor_type> strand,
+                                            std::shared_ptr<asio::ip::tcp::socket> socket,
+                                            const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                            std::vector<sha1_digest> info_hashes, duration timeout);
+
 /// What a client keeps from one UDP announce to the next: the tracker's connection id, when
 /// it came (BEP 15: usable for a minute), and the source of transaction ids.
 struct udp_tracker_state {
@@ -69,5 +85,12 @@ asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::ex
                                                const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
                                                const announce_request& request, duration timeout,
                                                duration retransmit_base, udp_tracker_state& state);
+
+/// Scrapes the UDP tracker at `url` for 1..74 `info_hashes`, as udp_announce announces.
+asio::awaitable<scrape_outcome> udp_scrape(asio::strand<asio::io_context::executor_type> strand,
+                                           std::shared_ptr<asio::ip::udp::socket> socket,
+                                           const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                           std::vector<sha1_digest> info_hashes, duration timeout,
+                                           duration retransmit_base, udp_tracker_state& state);
 
 }  // namespace p2pdist::bt

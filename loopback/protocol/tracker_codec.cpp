@@ -172,6 +172,8 @@ std::string_view to_string(tracker_errc code) noexcept {
     case tracker_errc::bad_peers_length: return "compact peers length is not a multiple of 6";
     case tracker_errc::bad_peer_entry: return "peer entry without ip or port";
     case tracker_errc::bad_count: return "negative peer count";
+    case tracker_errc::missing_files: return "scrape response without \"files\"";
+    case tracker_errc::no_scrape: return "announce URL's last path part does not begin with \"announce\": no scrape";
   }
   return "unknown tracker error";
 }
@@ -325,18 +327,38 @@ result<tracker_url, tracker_error> parse_tracker_url(std::string_view url) {
   return out;
 }
 
-result<announce_response, tracker_error> parse_announce_response(std::string_view body,
-                                                                 const bencode_limits& limits) {
+namespace {
+
+/// The bencoded dictionary a tracker answered, with its "failure reason" (a string) when it
+/// holds one.
+struct tracker_answer {
+  bvalue root;
+  std::optional<std::string> failure_reason;
+};
+
+result<tracker_answer, tracker_error> decode_answer(std::string_view body, const bencode_limits& limits) {
   auto decoded = bdecode(body, limits);
   if (!decoded) return fail(tracker_errc::bad_bencode, decoded.error().offset);
-  const bvalue& root = *decoded;
-  if (!root.is_dict()) return fail(tracker_errc::not_a_dictionary, root.begin);
-
-  announce_response out;
-  if (const bvalue* failure = root.find("failure reason")) {
+  tracker_answer out{.root = std::move(decoded).value(), .failure_reason = std::nullopt};
+  if (!out.root.is_dict()) return fail(tracker_errc::not_a_dictionary, out.root.begin);
+  if (const bvalue* failure = out.root.find("failure reason")) {
     const auto* text = failure->as_string();
     if (text == nullptr) return fail(tracker_errc::wrong_type, failure->begin);
     out.failure_reason = *text;
+  }
+  return out;
+}
+
+}  // namespace
+
+result<announce_response, tracker_error> parse_announce_response(std::string_view body,
+                                                                 const bencode_limits& limits) {
+  auto answer = decode_answer(body, limits);
+  if (!answer) return error{answer.error()};
+  const bvalue& root = answer->root;
+  announce_response out;
+  if (answer->failure_reason) {
+    out.failure_reason = std::move(answer->failure_reason);
     return out;
   }
 
@@ -372,6 +394,58 @@ result<announce_response, tracker_error> parse_announce_response(std::span<const
                                                                  const bencode_limits& limits) {
   return parse_announce_response(
       std::string_view(reinterpret_cast<const char*>(body.data()), body.size()), limits);
+}
+
+result<std::string, tracker_error> scrape_target(std::string_view url_target,
+                                                 std::span<const sha1_digest> info_hashes) {
+  const std::size_t query = std::min(url_target.find('?'), url_target.size());
+  const std::string_view path = url_target.substr(0, query);
+  const std::size_t last = path.rfind('/') + 1;  // npos + 1 == 0: no slash at all
+  constexpr std::string_view announce = "announce";
+  if (path.substr(last, announce.size()) != announce) return fail(tracker_errc::no_scrape, last);
+  std::string out(path.substr(0, last));
+  out += "scrape";
+  out += path.substr(last + announce.size());
+  out += url_target.substr(query);
+  char separator = query < url_target.size() ? '&' : '?';
+  for (const auto& h : info_hashes) {
+    out += separator;
+    out += "info_hash=";
+    out += percent_encode(std::as_bytes(std::span(h)));
+    separator = '&';
+  }
+  return out;
+}
+
+result<scrape_response, tracker_error> parse_scrape_response(std::string_view body, const bencode_limits& limits) {
+  auto answer = decode_answer(body, limits);
+  if (!answer) return error{answer.error()};
+  const bvalue& root = answer->root;
+  scrape_response out;
+  if (answer->failure_reason) {
+    out.failure_reason = std::move(answer->failure_reason);
+    return out;
+  }
+  const bvalue* files = root.find("files");
+  if (files == nullptr) return fail(tracker_errc::missing_files, closing_offset(root));
+  const auto* torrents = files->as_dict();
+  if (torrents == nullptr) return fail(tracker_errc::wrong_type, files->begin);
+  for (const auto& [hash, counts] : *torrents) {
+    if (hash.size() != 20) return fail(tracker_errc::bad_info_hash, counts.begin);
+    if (!counts.is_dict()) return fail(tracker_errc::wrong_type, counts.begin);
+    scrape_entry e{.info_hash = detail::to_id(hash)};
+    const std::pair<const char*, std::int64_t*> fields[] = {
+        {"complete", &e.complete}, {"downloaded", &e.downloaded}, {"incomplete", &e.incomplete}};
+    for (const auto& [key, slot] : fields) {
+      const bvalue* v = counts.find(key);
+      if (v == nullptr) continue;
+      std::optional<std::int64_t> n;
+      if (auto err = read_count(*v, n)) return error{*err};
+      *slot = *n;
+    }
+    out.entries.push_back(e);
+  }
+  return out;
 }
 
 }  // namespace p2pdist::bt

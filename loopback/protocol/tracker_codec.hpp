@@ -60,6 +60,8 @@ enum class tracker_errc {
   bad_peers_length,        ///< compact "peers" whose length is not a multiple of 6
   bad_peer_entry,          ///< a peer dictionary without "ip" or "port"
   bad_count,               ///< a negative "complete" or "incomplete"
+  missing_files,           ///< a scrape response without "files"
+  no_scrape,               ///< an announce URL whose last path part does not begin with "announce" (BEP 48)
 };
 
 /// A short English description of an error code, e.g. "invalid percent escape".
@@ -236,5 +238,25 @@ struct scrape_entry {
 /// Encodes a scrape response: {"files": {info_hash: {complete, downloaded, incomplete}}}.
 /// Precondition: counts >= 0 and info-hashes distinct.
 std::string encode_scrape_response(std::span<const scrape_entry> entries);
+
+/// The scrape request target for an announce URL's target (BEP 48): the path's last part
+/// must begin with "announce", which becomes "scrape" (the rest of it and the query are
+/// kept), then info_hash=... for each hash. Error no_scrape (offset: the last part's start)
+/// when it does not: that tracker offers no scrape.
+result<std::string, tracker_error> scrape_target(std::string_view url_target, std::span<const sha1_digest> info_hashes);
+
+/// A tracker's answer to a scrape: its failure reason, or one entry per torrent it knows.
+struct scrape_response {
+  std::optional<std::string> failure_reason{};
+  std::vector<scrape_entry> entries{};  ///< in the order of the response's keys (sorted by hash)
+};
+
+/// Parses a bencoded scrape body: "failure reason", or "files" mapping 20-byte info-hashes
+/// to dictionaries whose "complete", "downloaded" and "incomplete" (each optional, 0 when
+/// absent) are integers >= 0; other keys are ignored.
+/// Errors: bad_bencode, not_a_dictionary, wrong_type, missing_files, bad_info_hash,
+/// bad_count, with the offset in `body`.
+result<scrape_response, tracker_error> parse_scrape_response(std::string_view body,
+                                                             const bencode_limits& limits = tracker_response_limits);
 
 }  // namespace p2pdist::bt

@@ -161,15 +161,18 @@ class child_process {
 
 /// A running `p2pdist tracker` on 127.0.0.1 (any port) and its announce URL.
 struct tracker_process {
-  child_process proc{{"tracker", "--listen", "127.0.0.1:0", "--interval", "1s"}};
-  std::string announce;
+  child_process proc{{"tracker", "--listen", "127.0.0.1:0", "--interval", "1s", "--udp"}};
+  std::string announce;      ///< http://
+  std::string udp_announce;  ///< udp://, the same port
 
   tracker_process() {
-    const auto line = proc.wait_line("tracker listening on", 10s);
-    REQUIRE(line);
-    std::smatch m;
-    REQUIRE(std::regex_search(*line, m, std::regex(R"(http://127\.0\.0\.1:\d+/announce)")));
-    announce = m.str();
+    for (auto [scheme, url] : {std::pair{"http", &announce}, std::pair{"udp", &udp_announce}}) {
+      const auto line = proc.wait_line(std::string("tracker listening on ") + scheme, 10s);
+      REQUIRE(line);
+      std::smatch m;
+      REQUIRE(std::regex_search(*line, m, std::regex(std::string(scheme) + R"(://127\.0\.0\.1:\d+/announce)")));
+      *url = m.str();
+    }
   }
 };
 
@@ -395,6 +398,42 @@ TEST_CASE("get -o DIR writes into DIR under the torrent's name, the tracker hear
   CHECK_THAT(*scrape, Catch::Contains("10:downloadedi1e"));
   CHECK_THAT(*scrape, Catch::Contains("8:completei1e"));
   CHECK_THAT(*scrape, Catch::Contains("10:incompletei0e"));
+
+  seed.send(SIGTERM);
+  CHECK(seed.wait_exit(20s) == 0);
+}
+
+TEST_CASE("seed and get through the UDP tracker, and scrape counts them over UDP and HTTP", "[cli]") {
+  scratch_dir dir("udp_tracker");
+  tracker_process tracker;
+  const auto f = make_shared_file(dir, tracker.udp_announce, 1024 * 1024 + 99, 23);
+  child_process seed({"seed", f.torrent.string(), f.data.string(), "--listen", "127.0.0.2:0"});
+  REQUIRE(seed.wait_line("announced", 20s));
+  const fs::path out = dir / "copy.bin";
+  child_process get({"get", f.torrent.string(), "-o", out.string(), "--listen", "127.0.0.3:0"});
+  REQUIRE(get.wait_line("complete", 60s));
+  CHECK(get.wait_exit(20s) == 0);
+  CHECK(get.err().empty());
+  CHECK(read_file(out) == f.bytes);
+
+  // The get announced `completed` (counted) and `stopped`: one seed, no leecher, one download.
+  const auto udp = run_p2pdist({"scrape", f.torrent.string(), "--json", "-"});
+  REQUIRE(udp.exit_code == 0);
+  CHECK_THAT(udp.out, Catch::Contains("\"complete\": 1") && Catch::Contains("\"incomplete\": 0") &&
+                          Catch::Contains("\"downloaded\": 1") && Catch::Contains(tracker.udp_announce));
+  const auto http = run_p2pdist({"scrape", f.torrent.string(), "--tracker", tracker.announce});
+  REQUIRE(http.exit_code == 0);
+  CHECK_THAT(http.out, Catch::Contains(": 1 seeds, 0 leechers, 1 downloads completed"));
+
+  // No scrape path (BEP 48), a wrong scheme, and a tracker that does not answer.
+  const auto no_path = run_p2pdist({"scrape", f.torrent.string(), "--tracker", "http://127.0.0.1:1/a"});
+  CHECK(no_path.exit_code == 1);
+  CHECK_THAT(no_path.err, Catch::Contains("no scrape"));
+  CHECK(run_p2pdist({"scrape", f.torrent.string(), "--tracker", "ftp://127.0.0.1:1/announce"}).exit_code == 2);
+  const auto silent = run_p2pdist({"scrape", f.torrent.string(), "--tracker", "udp://127.0.0.1:1", "--timeout", "300ms"});
+  CHECK(silent.exit_code == 1);
+  CHECK_THAT(silent.err, Catch::Contains("timeout"));
+  CHECK(count_lines(silent.err) == 1);
 
   seed.send(SIGTERM);
   CHECK(seed.wait_exit(20s) == 0);

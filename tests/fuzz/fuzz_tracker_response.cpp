@@ -1,6 +1,7 @@
-// Fuzzes parse_announce_response with arbitrary bodies. Beyond "never crashes": whatever
-// parses must survive encode -> parse unchanged (the list form keeps everything; the
-// compact form keeps everything but peer ids), and a failure must keep its reason.
+// Fuzzes parse_announce_response, and parse_scrape_response, with arbitrary bodies. Beyond
+// "never crashes": whatever parses must survive encode -> parse unchanged (the list form
+// keeps everything; the compact form keeps everything but peer ids), and a failure must
+// keep its reason.
 
 #include <cstddef>
 #include <cstdint>
@@ -12,9 +13,33 @@
 
 using p2pdist::fuzz::check;
 
+namespace {
+
+// The same bytes as a scrape answer (BEP 48): what parses survives encode -> parse.
+void scrape(std::string_view body) {
+  using namespace p2pdist::bt;
+  const auto parsed = parse_scrape_response(body);
+  if (!parsed) {
+    check(parsed.error().offset <= body.size());
+    return;
+  }
+  if (parsed->failure_reason) return;
+  const auto again = parse_scrape_response(encode_scrape_response(parsed->entries));
+  check(again.has_value() && !again->failure_reason && again->entries.size() == parsed->entries.size());
+  for (std::size_t i = 0; i < parsed->entries.size(); ++i) {
+    const auto& a = parsed->entries[i];
+    const auto& b = again->entries[i];
+    check(a.info_hash == b.info_hash && a.complete == b.complete && a.downloaded == b.downloaded &&
+          a.incomplete == b.incomplete);
+  }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace p2pdist::bt;
   const std::string_view body(reinterpret_cast<const char*>(data), size);
+  scrape(body);
   const auto parsed = parse_announce_response(body);
   if (!parsed) {
     check(parsed.error().offset <= size);

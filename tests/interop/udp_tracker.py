@@ -7,12 +7,14 @@
    for byte. (aria2 speaks UDP trackers only through its DHT socket, which stays off here.)
 2. Our client with a real tracker: opentracker on 127.0.0.1 (UDP and TCP on a free port, the
    torrent on its whitelist, as Debian builds it with one); our seed and our get announce to
-   it over UDP, the get learns the seed from it and completes with the file byte for byte.
+   it over UDP, the get learns the seed from it and completes with the file byte for byte;
+   `p2pdist scrape` over UDP then finds the seed listed.
 
 Run with Debian's python: /usr/bin/python3 udp_tracker.py --p2pdist PATH --workdir DIR
 Exit 0 pass, 1 fail, 77 skip (python3-libtorrent or opentracker not installed).
 """
 
+import json
 import os
 import shutil
 import signal
@@ -109,6 +111,12 @@ def opentracker_with_ours(args, procs):
     g.wait_line(r"complete: ", 40)
     ic.expect(g.wait_exit(20) == 0, "our get exits 0 once complete, its peer from opentracker over UDP")
     ic.expect_same_file(out, data_path, "our get")
+    # Our scrape over UDP: opentracker lists the seed (and counts the get's `completed`).
+    r = subprocess.run([args.p2pdist, "scrape", torrent, "--json", "-"], capture_output=True, text=True, timeout=30)
+    ic.expect(r.returncode == 0, f"p2pdist scrape of opentracker over UDP exits 0 ({r.stderr.strip()})")
+    counts = json.loads(r.stdout)
+    ic.log(f"opentracker scrape: {counts}")
+    ic.expect(counts["complete"] >= 1, "opentracker's scrape lists at least our seed")
     seed.signal(signal.SIGTERM)
     ic.expect(seed.wait_exit(15) == 0, "our seed stops on SIGTERM with exit 0")
 

@@ -182,8 +182,13 @@ TEST_CASE("client config is checked at construction", "[loopback]") {
                   std::invalid_argument);
   CHECK_THROWS_AS(client(io, client_config{.torrent = t}), std::invalid_argument);
   CHECK_THROWS_AS(client(io, client_config{.torrent = t, .store = make_memory_storage(data),
-                                           .announce_url = "udp://127.0.0.1:1/announce"}),
+                                           .announce_url = "wss://127.0.0.1:1/announce"}),
                   std::invalid_argument);
+  CHECK_THROWS_AS(client(io, client_config{.torrent = t, .store = make_memory_storage(data),
+                                           .announce_url = "udp://127.0.0.1/announce"}),  // no port
+                  std::invalid_argument);
+  CHECK_NOTHROW(client(io, client_config{.torrent = t, .store = make_memory_storage(data),
+                                         .announce_url = "udp://127.0.0.1:1/announce"}));
   // Two clients on one address and port: the second cannot listen.
   client a(io, {.torrent = t, .store = make_memory_storage(data), .address = addr(3)});
   a.start();

@@ -376,3 +376,38 @@ TEST_CASE("udp_announce: silence, or nobody listening, ends at the timeout", "[l
   CHECK(r.outcome.error == "timeout");
   CHECK(r.took >= 290ms);
 }
+
+TEST_CASE("udp_scrape and http_scrape: one entry per torrent asked, in order, from the same swarms",
+          "[loopback][tracker][udp]") {
+  running_tracker tracker(udp_config());
+  udp_peer seed({127, 0, 0, 4});
+  REQUIRE(std::holds_alternative<udp_announce_response>(
+      seed.exchange(announce_packet(seed.connect(tracker.port()), 1, 1, 6881, 0), tracker.port())));
+  const std::vector<sha1_digest> asked{hash_of('q'), hash_of('u')};  // unknown, then the seed's
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  udp_tracker_state state;
+  scrape_outcome over_udp, over_http;
+  const tracker_url udp_url{.scheme = tracker_scheme::udp, .host = "127.0.0.1", .address = {127, 0, 0, 1}, .port = tracker.port()};
+  const tracker_url http_url{.host = "127.0.0.1", .address = {127, 0, 0, 1}, .port = tracker.port(), .target = "/announce"};
+  asio::co_spawn(
+      strand,
+      [&]() -> asio::awaitable<void> {
+        over_udp = co_await udp_scrape(strand, std::make_shared<udp::socket>(strand), {127, 0, 0, 1}, udp_url, asked, 5s,
+                                       15s, state);
+        over_http = co_await http_scrape(strand, std::make_shared<asio::ip::tcp::socket>(strand), {127, 0, 0, 1},
+                                         http_url, asked, 5s);
+      },
+      asio::detached);
+  io.run_for(15s);
+  for (const auto* o : {&over_udp, &over_http}) {
+    CHECK(o->error.empty());
+    REQUIRE(o->entries.size() == 2);
+    CHECK(o->entries[0].info_hash == hash_of('q'));
+    CHECK(o->entries[0].complete == 0);
+    CHECK(o->entries[1].info_hash == hash_of('u'));
+    CHECK(o->entries[1].complete == 1);
+    CHECK(o->entries[1].incomplete == 0);
+  }
+  CHECK(tracker.stats().scrapes == 2);
+}

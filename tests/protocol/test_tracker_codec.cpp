@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -356,4 +357,53 @@ TEST_CASE("tracker: every error code has its own description", "[tracker]") {
     CHECK(text != "unknown tracker error");
     CHECK(seen.insert(text).second);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scrape, the client side (BEP 48)
+
+TEST_CASE("scrape_target replaces announce in the path's last part and appends the hashes", "[tracker][scrape]") {
+  sha1_digest a{};
+  a.fill(std::byte{0x41});  // "AAAA..." stays as it is (unreserved)
+  sha1_digest b{};
+  b.fill(std::byte{0xff});
+  const std::vector<sha1_digest> two{a, b};
+  CHECK(scrape_target("/announce", two).value() ==
+        "/scrape?info_hash=" + std::string(20, 'A') + "&info_hash=" + [] {
+          std::string s;
+          for (int i = 0; i < 20; ++i) s += "%FF";
+          return s;
+        }());
+  CHECK(scrape_target("/x/announce.php?passkey=1", std::vector<sha1_digest>{a}).value() ==
+        "/x/scrape.php?passkey=1&info_hash=" + std::string(20, 'A'));
+  CHECK(scrape_target("/announce", {}).value() == "/scrape");
+  CHECK(error_of(scrape_target("/a", two)) == tracker_error{tracker_errc::no_scrape, 1});
+  CHECK(error_of(scrape_target("/announce/x", two)) == tracker_error{tracker_errc::no_scrape, 10});
+  CHECK(scrape_target("/x/announce2", {}).value() == "/x/scrape2");  // "begins with announce"
+}
+
+TEST_CASE("parse_scrape_response reads files, counts and failures", "[tracker][scrape]") {
+  const std::string hash(20, 'h');
+  const std::string body = "d5:filesd20:" + hash + "d8:completei3e10:downloadedi7e10:incompletei2eeee";
+  const auto r = parse_scrape_response(body);
+  REQUIRE(r.has_value());
+  REQUIRE(r->entries.size() == 1);
+  CHECK(r->entries[0].complete == 3);
+  CHECK(r->entries[0].downloaded == 7);
+  CHECK(r->entries[0].incomplete == 2);
+  CHECK(r->entries[0].info_hash[0] == std::byte{'h'});
+  // A count left out reads 0; unknown keys are ignored.
+  const auto partial = parse_scrape_response("d5:filesd20:" + hash + "d8:completei1e4:namei9eeee");
+  REQUIRE(partial.has_value());
+  CHECK(partial->entries[0].incomplete == 0);
+  const auto failed = parse_scrape_response("d14:failure reason4:nopee");
+  REQUIRE(failed.has_value());
+  CHECK(failed->failure_reason == "nope");
+
+  CHECK(error_of(parse_scrape_response("d5:fileslee")).code == tracker_errc::wrong_type);
+  CHECK(error_of(parse_scrape_response("de")) == tracker_error{tracker_errc::missing_files, 1});
+  CHECK(error_of(parse_scrape_response("d5:filesd3:abcdeee")).code == tracker_errc::bad_info_hash);
+  CHECK(error_of(parse_scrape_response("d5:filesd20:" + hash + "d8:completei-1eeee")).code == tracker_errc::bad_count);
+  CHECK(error_of(parse_scrape_response("d5:filesd20:" + hash + "i1eee")).code == tracker_errc::wrong_type);
+  CHECK(error_of(parse_scrape_response("i1e")).code == tracker_errc::not_a_dictionary);
 }
