@@ -391,6 +391,8 @@ void session::handle_handshake(peer_key conn, const handshake& hs, time_point no
     never_offered_.insert(static_cast<std::uint32_t>(c.key));
     apply_choke(c, false);
     dispatch_offers();
+  } else {
+    unchoke_ahead(c);
   }
   update_peer_count();
   emit(client_event_kind::peer_connected, c.fast ? "fast extension" : "", {}, &c);

@@ -215,6 +215,7 @@ class session {
   std::vector<peer_stats> snapshot() const;
   void apply_choke(connection& c, bool choke);
   void fill_free_slots();
+  void unchoke_ahead(connection& c);
   void unchoke_if_idle();
   void run_rechoke();
 

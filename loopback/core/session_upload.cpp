@@ -193,6 +193,19 @@ void session::fill_free_slots() {
   }
 }
 
+// A new peer, while fewer than regular_slots peers are unchoked: unchoked at once, before it
+// says it is interested (BEP 3 allows it), so that once it is it can ask at once; its
+// `interested` then finds the slot taken (the choker's on_interested), and the first
+// rechoke chokes it if it never became interested. Saves a round trip per peer at the
+// start, where every peer becomes interested a round trip after its first `have`.
+void session::unchoke_ahead(connection& c) {
+  if (!config_.upload || stopping_ || super_seeding_) return;
+  std::size_t unchoked = 0;
+  for (const auto& [k, o] : conns_)
+    if (o->is_open() && o->handshake_done && !o->am_choking) ++unchoked;
+  if (unchoked < static_cast<std::size_t>(std::max(0, config_.choker.regular_slots))) apply_choke(c, false);
+}
+
 // Our upload is about to have nothing to send: unchoke one more interested peer (within
 // choker_config::idle_extra_slots) rather than leave the capacity idle until the rechoke.
 //

@@ -61,7 +61,10 @@ TEST_CASE("a seed greets a peer, unchokes it when interested and queues what it 
 TEST_CASE("requests from a choked peer, and for pieces we lack, are ignored", "[session]") {
   const auto torrent = test::small_torrent();
   auto seed = started(torrent, true);
+  for (std::uint8_t i = 0; i < 4; ++i)  // the four slots
+    (void)seed.accept_peer(static_cast<std::uint8_t>(20 + i), static_cast<std::uint8_t>(0xC0 + i));
   const auto a = seed.accept_peer(10, 0xAA);
+  REQUIRE(seed.sent<bt::msg::unchoke>(a).empty());
   seed.message(a, bt::msg::request{.index = 0, .begin = 0, .length = 16384});  // we choke it
   CHECK(seed.s.upload_queued_bytes(a) == 0);
   CHECK(seed.take<bt::out::upload_changed>().empty());
@@ -72,6 +75,26 @@ TEST_CASE("requests from a choked peer, and for pieces we lack, are ignored", "[
   CHECK(leecher.sent<bt::msg::unchoke>(b).size() == 1);
   leecher.message(b, bt::msg::request{.index = 0, .begin = 0, .length = 16384});  // we have nothing
   CHECK(leecher.s.upload_queued_bytes(b) == 0);
+}
+
+TEST_CASE("the first peers are unchoked before they are interested, within the regular slots", "[session]") {
+  // Each would otherwise wait a round trip more at the start: `interested` out, `unchoke` back.
+  const auto torrent = test::small_torrent();
+  auto seed = started(torrent, true);
+  std::vector<bt::peer_key> peers;
+  for (std::uint8_t i = 0; i < 6; ++i)
+    peers.push_back(seed.accept_peer(static_cast<std::uint8_t>(20 + i), static_cast<std::uint8_t>(0xC0 + i)));
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    INFO("peer " << i);
+    CHECK(seed.sent<bt::msg::unchoke>(peers[i]).size() == (i < 4 ? 1u : 0u));  // four regular slots
+  }
+  // One unchoked ahead asks at once; the fifth, interested, takes a slot (the four are not
+  // interested, so they hold none): at most the slots plus the optimistic one serve.
+  seed.message(peers[0], bt::msg::interested{});
+  seed.message(peers[0], bt::msg::request{.index = 0, .begin = 0, .length = 16384});
+  CHECK(seed.s.upload_queued_bytes(peers[0]) == 16384 + 13);
+  seed.message(peers[4], bt::msg::interested{});
+  CHECK(seed.sent<bt::msg::unchoke>(peers[4]).size() == 1);
 }
 
 TEST_CASE("a choke voids our requests there, and each gets a cancel behind it", "[session]") {

@@ -171,6 +171,8 @@ TEST_CASE("a fast peer's every request is answered: a reject when choked, cancel
           "[session][fast]") {
   const auto torrent = test::small_torrent();
   auto sc = started(torrent, true);
+  for (std::uint8_t i = 0; i < 4; ++i)  // the four slots
+    (void)sc.accept_peer(static_cast<std::uint8_t>(20 + i), static_cast<std::uint8_t>(0xC0 + i), true);
   const auto key = sc.accept_peer(10, 0xAA, true);
   // Choked: rejected at once, nothing queued.
   sc.message(key, bt::msg::request{.index = 0, .begin = 0, .length = 16384});
