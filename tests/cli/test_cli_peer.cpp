@@ -340,6 +340,30 @@ TEST_CASE("seed: a port in use exits 1", "[cli]") {
   CHECK(count_lines(r.err) == 1);
 }
 
+TEST_CASE("tracker --udp: a UDP port in use exits 1 naming it", "[cli]") {
+  // A UDP socket on 127.0.0.1, any port; the tracker asked for the same port number. (Tried
+  // a few times: the port's TCP twin may be taken by someone else, and then TCP fails first.)
+  std::string where;
+  p2pdist::test::run_result r;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    where = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    r = run_p2pdist({"tracker", "--listen", where, "--udp"});
+    ::close(fd);
+    if (r.err.find("UDP") != std::string::npos) break;
+  }
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("cannot listen on UDP " + where));
+  CHECK(count_lines(r.err) == 1);
+}
+
 TEST_CASE("seed to get through p2pdist tracker: an identical file, then clean stops", "[cli]") {
   scratch_dir dir("transfer");
   tracker_process tracker;
