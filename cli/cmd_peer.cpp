@@ -59,6 +59,18 @@ std::string error_text(const std::system_error& e) {
   return text;
 }
 
+/// The torrent's announce URL, when it names one, is one this client can reach (http:// or
+/// udp://, an IPv4 address); otherwise prints one line and returns false, before the file
+/// is checked.
+bool tracker_usable(const bt::metainfo& torrent, const std::string& path) {
+  if (torrent.announce.empty()) return true;
+  const auto url = bt::parse_tracker_url(torrent.announce);
+  if (url) return true;
+  std::cerr << "p2pdist: " << path << ": announce URL " << torrent.announce << ": "
+            << bt::to_string(url.error().code) << " (p2pdist reaches http:// and udp:// trackers at IPv4 addresses)\n";
+  return false;
+}
+
 /// Starts `c`, turning a listen or storage failure into one line; false on failure.
 bool start_client(bt::client& c, const bt::endpoint_v4& listen) {
   try {
@@ -300,7 +312,7 @@ int run_seed(const seed_options& opts) {
   if (opts.torrent_path.empty()) throw usage_error("torrent: an empty path (give the .torrent file)");
   if (opts.file_path.empty()) throw usage_error("file: an empty path (give the file to seed)");
   const auto torrent = load_torrent(opts.torrent_path);
-  if (!torrent) return 1;
+  if (!torrent || !tracker_usable(*torrent, opts.torrent_path)) return 1;
   std::error_code dir_ec;
   if (fs::is_directory(opts.file_path, dir_ec)) {
     std::cerr << "p2pdist: " << opts.file_path << ": cannot read: Is a directory\n";
@@ -342,7 +354,7 @@ int run_get(const get_options& opts) {
   if (opts.output_path.empty()) throw usage_error("-o: an output file is required");
   if (opts.torrent_path.empty()) throw usage_error("torrent: an empty path (give the .torrent file)");
   const auto torrent = load_torrent(opts.torrent_path);
-  if (!torrent) return 1;
+  if (!torrent || !tracker_usable(*torrent, opts.torrent_path)) return 1;
 
   // -o an existing directory: the file goes into it under the torrent's name (which the
   // metainfo check keeps to one safe path component), as other clients do.

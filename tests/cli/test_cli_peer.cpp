@@ -279,6 +279,22 @@ TEST_CASE("seed and get: bad inputs exit 1 with one line", "[cli]") {
     CHECK_THAT(r.err, Catch::Contains("bad.torrent"));
     CHECK(count_lines(r.err) == 1);
   }
+  SECTION("a tracker this client cannot reach (IPv6, another scheme) is named before the file is read") {
+    for (const std::string url : {"udp://[::1]:6969/announce", "wss://127.0.0.1:1/announce"}) {
+      const auto t = dir / "elsewhere.torrent";
+      const auto made = run_p2pdist({"make-torrent", f.data.string(), "--announce", url, "-o", t.string()});
+      REQUIRE(made.exit_code == 0);
+      for (const auto& args : {std::vector<std::string>{"seed", t.string(), f.data.string()},
+                               std::vector<std::string>{"get", t.string(), "-o", (dir / "out").string()}}) {
+        const auto r = run_p2pdist(args);
+        CHECK(r.exit_code == 1);
+        CHECK_THAT(r.err, Catch::Contains("announce URL " + url));
+        CHECK(count_lines(r.err) == 1);
+        CHECK_THAT(r.out, !Catch::Contains("checked"));
+        CHECK_FALSE(fs::exists(dir / "out.part"));
+      }
+    }
+  }
   SECTION("a missing file to seed") {
     const auto r = run_p2pdist({"seed", f.torrent.string(), (dir / "nothing.bin").string()});
     CHECK(r.exit_code == 1);
