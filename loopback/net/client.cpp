@@ -54,7 +54,8 @@ std::optional<tracker_url> tracker_url_of(const client_config& c) {
   const std::string url = c.announce_url.value_or(c.torrent->announce);
   if (url.empty()) return std::nullopt;
   auto parsed = parse_tracker_url(url);
-  if (!parsed) throw std::invalid_argument("client: bad announce URL " + url);
+  if (!parsed)
+    throw std::invalid_argument("client: bad announce URL " + url + ": " + std::string(to_string(parsed.error().code)));
   return std::move(parsed).value();
 }
 
