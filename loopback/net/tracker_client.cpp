@@ -174,16 +174,11 @@ asio::awaitable<std::optional<result<udp_response, udp_error>>> udp_exchange(asi
       if (ec == asio::error::connection_refused) continue;
       if (ec) break;
       const std::string_view packet_in(buf.data(), n);
-      auto parsed = parse_udp_response(packet_in);
-      // Ours: the transaction id at bytes 4..7 of every answer, read before the rest parses.
-      const bool ours = n >= 8 && (static_cast<std::uint32_t>(static_cast<unsigned char>(buf[4])) << 24 |
-                                   static_cast<std::uint32_t>(static_cast<unsigned char>(buf[5])) << 16 |
-                                   static_cast<std::uint32_t>(static_cast<unsigned char>(buf[6])) << 8 |
-                                   static_cast<unsigned char>(buf[7])) == tid;
-      if (!ours) continue;  // junk, or a late answer to an earlier transaction: wait on
+      // Junk, or a late answer to an earlier transaction: wait on.
+      if (udp_response_transaction(packet_in) != tid) continue;
       *armed = false;
       resend.cancel();
-      co_return parsed;
+      co_return parse_udp_response(packet_in);
     }
     *armed = false;
     resend.cancel();
@@ -193,7 +188,7 @@ asio::awaitable<std::optional<result<udp_response, udp_error>>> udp_exchange(asi
       co_return std::nullopt;
     }
     ec.clear();
-    if (attempt < 8) ++attempt;
+    ++attempt;  // udp_retransmit_wait stops doubling at 8
   }
 }
 

@@ -481,14 +481,9 @@ void tracker_impl::on_datagram(std::string_view packet, const udp::endpoint& fro
   if (!parsed) {
     udp_malformed_.fetch_add(1, std::memory_order_relaxed);
     // With a transaction id to answer: say why, within the packet's own size.
-    if (packet.size() >= udp_connect_bytes) {
-      const std::uint32_t tid = (static_cast<std::uint32_t>(static_cast<unsigned char>(packet[12])) << 24) |
-                                (static_cast<std::uint32_t>(static_cast<unsigned char>(packet[13])) << 16) |
-                                (static_cast<std::uint32_t>(static_cast<unsigned char>(packet[14])) << 8) |
-                                static_cast<unsigned char>(packet[15]);
-      send_udp(encode_udp_response(udp_error_response{tid, "bad request: " + std::string(to_string(parsed.error().code))}),
+    if (const auto tid = udp_request_transaction(packet))
+      send_udp(encode_udp_response(udp_error_response{*tid, "bad request: " + std::string(to_string(parsed.error().code))}),
                packet.size(), from);
-    }
     return;
   }
   if (const auto* c = std::get_if<udp_connect_request>(&*parsed)) {

@@ -194,6 +194,16 @@ std::string encode_udp_response(const udp_error_response& r) {
   return out;
 }
 
+std::optional<std::uint32_t> udp_request_transaction(std::string_view packet) noexcept {
+  if (packet.size() < udp_connect_bytes) return std::nullopt;
+  return get32(packet, 12);
+}
+
+std::optional<std::uint32_t> udp_response_transaction(std::string_view packet) noexcept {
+  if (packet.size() < 8) return std::nullopt;
+  return get32(packet, 4);
+}
+
 result<udp_request, udp_error> parse_udp_request(std::string_view p) {
   if (p.size() < udp_connect_bytes) return fail(udp_errc::too_short, p.size());
   const auto action = get32(p, 8);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -133,6 +134,12 @@ std::string encode_udp_response(const udp_error_response& r);
 /// Errors: too_short (offset: the packet's size), bad_protocol_id (0), unknown_action (8),
 /// bad_event (80), bad_port (96), bad_length and too_many_hashes (16).
 result<udp_request, udp_error> parse_udp_request(std::string_view packet);
+
+/// The transaction id of a packet before the rest is parsed: a request's (bytes 12..15, at
+/// least 16 bytes) or an answer's (bytes 4..7, at least 8 bytes); nullopt when too short.
+/// The tracker answers even a malformed request with it; the client matches answers by it.
+std::optional<std::uint32_t> udp_request_transaction(std::string_view packet) noexcept;
+std::optional<std::uint32_t> udp_response_transaction(std::string_view packet) noexcept;
 
 /// Parses a packet a client received. Errors: too_short, unknown_action (0), bad_length
 /// (the start of the incomplete entry).

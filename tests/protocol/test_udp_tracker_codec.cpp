@@ -51,6 +51,8 @@ TEST_CASE("udp tracker: a connect request is 16 exact bytes and parses back", "[
   const auto parsed = parse_udp_request(connect_bytes);
   REQUIRE(parsed.has_value());
   CHECK(as<udp_connect_request>(*parsed).transaction_id == 0x01020304);
+  CHECK(udp_request_transaction(connect_bytes) == 0x01020304u);
+  CHECK_FALSE(udp_request_transaction(connect_bytes.substr(0, 15)).has_value());
   // Trailing bytes are ignored (BEP 41 options may follow a request).
   CHECK(parse_udp_request(connect_bytes + "xyz").has_value());
 }
@@ -186,5 +188,8 @@ TEST_CASE("udp tracker: the tracker's four answers, bytes and back", "[tracker][
 
   CHECK(error_of(parse_udp_response("\x00\x00\x00\x04\x00\x00\x00\x00"s)) == udp_error{udp_errc::unknown_action, 0});
   CHECK(error_of(parse_udp_response("\x00\x00\x00"s)) == udp_error{udp_errc::too_short, 3});
+  CHECK(udp_response_transaction(connect) == 7u);
+  CHECK(udp_response_transaction("\x00\x00\x00\x04\x00\x00\x00\x2A"s) == 42u);  // unknown action, still read
+  CHECK_FALSE(udp_response_transaction("\x00\x00\x00\x01\x00\x00\x00"s).has_value());
   CHECK(error_of(parse_udp_response(connect.substr(0, 12))) == udp_error{udp_errc::too_short, 12});
 }
