@@ -5,8 +5,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <stdexcept>
+#include <set>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 
 #include "loopback/protocol/sha1.hpp"
@@ -66,6 +69,29 @@ class piece_accumulator {
   std::string pieces_;
 };
 
+/// The first file (index) whose path breaks a rule of the multi-file layout, and which:
+/// an empty path or an unsafe component, the same path twice, or a file whose path is a
+/// directory of another file's path.
+std::optional<std::pair<std::size_t, metainfo_errc>> check_paths(const std::vector<std::vector<std::string>>& paths) {
+  std::set<std::vector<std::string>> seen;
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (paths[i].empty()) return std::pair{i, metainfo_errc::bad_file_path};
+    for (const auto& c : paths[i])
+      if (!is_safe_name(c)) return std::pair{i, metainfo_errc::unsafe_path};
+    if (!seen.insert(paths[i]).second) return std::pair{i, metainfo_errc::duplicate_path};
+  }
+  // A file at a/b and another at a/b/c: a/b cannot be both a file and a directory. Every
+  // proper prefix of a path is a directory; none may be a file.
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    std::vector<std::string> prefix;
+    for (std::size_t k = 0; k + 1 < paths[i].size(); ++k) {
+      prefix.push_back(paths[i][k]);
+      if (seen.count(prefix) != 0) return std::pair{i, metainfo_errc::path_conflict};
+    }
+  }
+  return std::nullopt;
+}
+
 void check_options(const create_options& options) {
   if (!is_valid_piece_bytes(options.piece_bytes)) {
     throw std::invalid_argument("piece size " + std::to_string(options.piece_bytes) +
@@ -75,13 +101,38 @@ void check_options(const create_options& options) {
     throw std::invalid_argument("torrent name \"" + options.name +
                                 "\" is empty, \".\", \"..\" or holds '/', '\\' or NUL");
   }
+  if (options.files.empty()) return;
+  std::vector<std::vector<std::string>> paths;
+  for (const auto& f : options.files) paths.push_back(f.path);
+  if (const auto bad = check_paths(paths)) {
+    throw std::invalid_argument("file " + std::to_string(bad->first) + ": " + to_string(bad->second));
+  }
 }
 
 std::string encode_torrent(const create_options& options, std::string pieces,
                            std::uint64_t total_bytes) {
   if (total_bytes == 0) throw std::invalid_argument("cannot make a torrent of an empty file");
   bvalue::dict info;
-  info.emplace("length", bvalue(static_cast<bvalue::integer>(total_bytes)));
+  if (options.files.empty()) {
+    info.emplace("length", bvalue(static_cast<bvalue::integer>(total_bytes)));
+  } else {
+    std::uint64_t sum = 0;
+    bvalue::list files;
+    for (const auto& f : options.files) {
+      sum += f.length;
+      bvalue::list path;
+      for (const auto& c : f.path) path.emplace_back(c);
+      bvalue::dict entry;
+      entry.emplace("length", bvalue(static_cast<bvalue::integer>(f.length)));
+      entry.emplace("path", bvalue(std::move(path)));
+      files.emplace_back(std::move(entry));
+    }
+    if (sum != total_bytes) {
+      throw std::invalid_argument("the files' lengths sum to " + std::to_string(sum) + " bytes, the data holds " +
+                                  std::to_string(total_bytes));
+    }
+    info.emplace("files", bvalue(std::move(files)));
+  }
   info.emplace("name", bvalue(options.name));
   info.emplace("piece length", bvalue(static_cast<bvalue::integer>(options.piece_bytes)));
   info.emplace("pieces", bvalue(std::move(pieces)));
@@ -99,7 +150,73 @@ struct file_closer {
   void operator()(std::FILE* f) const noexcept { std::fclose(f); }
 };
 
+/// Reads `files` (BEP 3's multi-file list) into m.files, m.total_bytes and m.multi_file;
+/// the error, with the offset of the offending value, when it breaks a rule.
+std::optional<metainfo_error> parse_files(const bvalue& files, metainfo& m) {
+  const auto err = [](metainfo_errc code, std::size_t offset) {
+    return std::optional<metainfo_error>(metainfo_error{.code = code, .offset = offset});
+  };
+  const auto* list = files.as_list();
+  if (list == nullptr || list->empty()) return err(metainfo_errc::files_not_list, files.begin);
+  constexpr std::uint64_t max_total = std::uint64_t{1} << 62;
+  std::vector<std::vector<std::string>> paths;
+  paths.reserve(list->size());
+  m.files.reserve(list->size());
+  for (const bvalue& entry : *list) {
+    if (!entry.is_dict()) return err(metainfo_errc::file_not_dictionary, entry.begin);
+    const bvalue* length = entry.find("length");
+    const auto* length_i = length != nullptr ? length->as_int() : nullptr;
+    if (length_i == nullptr || *length_i < 0)
+      return err(metainfo_errc::bad_file_length, length != nullptr ? length->begin : entry.begin);
+    const auto bytes = static_cast<std::uint64_t>(*length_i);
+    if (bytes > max_total - m.total_bytes) return err(metainfo_errc::files_too_large, length->begin);
+    const bvalue* path = entry.find("path");
+    const auto* parts = path != nullptr ? path->as_list() : nullptr;
+    if (parts == nullptr || parts->empty())
+      return err(metainfo_errc::bad_file_path, path != nullptr ? path->begin : entry.begin);
+    file_entry f{.length = bytes, .offset = m.total_bytes};
+    for (const bvalue& part : *parts) {
+      const auto* text = part.as_string();
+      if (text == nullptr) return err(metainfo_errc::bad_file_path, part.begin);
+      if (!is_safe_name(*text)) return err(metainfo_errc::unsafe_path, part.begin);
+      f.path.push_back(*text);
+    }
+    m.total_bytes += bytes;
+    paths.push_back(f.path);
+    m.files.push_back(std::move(f));
+  }
+  if (const auto bad = check_paths(paths)) {
+    const auto* path = (*list)[bad->first].find("path");
+    return err(bad->second, path->begin);
+  }
+  m.multi_file = true;
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string file_entry::joined() const {
+  std::string out;
+  for (const auto& c : path) {
+    if (!out.empty()) out += '/';
+    out += c;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> case_collisions(const metainfo& torrent) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  std::unordered_map<std::string, std::size_t> first;
+  for (std::size_t i = 0; i < torrent.files.size(); ++i) {
+    std::string key = torrent.files[i].joined();
+    std::transform(key.begin(), key.end(), key.begin(), [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    });
+    const auto [it, fresh] = first.emplace(std::move(key), i);
+    if (!fresh) out.emplace_back(it->second, i);
+  }
+  return out;
+}
 
 bool is_safe_name(std::string_view name) noexcept {
   if (name.empty() || name == "." || name == "..") return false;
@@ -121,7 +238,7 @@ std::string to_string(metainfo_errc code) {
     case metainfo_errc::announce_not_string: return "announce is not a string";
     case metainfo_errc::missing_info: return "no info dictionary";
     case metainfo_errc::info_not_dictionary: return "info is not a dictionary";
-    case metainfo_errc::multi_file: return "multi-file torrents (info.files) are not supported";
+    case metainfo_errc::length_and_files: return "info has both length and files";
     case metainfo_errc::missing_name: return "info has no name";
     case metainfo_errc::name_not_string: return "name is not a string";
     case metainfo_errc::empty_name: return "name is empty";
@@ -139,6 +256,16 @@ std::string to_string(metainfo_errc code) {
     case metainfo_errc::bad_length: return "length is not positive";
     case metainfo_errc::piece_count_mismatch:
       return "the number of piece hashes does not match length and piece length";
+    case metainfo_errc::files_not_list: return "files is not a list of at least one file";
+    case metainfo_errc::file_not_dictionary: return "a file in files is not a dictionary";
+    case metainfo_errc::bad_file_length: return "a file's length is missing, not an integer or negative";
+    case metainfo_errc::bad_file_path: return "a file's path is missing, empty or not a list of strings";
+    case metainfo_errc::unsafe_path:
+      return "a file's path would escape the download directory (a component empty, \".\", \"..\", or "
+             "holding '/', '\\' or NUL)";
+    case metainfo_errc::duplicate_path: return "two files have the same path";
+    case metainfo_errc::path_conflict: return "a file's path is a directory in another file's path";
+    case metainfo_errc::files_too_large: return "the files' lengths add up to more than 2^62 bytes";
   }
   return "unknown metainfo error " + std::to_string(static_cast<int>(code));
 }
@@ -163,9 +290,6 @@ result<metainfo, metainfo_error> parse_metainfo(std::span<const std::byte> input
   const bvalue* info = root.find("info");
   if (info == nullptr) return fail(metainfo_errc::missing_info, root.begin);
   if (!info->is_dict()) return fail(metainfo_errc::info_not_dictionary, info->begin);
-  if (const bvalue* files = info->find("files")) {
-    return fail(metainfo_errc::multi_file, files->begin);
-  }
 
   const bvalue* name = info->find("name");
   if (name == nullptr) return fail(metainfo_errc::missing_name, info->begin);
@@ -195,11 +319,19 @@ result<metainfo, metainfo_error> parse_metainfo(std::span<const std::byte> input
   }
 
   const bvalue* length = info->find("length");
-  if (length == nullptr) return fail(metainfo_errc::missing_length, info->begin);
-  const auto* length_i = length->as_int();
-  if (length_i == nullptr) return fail(metainfo_errc::length_not_integer, length->begin);
-  if (*length_i <= 0) return fail(metainfo_errc::bad_length, length->begin);
-  m.total_bytes = static_cast<std::uint64_t>(*length_i);
+  if (const bvalue* files = info->find("files")) {
+    if (length != nullptr) return fail(metainfo_errc::length_and_files, length->begin);
+    if (auto bad = parse_files(*files, m)) return unexpected{*bad};
+    // All files empty: nothing to share (the same as a single file of length 0).
+    if (m.total_bytes == 0) return fail(metainfo_errc::bad_length, files->begin);
+  } else {
+    if (length == nullptr) return fail(metainfo_errc::missing_length, info->begin);
+    const auto* length_i = length->as_int();
+    if (length_i == nullptr) return fail(metainfo_errc::length_not_integer, length->begin);
+    if (*length_i <= 0) return fail(metainfo_errc::bad_length, length->begin);
+    m.total_bytes = static_cast<std::uint64_t>(*length_i);
+    m.files.push_back({.path = {m.name}, .length = m.total_bytes, .offset = 0});
+  }
 
   // ceil(length / piece length), written so that it cannot overflow.
   const std::uint64_t expected_pieces =

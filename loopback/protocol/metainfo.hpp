@@ -1,9 +1,18 @@
 #pragma once
-// Metainfo (.torrent files, BEP 3): parse and create single-file torrents.
+// Metainfo (.torrent files, BEP 3): parse and create single-file and multi-file torrents.
 //
-// A torrent is `d 8:announce <url> 4:info d 6:length <n> 4:name <s> 12:piece length <n>
-// 6:pieces <20 bytes per piece> e e`. The info-hash is the SHA-1 of the exact bytes of the
-// `info` value as they stand in the file (never of a re-encoding). Unknown keys are ignored.
+// A single-file torrent is `d 8:announce <url> 4:info d 6:length <n> 4:name <s>
+// 12:piece length <n> 6:pieces <20 bytes per piece> e e`. A multi-file torrent has, instead
+// of `length`, `5:files l d 6:length <n> 4:path l <component>... e e ... e`: the files
+// laid end to end in that order form one stream of bytes that the pieces cut, so a piece
+// may span several files; `name` is then the directory that holds them. The info-hash is
+// the SHA-1 of the exact bytes of the `info` value as they stand in the file (never of a
+// re-encoding). Unknown keys are ignored (BEP 47's `attr` included: a padding file is
+// kept as an ordinary file of zeros).
+//
+// Every path component of a multi-file torrent must be a safe name (is_safe_name), no two
+// files may have the same path, and no file's path may be a directory of another's, so that
+// every file has one place inside the download directory that no other file claims.
 //
 // Piece length: this engine accepts a multiple of 16 KiB (one block) from 16 KiB to 64 MiB.
 // Real clients accept any multiple of 16 KiB and mktorrent writes powers of two from
@@ -18,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "loopback/protocol/bencode.hpp"
@@ -41,14 +51,31 @@ constexpr bool is_valid_piece_bytes(std::uint64_t piece_bytes) noexcept {
 /// not "." or "..", and holding no '/', '\\' or NUL byte.
 bool is_safe_name(std::string_view name) noexcept;
 
-/// A parsed single-file torrent.
+/// One file of a torrent: where its bytes lie in the torrent's stream.
+struct file_entry {
+  /// Path components below the torrent's directory (multi-file), each is_safe_name(); for a
+  /// single-file torrent the one component is the torrent's name.
+  std::vector<std::string> path{};
+  std::uint64_t length = 0;  ///< bytes; may be zero in a multi-file torrent
+  std::uint64_t offset = 0;  ///< offset of its first byte in the torrent's data
+
+  /// The components joined by '/', e.g. "docs/a.txt".
+  [[nodiscard]] std::string joined() const;
+  friend bool operator==(const file_entry&, const file_entry&) = default;
+};
+
+/// A parsed torrent.
 struct metainfo {
   std::string announce{};                 ///< tracker URL; empty when the file has none
-  std::string name{};                     ///< file name, is_safe_name() holds
+  std::string name{};                     ///< file (or directory) name, is_safe_name() holds
   std::uint32_t piece_bytes = 0;          ///< piece length, is_valid_piece_bytes() holds
-  std::uint64_t total_bytes = 0;          ///< file length, > 0
+  std::uint64_t total_bytes = 0;          ///< length of the data (all files), > 0
   std::vector<sha1_digest> piece_hashes{};  ///< one per piece, ceil(total / piece) of them
   sha1_digest info_hash{};                ///< SHA-1 of the `info` value's bytes in the file
+  /// The files in the torrent's order, offsets ascending and lengths summing to
+  /// total_bytes: one entry {name} for a single-file torrent.
+  std::vector<file_entry> files{};
+  bool multi_file = false;  ///< `info` holds `files` (then `name` is a directory)
 
   /// Number of pieces.
   std::uint32_t piece_count() const noexcept {
@@ -71,7 +98,7 @@ enum class metainfo_errc : int {
   announce_not_string,        ///< `announce` is present but not a string
   missing_info,               ///< no `info` key
   info_not_dictionary,        ///< `info` is not a dictionary
-  multi_file,                 ///< `info` holds `files`: multi-file torrents are not supported
+  length_and_files,           ///< `info` holds both `length` and `files`
   missing_name,               ///< no `name` in `info`
   name_not_string,            ///< `name` is not a string
   empty_name,                 ///< `name` is empty
@@ -86,6 +113,14 @@ enum class metainfo_errc : int {
   length_not_integer,         ///< `length` is not an integer
   bad_length,                 ///< `length` is zero or negative
   piece_count_mismatch,       ///< number of hashes differs from ceil(length / piece length)
+  files_not_list,             ///< `files` is not a list, or an empty one
+  file_not_dictionary,        ///< an entry of `files` is not a dictionary
+  bad_file_length,            ///< a file's `length` is missing, not an integer or negative
+  bad_file_path,              ///< a file's `path` is missing, not a list, empty, or holds a non-string
+  unsafe_path,                ///< a path component is empty, ".", "..", or holds '/', '\\' or NUL
+  duplicate_path,             ///< two files have the same path
+  path_conflict,              ///< a file's path is a directory in another file's path
+  files_too_large,            ///< the files' lengths sum past 2^62 bytes
 };
 
 /// The value from which metainfo_errc codes wrap bencode errors: from_bencode(c) is
@@ -112,7 +147,11 @@ std::string to_string(metainfo_errc code);
 /// "bencode: integer has a leading zero at byte 17".
 std::string describe(const metainfo_error& error);
 
-/// Parses a single-file .torrent from untrusted bytes. Never throws on input (only
+/// Pairs of files (indices into torrent.files) whose paths differ only in letter case: they
+/// are different files here, but one file on a case-insensitive file system (a warning).
+std::vector<std::pair<std::size_t, std::size_t>> case_collisions(const metainfo& torrent);
+
+/// Parses a .torrent from untrusted bytes. Never throws on input (only
 /// std::bad_alloc, or std::runtime_error from OpenSSL); bencode limits are the defaults,
 /// so files above 64 MiB are refused as bencode too_large.
 result<metainfo, metainfo_error> parse_metainfo(std::span<const std::byte> input);
@@ -122,13 +161,17 @@ result<metainfo, metainfo_error> parse_metainfo(std::string_view input);
 /// What create_torrent writes besides the data's hashes.
 struct create_options {
   std::string announce{};                ///< tracker URL; empty: no `announce` key
-  std::string name{};                    ///< file name; must satisfy is_safe_name()
+  std::string name{};                    ///< file (or directory) name; must satisfy is_safe_name()
   std::uint32_t piece_bytes = 256 * 1024;  ///< must satisfy is_valid_piece_bytes()
+  /// Empty: a single-file torrent. Otherwise a multi-file one of these files (path and
+  /// length; offsets are ignored), whose lengths must sum to the data's size and whose
+  /// paths must pass the checks parse_metainfo makes.
+  std::vector<file_entry> files{};
 };
 
-/// The bencoded .torrent for `data` (keys: announce, info{length, name, piece length,
-/// pieces}). Throws std::invalid_argument when `data` is empty, the name is unsafe or the
-/// piece length invalid.
+/// The bencoded .torrent for `data` (keys: announce, info{length or files, name, piece
+/// length, pieces}). Throws std::invalid_argument when `data` is empty, the name or a path
+/// is unsafe, the files do not add up to the data or the piece length is invalid.
 std::string create_torrent(std::span<const std::byte> data, const create_options& options);
 
 /// Like create_torrent, for `total_bytes` bytes read through `read(offset, out)` one piece

@@ -123,10 +123,12 @@ TEST_CASE("info on malformed files exits 1 with one line naming the offset", "[c
     write_file(path, "");
     check_malformed(path, 0);
   }
-  SECTION("a multi-file torrent: the offset of the files list") {
-    const auto path = (data_dir / "metainfo_mktorrent_multifile.torrent").string();
-    const auto bytes = slurp_file(path);
-    check_malformed(path, bytes.find("5:files") + 7);
+  SECTION("a multi-file torrent whose path climbs out: the offset of the component") {
+    const std::string t = "d4:infod5:filesld6:lengthi5e4:pathl2:..1:aeee4:name1:d12:piece lengthi16384e"
+                          "6:pieces20:" + std::string(20, 'h') + "ee";
+    const auto path = (dir.path() / "climb.torrent").string();
+    write_file(path, t);
+    check_malformed(path, t.find("2:.."));
   }
   SECTION("pieces of 39 bytes: the offset of the pieces string") {
     const std::string t = "d8:announce3:url4:infod6:lengthi5e4:name1:a12:piece lengthi16384e"
