@@ -1,9 +1,11 @@
 // Storage: memory and file back ends, OUT.part handling, piece verification.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <span>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -232,4 +234,203 @@ TEST_CASE("download file: a directory in the way is an error naming the file", "
   } catch (const std::system_error& e) {
     CHECK(std::string(e.what()).find("busy.part") != std::string::npos);
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// Multi-file torrents: the files laid end to end, pieces across their boundaries.
+
+namespace {
+
+/// Writes the tree a multi-file test shares below `root` and returns its files' bytes in
+/// the torrent's order: a (10000 bytes, at 0), e/empty (0 bytes, at 10000), sub/b (20000,
+/// at 10000), sub/c (5000, at 30000); 35000 bytes, so 16 KiB pieces are 16384 | 16384 |
+/// 2232. Piece 0 holds all of a and b's bytes 0..6383; piece 1 (16384..32767) b's bytes
+/// 6384..19999 and c's bytes 0..2767; piece 2 (32768..34999) c's bytes 2768..4999.
+std::vector<std::byte> make_tree(const fs::path& root) {
+  fs::create_directories(root / "e");
+  fs::create_directories(root / "sub");
+  const auto a = random_bytes(10000, 1), b = random_bytes(20000, 2), c = random_bytes(5000, 3);
+  write_file(root / "a", a);
+  write_file(root / "e" / "empty", {});
+  write_file(root / "sub" / "b", b);
+  write_file(root / "sub" / "c", c);
+  std::vector<std::byte> all(a);
+  all.insert(all.end(), b.begin(), b.end());
+  all.insert(all.end(), c.begin(), c.end());
+  return all;
+}
+
+metainfo tree_torrent(const fs::path& root) {
+  auto parsed = parse_metainfo(create_torrent_from_directory(root, {.name = "tree", .piece_bytes = 16384}));
+  REQUIRE(parsed.has_value());
+  return std::move(parsed).value();
+}
+
+}  // namespace
+
+TEST_CASE("list_directory: every regular file, sorted by joined path as mktorrent sorts", "[storage][multi-file]") {
+  temp_dir dir;
+  const auto root = dir.path / "t";
+  fs::create_directories(root / "a");
+  fs::create_directories(root / "a-b");
+  write_file(root / "a" / "b", random_bytes(2, 1));
+  write_file(root / "a-b" / "c", random_bytes(3, 1));
+  write_file(root / "a.txt", random_bytes(4, 1));
+  write_file(root / "ab", random_bytes(5, 1));
+  fs::create_directories(root / "only-dirs" / "deeper");  // directories without files add nothing
+  // Bytewise on "a-b/c", "a.txt", "a/b", "ab": '-' (0x2d) < '.' (0x2e) < '/' (0x2f) < 'b'.
+  const auto files = list_directory(root);
+  REQUIRE(files.size() == 4);
+  CHECK(files[0].path == std::vector<std::string>{"a-b", "c"});
+  CHECK(files[1].path == std::vector<std::string>{"a.txt"});
+  CHECK(files[2].path == std::vector<std::string>{"a", "b"});
+  CHECK(files[3].path == std::vector<std::string>{"ab"});
+  CHECK(files[0].length == 3);
+  CHECK(files[3].length == 5);
+
+  SECTION("a link to a directory is not entered; a link to a file is followed") {
+    fs::create_directory_symlink(root / "a", root / "link-dir");
+    fs::create_symlink(root / "ab", root / "link-file");
+    const auto again = list_directory(root);
+    REQUIRE(again.size() == 5);
+    CHECK(again[4].path == std::vector<std::string>{"link-file"});
+    CHECK(again[4].length == 5);
+  }
+  SECTION("a dangling link is an error naming it") {
+    fs::create_symlink(root / "nowhere", root / "dangling");
+    CHECK_THROWS_WITH(list_directory(root), Catch::Contains("dangling") && Catch::Contains("dangling link"));
+  }
+  SECTION("a directory with no file is an error") {
+    CHECK_THROWS_WITH(list_directory(root / "only-dirs"), Catch::Contains("holds no file"));
+  }
+}
+
+TEST_CASE("multi-file seed: reads run across file boundaries, empty files included", "[storage][multi-file]") {
+  temp_dir dir;
+  const auto root = dir.path / "tree";
+  const auto all = make_tree(root);
+  const auto t = tree_torrent(root);
+  REQUIRE(t.multi_file);
+  REQUIRE(t.files.size() == 4);
+  CHECK(t.total_bytes == 35000);
+  CHECK(t.piece_count() == 3);  // ceil(35000 / 16384)
+
+  auto store = open_seed_file(root, t);
+  CHECK(store->size_bytes() == 35000);
+  CHECK_FALSE(store->writable());
+  // Bytes 9990..30009: the last 10 of a, nothing of the empty file, all of b, 10 of c.
+  std::vector<std::byte> out(20020);
+  store->read(9990, out);
+  CHECK(std::equal(out.begin(), out.end(), all.begin() + 9990));
+  CHECK(verify_pieces(*store, t).count() == 3);
+
+  SECTION("a file of the wrong size, or missing, is named") {
+    write_file(root / "sub" / "c", random_bytes(4999, 3));
+    CHECK_THROWS_WITH(open_seed_file(root, t), Catch::Contains("c is 4999 bytes") && Catch::Contains("says 5000"));
+    fs::remove(root / "e" / "empty");
+    CHECK_THROWS_WITH(open_seed_file(root, t), Catch::Contains("empty"));
+  }
+  SECTION("a changed byte in b fails exactly the pieces that hold it") {
+    auto b = random_bytes(20000, 2);
+    b[19999] = static_cast<std::byte>(~static_cast<unsigned>(b[19999]));  // offset 29999: piece 1
+    write_file(root / "sub" / "b", b);
+    const auto good = verify_pieces(*open_seed_file(root, t), t);
+    CHECK(good.test(0));
+    CHECK_FALSE(good.test(1));
+    CHECK(good.test(2));
+  }
+}
+
+TEST_CASE("multi-file download: FILE.part below OUT, resume, and finalize renames every file",
+          "[storage][multi-file]") {
+  temp_dir dir;
+  const auto all = make_tree(dir.path / "src");
+  const auto t = tree_torrent(dir.path / "src");
+  const auto out = dir.path / "out";
+  {
+    auto store = open_download_file(out, t);
+    CHECK(fs::is_directory(out / "sub"));
+    CHECK(fs::file_size(out / "a.part") == 10000);
+    CHECK(fs::file_size(out / "e" / "empty.part") == 0);
+    CHECK(fs::file_size(out / "sub" / "b.part") == 20000);
+    CHECK_FALSE(fs::exists(out / "a"));
+    // Piece 1 (16384..32767) lands in b and c.
+    store->write(16384, std::span<const std::byte>(all).subspan(16384, 16384));
+    store->flush();
+  }
+  {
+    auto store = open_download_file(out, t);  // resume: the bytes kept
+    const auto good = verify_pieces(*store, t);
+    CHECK_FALSE(good.test(0));
+    CHECK(good.test(1));
+    CHECK_FALSE(good.test(2));
+    store->write(0, std::span<const std::byte>(all).first(16384));
+    store->write(32768, std::span<const std::byte>(all).subspan(32768));
+    CHECK(verify_pieces(*store, t).count() == 3);
+    CHECK_FALSE(store->finalized());
+    store->finalize();
+    CHECK(store->finalized());
+    store->finalize();  // idempotent
+    // Reads go on from the renamed files (a get that keeps seeding).
+    std::vector<std::byte> back(35000);
+    store->read(0, back);
+    CHECK(back == all);
+  }
+  for (const auto* name : {"a", "e/empty", "sub/b", "sub/c"}) {
+    INFO(name);
+    CHECK(fs::exists(out / name));
+    CHECK_FALSE(fs::exists(part_path_for(out / name)));
+  }
+  CHECK(read_file(out / "sub" / "b") == std::vector<std::byte>(all.begin() + 10000, all.begin() + 30000));
+}
+
+TEST_CASE("multi-file download: nothing is written through a link or past OUT", "[storage][multi-file]") {
+  temp_dir dir;
+  (void)make_tree(dir.path / "src");
+  const auto t = tree_torrent(dir.path / "src");
+  const auto out = dir.path / "out";
+  const auto elsewhere = dir.path / "elsewhere";
+  fs::create_directories(out);
+  fs::create_directories(elsewhere);
+
+  SECTION("a directory of the torrent that is a link in OUT is refused") {
+    fs::create_directory_symlink(elsewhere, out / "sub");
+    CHECK_THROWS_WITH(open_download_file(out, t), Catch::Contains("sub") && Catch::Contains("symbolic link"));
+    CHECK(fs::is_empty(elsewhere));
+  }
+  SECTION("a file where the torrent has a directory is refused") {
+    write_file(out / "sub", random_bytes(1, 1));
+    CHECK_THROWS_WITH(open_download_file(out, t), Catch::Contains("not a directory"));
+  }
+  SECTION("a link in the place of a .part is not followed") {
+    write_file(elsewhere / "victim", random_bytes(7, 1));
+    fs::create_symlink(elsewhere / "victim", out / "a.part");
+    CHECK_THROWS(open_download_file(out, t));
+    CHECK(fs::file_size(elsewhere / "victim") == 7);
+  }
+}
+
+TEST_CASE("a storage of many files keeps few descriptors open", "[storage][multi-file]") {
+  temp_dir dir;
+  const auto root = dir.path / "many";
+  fs::create_directories(root);
+  // 3 * max_open_files files of 1000 bytes each: reading them all cycles the descriptors.
+  const std::size_t count = 3 * file_storage::max_open_files;
+  std::vector<std::byte> all;
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto bytes = random_bytes(1000, i);
+    char name[16];
+    std::snprintf(name, sizeof name, "f%04zu", i);  // sorted as created
+    write_file(root / name, bytes);
+    all.insert(all.end(), bytes.begin(), bytes.end());
+  }
+  const auto t = tree_torrent(root);
+  auto store = open_seed_file(root, t);
+  const auto before = std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+  std::vector<std::byte> back(all.size());
+  store->read(0, back);
+  CHECK(back == all);
+  const auto after = std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator{});
+  CHECK(after - before <= static_cast<long>(file_storage::max_open_files));
+  CHECK(verify_pieces(*store, t).count() == t.piece_count());
 }
