@@ -1,4 +1,5 @@
-// `p2pdist info` and `p2pdist make-torrent`: read or write a single-file .torrent.
+// `p2pdist info` and `p2pdist make-torrent`: read or write a .torrent, of one file or of a
+// directory (multi-file).
 
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 #include "cli/output.hpp"
 #include "loopback/protocol/bencode.hpp"
 #include "loopback/protocol/metainfo.hpp"
+#include "loopback/storage/storage.hpp"
 
 namespace p2pdist::cli {
 namespace {
@@ -55,24 +57,6 @@ std::string read_bounded(const std::string& path, std::size_t max_bytes) {
   return out;
 }
 
-/// `s` with control bytes shown as \xNN, so that a torrent's name cannot drive the
-/// terminal; other bytes (UTF-8 included) are kept.
-std::string printable(std::string_view s) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f || c == '\\') {
-      out += "\\x";
-      out += digits[u >> 4];
-      out += digits[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 /// `s` as valid UTF-8 (invalid sequences become U+FFFD), as JSON requires.
 std::string valid_utf8(const std::string& s) {
   const auto quoted =
@@ -100,21 +84,29 @@ std::string human_bytes(std::uint64_t bytes) {
 }
 
 nlohmann::json to_json(const bt::metainfo& m) {
+  auto files = nlohmann::json::array();
+  for (const auto& f : m.files)
+    files.push_back({{"path", valid_utf8(f.joined())}, {"length", f.length}, {"offset", f.offset}});
   return {{"name", valid_utf8(m.name)},
           {"total_bytes", m.total_bytes},
           {"piece_bytes", m.piece_bytes},
           {"pieces", m.piece_count()},
           {"info_hash", bt::to_hex(m.info_hash)},
-          {"announce", valid_utf8(m.announce)}};
+          {"announce", valid_utf8(m.announce)},
+          {"multi_file", m.multi_file},
+          {"files", std::move(files)}};
 }
 
 void print_table(const bt::metainfo& m) {
-  std::cout << "name:         " << printable(m.name) << '\n'
+  std::cout << "name:         " << printable_text(m.name) << (m.multi_file ? "/ (a directory)" : "") << '\n'
             << "size:         " << human_bytes(m.total_bytes) << '\n'
             << "piece length: " << human_bytes(m.piece_bytes) << '\n'
             << "pieces:       " << m.piece_count() << '\n'
             << "info-hash:    " << bt::to_hex(m.info_hash) << '\n'
-            << "announce:     " << (m.announce.empty() ? "(none)" : printable(m.announce)) << '\n';
+            << "announce:     " << (m.announce.empty() ? "(none)" : printable_text(m.announce)) << '\n';
+  if (!m.multi_file) return;
+  std::cout << "files:        " << m.files.size() << '\n';
+  for (const auto& f : m.files) std::cout << "  " << printable_text(f.joined()) << "  " << human_bytes(f.length) << '\n';
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, renamed into
@@ -168,6 +160,7 @@ int run_info(const info_options& opts) {
     return 1;
   }
   if (opts.json_path != "-") print_table(*parsed);
+  warn_case_collisions(*parsed);
   if (!opts.json_path.empty()) write_json(opts.json_path, to_json(*parsed));
   return 0;
 }
@@ -179,21 +172,32 @@ int run_make_torrent(const make_torrent_options& opts) {
   }
   if (opts.announce.empty()) throw usage_error("--announce: a tracker URL is required");
   if (opts.output_path.empty()) throw usage_error("-o: an output file is required");
+  namespace fs = std::filesystem;
+  std::error_code dir_ec;
+  const bool directory = fs::is_directory(opts.file_path, dir_ec);
+  // A directory's name is its last component, also when given as "dir/" or ".".
   const std::string name =
-      opts.name.empty() ? std::filesystem::path(opts.file_path).filename().string() : opts.name;
+      !opts.name.empty() ? opts.name
+      : directory        ? bt::directory_name(opts.file_path)
+                         : fs::path(opts.file_path).filename().string();
   if (!bt::is_safe_name(name)) {
-    throw usage_error((opts.name.empty() ? "FILE: its name '" : "--name: '") + printable(name) +
+    throw usage_error((opts.name.empty() ? "FILE: its name '" : "--name: '") + printable_text(name) +
                       "' cannot name a torrent (empty, '.', '..', or holding '/', '\\' or NUL)" +
                       (opts.name.empty() ? "; give --name NAME" : ""));
   }
 
   std::string torrent;
+  const bt::create_options create{.announce = opts.announce, .name = name, .piece_bytes = opts.piece_bytes};
   try {
-    torrent = bt::create_torrent_from_file(
-        opts.file_path,
-        {.announce = opts.announce, .name = name, .piece_bytes = opts.piece_bytes});
+    torrent = directory ? bt::create_torrent_from_directory(opts.file_path, create)
+                        : bt::create_torrent_from_file(opts.file_path, create);
   } catch (const std::system_error& e) {
-    std::cerr << "p2pdist: " << opts.file_path << ": cannot read: " << e.code().message() << '\n';
+    // A directory's error names the file below it; a file's is the file itself.
+    if (directory) {
+      std::cerr << "p2pdist: " << e.what() << '\n';
+    } else {
+      std::cerr << "p2pdist: " << opts.file_path << ": cannot read: " << e.code().message() << '\n';
+    }
     return 1;
   } catch (const std::invalid_argument& e) {
     std::cerr << "p2pdist: " << opts.file_path << ": " << e.what() << '\n';
@@ -212,8 +216,9 @@ int run_make_torrent(const make_torrent_options& opts) {
               << '\n';
     return 1;
   }
-  std::cout << "wrote " << printable(opts.output_path) << '\n';
+  std::cout << "wrote " << printable_text(opts.output_path) << '\n';
   print_table(*parsed);
+  warn_case_collisions(*parsed);
   return 0;
 }
 
@@ -228,12 +233,14 @@ command add_info_command(CLI::App& parent) {
 command add_make_torrent_command(CLI::App& parent) {
   auto in = std::make_shared<make_torrent_input>();
   auto& o = in->opts;
-  auto* app = parent.add_subcommand("make-torrent", "create a single-file .torrent");
-  app->add_option("file", o.file_path, "the file to share")->required();
+  auto* app = parent.add_subcommand("make-torrent", "create a .torrent of a file, or of a directory (multi-file)");
+  app->add_option("file", o.file_path,
+                  "the file to share, or a directory: every regular file below it, sorted by path")
+      ->required();
   app->add_option("--announce", o.announce, "tracker URL, e.g. http://127.0.0.1:6969/announce")->required();
   app->add_option("-o,--output", o.output_path, "the .torrent to write")->required();
   app->add_option("--piece-size", in->piece_size, "piece length, e.g. 256KiB")->capture_default_str();
-  app->add_option("--name", o.name, "name in the torrent (default: the file's name)");
+  app->add_option("--name", o.name, "name in the torrent (default: the file's or directory's name)");
   return {app, [in] { return run_make_torrent(in->parsed()); }};
 }
 

@@ -84,6 +84,27 @@ bool start_client(bt::client& c, const bt::endpoint_v4& listen) {
 
 std::string where(const bt::client& c) { return bt::format_ipv4(c.address()) + ":" + std::to_string(c.port()); }
 
+/// For a multi-file torrent, " (in FILE, ...)": the files that piece `index` covers (empty
+/// for a single-file torrent, whose one file the message names already).
+std::string files_of_piece(const bt::metainfo& torrent, std::uint32_t index) {
+  if (!torrent.multi_file) return "";
+  const auto begin = torrent.piece_offset(index);
+  const auto end = begin + torrent.piece_size(index);
+  std::string out;
+  for (const auto& f : torrent.files) {
+    if (f.length == 0 || f.offset + f.length <= begin || f.offset >= end) continue;
+    out += (out.empty() ? " (in " : ", ") + printable_text(f.joined());
+  }
+  return out.empty() ? out : out + ")";
+}
+
+/// Where get puts its bytes until complete, for messages: OUT.part, or for a multi-file
+/// torrent "OUT/ (N files, each as FILE.part)".
+std::string part_label(const bt::metainfo& torrent, const fs::path& out) {
+  if (!torrent.multi_file) return bt::part_path_for(out).string();
+  return out.string() + "/ (" + std::to_string(torrent.files.size()) + " files, each as FILE.part)";
+}
+
 /// The first piece not in `have`, if any.
 std::optional<std::uint32_t> first_missing(const bt::bitfield& have, std::uint32_t pieces) {
   for (std::uint32_t i = 0; i < pieces; ++i)
@@ -160,17 +181,19 @@ int use_existing_output(const bt::metainfo& torrent, const bt::endpoint_v4& list
   try {
     existing = bt::open_seed_file(out, torrent);
   } catch (const std::system_error& e) {
-    std::cerr << "p2pdist: " << out.string() << " already exists and is not this torrent's file (" << error_text(e)
-              << "); remove it or choose another -o\n";
+    std::cerr << "p2pdist: " << out.string() << " already exists and is not this torrent's "
+              << (torrent.multi_file ? "data" : "file") << " (" << error_text(e) << "); remove it or choose another -o\n";
     return 1;
   }
   const auto have = bt::verify_pieces(*existing, torrent);
   if (const auto bad = first_missing(have, torrent.piece_count())) {
-    std::cerr << "p2pdist: " << out.string() << " already exists and is not this torrent's file (piece " << *bad
+    std::cerr << "p2pdist: " << out.string() << " already exists and is not this torrent's "
+              << (torrent.multi_file ? "data" : "file") << " (piece " << *bad << files_of_piece(torrent, *bad)
               << " fails its SHA-1 check); remove it or choose another -o\n";
     return 1;
   }
-  std::cout << "complete: " << out.string() << " already holds the whole file (" << torrent.piece_count()
+  std::cout << "complete: " << out.string() << " already holds the whole " << (torrent.multi_file ? "torrent" : "file")
+            << " (" << torrent.piece_count()
             << " pieces verified); nothing to download" << std::endl;
   if (!opts.keep_seeding) return 0;
   return seed_verified(torrent, std::move(existing), listen, opts.up_bytes_per_s, link_of(opts), out.string(),
@@ -181,9 +204,9 @@ int use_existing_output(const bt::metainfo& torrent, const bt::endpoint_v4& list
 /// until the file is complete and renamed to OUT, then stops or, with --keep-seeding, seeds
 /// until SIGINT or SIGTERM. A signal stops it early, keeping OUT.part.
 int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> store, const bt::endpoint_v4& listen,
-             const get_options& opts, bool resuming) {
+             const get_options& opts, bool resuming, bool created_root) {
   const fs::path out = opts.output_path;
-  const fs::path part = bt::part_path_for(out);
+  const std::string part = part_label(torrent, out);
   std::error_code ec;
   asio::io_context io;
   // Before anything is printed, so that a signal sent as soon as a line appears is caught.
@@ -209,15 +232,18 @@ int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> stor
   link_of(opts).apply_to(config);
   bt::client c(io, std::move(config));
   if (!start_client(c, listen)) {
-    if (!resuming) fs::remove(part, ec);  // created just now, holds nothing: leave no trace
+    if (!resuming) {  // created just now, holding nothing: leave no trace
+      for (const auto& f : store->files()) fs::remove(f.current, ec);
+      if (created_root) fs::remove_all(out, ec);
+    }
     return 1;
   }
   const auto held = c.stats().pieces_held;
-  std::cout << "get " << torrent.name << " (" << torrent.total_bytes << " bytes, " << torrent.piece_count()
-            << " pieces) into " << part.string() << "; listening on " << where(c) << std::endl;
+  std::cout << "get " << printable_text(torrent.name) << " (" << torrent.total_bytes << " bytes, "
+            << torrent.piece_count() << " pieces) into " << part << "; listening on " << where(c) << std::endl;
   if (resuming) {
-    std::cout << "resuming from " << part.string() << ": kept " << held << " of " << torrent.piece_count()
-              << " pieces" << std::endl;
+    std::cout << "resuming from " << part << ": kept " << held << " of " << torrent.piece_count() << " pieces"
+              << std::endl;
   }
   if (torrent.announce.empty()) std::cerr << "p2pdist: warning: the torrent names no tracker; waiting for peers\n";
   if (c.is_complete()) {
@@ -235,11 +261,11 @@ int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> stor
   watcher.run(c);
   const auto s = c.stats();
   if (s.complete && !store->finalized()) {
-    std::cerr << "p2pdist: " << part.string() << " is complete but could not be renamed to " << out.string() << '\n';
+    std::cerr << "p2pdist: " << part << " is complete but could not be renamed to " << out.string() << '\n';
     return 1;
   }
   if (!s.complete) {
-    std::cout << "stopped: " << part.string() << " keeps " << s.pieces_held << " of " << s.piece_count
+    std::cout << "stopped: " << part << " keeps " << s.pieces_held << " of " << s.piece_count
               << " pieces" << std::endl;
   } else if (watcher.interrupted()) {
     std::cout << "stopped" << std::endl;
@@ -313,8 +339,15 @@ int run_seed(const seed_options& opts) {
   if (opts.file_path.empty()) throw usage_error("file: an empty path (give the file to seed)");
   const auto torrent = load_torrent(opts.torrent_path);
   if (!torrent || !tracker_usable(*torrent, opts.torrent_path)) return 1;
+  warn_case_collisions(*torrent);
   std::error_code dir_ec;
-  if (fs::is_directory(opts.file_path, dir_ec)) {
+  const bool is_directory = fs::is_directory(opts.file_path, dir_ec);
+  if (torrent->multi_file && !is_directory) {
+    std::cerr << "p2pdist: " << opts.file_path << ": not a directory; " << opts.torrent_path << " holds "
+              << torrent->files.size() << " files: give the directory that holds them\n";
+    return 1;
+  }
+  if (!torrent->multi_file && is_directory) {
     std::cerr << "p2pdist: " << opts.file_path << ": cannot read: Is a directory\n";
     return 1;
   }
@@ -337,12 +370,14 @@ int run_seed(const seed_options& opts) {
     const auto bad_count = torrent->piece_count() - have.count();
     std::cerr << "p2pdist: " << opts.file_path << " does not match " << opts.torrent_path << ": piece " << *bad
               << " (bytes " << torrent->piece_offset(*bad) << " to "
-              << torrent->piece_offset(*bad) + torrent->piece_size(*bad) << ") fails its SHA-1 check (" << bad_count
+              << torrent->piece_offset(*bad) + torrent->piece_size(*bad) << ")" << files_of_piece(*torrent, *bad)
+              << " fails its SHA-1 check (" << bad_count
               << " of " << torrent->piece_count() << " pieces bad)\n";
     return 1;
   }
-  std::cout << "checked " << opts.file_path << ": all " << torrent->piece_count() << " pieces verified"
-            << std::endl;
+  std::cout << "checked " << opts.file_path << ": all " << torrent->piece_count() << " pieces verified";
+  if (torrent->multi_file) std::cout << " (" << torrent->files.size() << " files)";
+  std::cout << std::endl;
   return seed_verified(*torrent, std::move(store), listen, opts.up_bytes_per_s, link_of(opts), opts.file_path,
                        opts.verbose);
 }
@@ -356,14 +391,35 @@ int run_get(const get_options& opts) {
   const auto torrent = load_torrent(opts.torrent_path);
   if (!torrent || !tracker_usable(*torrent, opts.torrent_path)) return 1;
 
-  // -o an existing directory: the file goes into it under the torrent's name (which the
-  // metainfo check keeps to one safe path component), as other clients do.
+  warn_case_collisions(*torrent);
+  // -o an existing directory, for a single-file torrent: the file goes into it under the
+  // torrent's name (which the metainfo check keeps to one safe path component), as other
+  // clients do. For a multi-file torrent -o is the directory that holds its files.
   get_options o = opts;
   std::error_code ec;
-  if (fs::is_directory(o.output_path, ec)) o.output_path = (fs::path(o.output_path) / torrent->name).string();
+  if (!torrent->multi_file && fs::is_directory(o.output_path, ec))
+    o.output_path = (fs::path(o.output_path) / torrent->name).string();
   const fs::path out = o.output_path;
-  if (fs::exists(out, ec) || fs::is_symlink(out, ec)) return use_existing_output(*torrent, listen, o);
-  const bool resuming = fs::exists(bt::part_path_for(out), ec);
+  const auto there = [&](const fs::path& p) { return fs::exists(p, ec) || fs::is_symlink(p, ec); };
+  if (torrent->multi_file && there(out) && !fs::is_directory(out, ec)) {
+    std::cerr << "p2pdist: " << out.string() << " already exists and is not a directory; for a torrent of "
+              << torrent->files.size() << " files -o names the directory to hold them\n";
+    return 1;
+  }
+  // Every final file there: it is a finished download (or not this torrent's data at all).
+  // Some of them there: never overwrite a file that was not ours.
+  const auto finals = bt::file_paths(out, *torrent);
+  const auto present = static_cast<std::size_t>(std::count_if(finals.begin(), finals.end(), there));
+  if (present == finals.size()) return use_existing_output(*torrent, listen, o);
+  if (present > 0) {
+    const auto first = *std::find_if(finals.begin(), finals.end(), there);
+    std::cerr << "p2pdist: " << first.string() << " already exists (" << present << " of " << finals.size()
+              << " of the torrent's files are there); p2pdist never overwrites a file: remove them or choose another -o\n";
+    return 1;
+  }
+  const bool resuming = std::any_of(finals.begin(), finals.end(),
+                                    [&](const fs::path& p) { return there(bt::part_path_for(p)); });
+  const bool created_root = torrent->multi_file && !there(out);
   std::shared_ptr<bt::file_storage> store;
   try {
     store = bt::open_download_file(out, *torrent);
@@ -371,14 +427,16 @@ int run_get(const get_options& opts) {
     std::cerr << "p2pdist: " << error_text(e) << '\n';
     return 1;
   }
-  return download(*torrent, std::move(store), listen, o, resuming);
+  return download(*torrent, std::move(store), listen, o, resuming, created_root);
 }
 
 command add_seed_command(CLI::App& parent) {
   auto in = std::make_shared<seed_input>();
   auto* app = parent.add_subcommand("seed", "check a file against its .torrent and share it until stopped");
   app->add_option("torrent", in->opts.torrent_path, "the .torrent file")->required();
-  app->add_option("file", in->opts.file_path, "the complete file it describes")->required();
+  app->add_option("file", in->opts.file_path,
+                  "the complete file it describes (for a multi-file torrent: the directory that holds its files)")
+      ->required();
   in->texts.add_to(*app, in->opts.listen, in->opts.verbose, in->opts.no_fast_extension);
   return {app, [in] { return run_seed(in->parsed()); }};
 }
@@ -386,10 +444,12 @@ command add_seed_command(CLI::App& parent) {
 command add_get_command(CLI::App& parent) {
   auto in = std::make_shared<get_input>();
   auto& o = in->opts;
-  auto* app = parent.add_subcommand("get", "download a .torrent's file into OUT (via OUT.part), resuming if stopped");
+  auto* app = parent.add_subcommand(
+      "get", "download a .torrent's file into OUT (via OUT.part), or its files into the directory OUT; resuming if stopped");
   app->add_option("torrent", o.torrent_path, "the .torrent file")->required();
   app->add_option("-o,--output", o.output_path,
-                  "where the file goes once complete and verified (a directory: into it, under the torrent's name)")
+                  "where the file goes once complete and verified (a directory: into it, under the torrent's name); "
+                  "for a multi-file torrent, the directory that gets its files (created if need be)")
       ->required();
   in->texts.add_to(*app, o.listen, o.verbose, o.no_fast_extension);
   app->add_option("--down", in->down, "download limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();

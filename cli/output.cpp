@@ -10,6 +10,8 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "loopback/protocol/metainfo.hpp"
+
 namespace p2pdist::cli {
 
 void write_json(const std::string& path, const nlohmann::json& doc) {
@@ -39,5 +41,29 @@ void write_json(const std::string& path, const nlohmann::json& doc) {
 }
 
 bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+
+std::string printable_text(std::string_view s) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '\\') {
+      out += "\\x";
+      out += digits[u >> 4];
+      out += digits[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void warn_case_collisions(const bt::metainfo& torrent) {
+  for (const auto& [a, b] : bt::case_collisions(torrent)) {
+    std::cerr << "p2pdist: warning: " << printable_text(torrent.files[a].joined()) << " and "
+              << printable_text(torrent.files[b].joined())
+              << " differ only in letter case: on a case-insensitive file system they are one file\n";
+  }
+}
 
 }  // namespace p2pdist::cli

@@ -392,7 +392,8 @@ void swarm_input::add_options(CLI::App& app, engine e) {
   app.add_option("--leechers,-N", leechers, "number of leechers N")->capture_default_str();
   app.add_option("--seeds", seeds, "number of seeds (each uploads at --server-up)")->capture_default_str();
   app.add_option("--file-size", file_size, "size of the random file")->capture_default_str();
-  app.add_option("--file", opts.file, "share this file instead of random bytes");
+  app.add_option("--file", opts.file,
+                 "share this file instead of random bytes (a directory: its files, as a multi-file torrent)");
   app.add_option("--data-seed", data_seed, "seed of the random file (0 to 2^64 - 1)")
       ->type_name("UINT")
       ->capture_default_str();

@@ -12,6 +12,7 @@
 
 #include "loopback/net/delay_line.hpp"
 #include "loopback/storage/generated_storage.hpp"
+#include "loopback/storage/storage.hpp"
 
 #include <sys/resource.h>
 
@@ -43,12 +44,45 @@ void add_to_report(fault_report& r, const bt::client_stats& s) {
 }
 
 std::vector<std::byte> read_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    // A directory: its files laid end to end, in the order a multi-file torrent lists them.
+    std::uint64_t total = 0;
+    const auto files = bt::list_directory(path);
+    for (const auto& f : files) total += f.length;
+    std::vector<std::byte> data;
+    data.reserve(static_cast<std::size_t>(total));
+    for (const auto& f : files) {
+      auto file = path;
+      for (const auto& c : f.path) file /= c;
+      const auto part = read_file(file);
+      if (part.size() != f.length)
+        throw std::system_error(EIO, std::generic_category(), file.string() + ": changed while read");
+      data.insert(data.end(), part.begin(), part.end());
+    }
+    return data;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::system_error(errno, std::generic_category(), path.string());
   std::vector<std::byte> data(std::filesystem::file_size(path));
   in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
   if (!in) throw std::system_error(EIO, std::generic_category(), path.string() + ": short read");
   return data;
+}
+
+std::optional<std::uint64_t> shared_bytes(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) {
+    const auto size = std::filesystem::file_size(path, ec);
+    return ec ? std::nullopt : std::optional<std::uint64_t>(size);
+  }
+  try {
+    std::uint64_t total = 0;
+    for (const auto& f : bt::list_directory(path)) total += f.length;
+    return total;
+  } catch (const std::system_error&) {
+    return std::nullopt;
+  }
 }
 
 double process_cpu_seconds() {
@@ -80,7 +114,13 @@ std::uint64_t peak_rss_bytes() {
 
 std::shared_ptr<const bt::metainfo> swarm_torrent(const swarm_config& config, std::span<const std::byte> data,
                                                   std::uint64_t file_bytes, const std::string& announce) {
-  const bt::create_options options{.announce = announce, .name = "swarm.bin", .piece_bytes = config.piece_bytes};
+  bt::create_options options{.announce = announce, .name = "swarm.bin", .piece_bytes = config.piece_bytes};
+  std::error_code ec;
+  if (config.file && std::filesystem::is_directory(*config.file, ec)) {
+    // A directory shared as a multi-file torrent, as make-torrent would make it.
+    options.name = bt::directory_name(*config.file);
+    for (auto& f : bt::list_directory(*config.file)) options.files.push_back({.path = std::move(f.path), .length = f.length});
+  }
   const std::string torrent_bytes =
       data.empty() ? bt::create_torrent_from(
                          file_bytes,

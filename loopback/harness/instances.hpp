@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -20,8 +21,12 @@
 
 namespace p2pdist::loopback {
 
-/// The file's bytes; std::system_error naming the path when it cannot be read whole.
+/// The file's bytes (a directory: its files' bytes end to end, in bt::list_directory's
+/// order); std::system_error naming the path when it cannot be read whole.
 std::vector<std::byte> read_file(const std::filesystem::path& path);
+/// The size of what read_file(path) reads (a directory: its files' sizes added), or nullopt
+/// when it cannot be listed.
+std::optional<std::uint64_t> shared_bytes(const std::filesystem::path& path);
 /// User + system CPU time of this process so far, in seconds.
 double process_cpu_seconds();
 /// The program's peak resident set size so far, in bytes (since its exec: VmHWM).
@@ -33,7 +38,7 @@ void set_counters(leecher_result& r, const bt::client_stats& s);
 /// timeouts, wasted bytes) to the run's report.
 void add_to_report(fault_report& r, const bt::client_stats& s);
 
-/// The torrent of a swarm: `data`'s pieces, or with generated content (data empty) the
+/// The torrent of a swarm: `data`'s pieces (multi-file when config.file is a directory), or with generated content (data empty) the
 /// pieces of the bytes made from config.data_seed, `file_bytes` long; announcing to
 /// `announce`. std::logic_error if the torrent made does not parse back.
 std::shared_ptr<const bt::metainfo> swarm_torrent(const swarm_config& config, std::span<const std::byte> data,

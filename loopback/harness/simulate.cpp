@@ -244,9 +244,7 @@ std::uint64_t simulation_memory_bytes(const swarm_config& c) {
   constexpr double base = 9e6;
   std::uint64_t file_bytes = c.file_bytes;
   if (c.file) {
-    std::error_code ec;
-    const auto size = std::filesystem::file_size(*c.file, ec);
-    if (!ec) file_bytes = size;
+    if (const auto size = shared_bytes(*c.file)) file_bytes = *size;
   }
   const double pieces = static_cast<double>((file_bytes + c.piece_bytes - 1) / c.piece_bytes);
   const double peers = static_cast<double>(c.leechers + c.seeds);

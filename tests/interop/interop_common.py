@@ -112,9 +112,10 @@ def expect_same_file(path, original_path, who):
     expect(digest(path) == digest(original_path), f"{who}: the file equals the original byte for byte")
 
 
-def make_torrent(p2pdist, data_path, announce, torrent_path):
+def make_torrent(p2pdist, data_path, announce, torrent_path, piece_size=PIECE_SIZE):
+    """`p2pdist make-torrent` of a file, or of a directory (a multi-file torrent)."""
     r = subprocess.run([p2pdist, "make-torrent", data_path, "--announce", announce, "-o", torrent_path,
-                        "--piece-size", PIECE_SIZE], capture_output=True, text=True, timeout=60)
+                        "--piece-size", piece_size], capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise Failure(f"make-torrent exited {r.returncode}: {r.stderr.strip()}")
 
