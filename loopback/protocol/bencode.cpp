@@ -47,8 +47,9 @@ constexpr bool is_digit(unsigned char c) noexcept { return c >= '0' && c <= '9';
 // explicit stack; a finished value is moved into the container on top, or becomes the root.
 class decoder {
  public:
-  decoder(std::span<const std::byte> input, const bencode_limits& limits)
-      : in_(reinterpret_cast<const unsigned char*>(input.data())),
+  decoder(std::span<const std::byte> input, const bencode_limits& limits, bool allow_trailing = false)
+      : allow_trailing_(allow_trailing),
+        in_(reinterpret_cast<const unsigned char*>(input.data())),
         size_(input.size()),
         limits_(limits),
         max_depth_(static_cast<std::size_t>(
@@ -119,7 +120,7 @@ class decoder {
         return fail(bencode_errc::unexpected_char, pos_);
       }
     }
-    if (pos_ != size_) return fail(bencode_errc::trailing_data, pos_);
+    if (pos_ != size_ && !allow_trailing_) return fail(bencode_errc::trailing_data, pos_);
     return std::move(root_);
   }
 
@@ -261,6 +262,7 @@ class decoder {
     return true;
   }
 
+  bool allow_trailing_;
   const unsigned char* in_;
   std::size_t size_;
   const bencode_limits& limits_;
@@ -300,6 +302,10 @@ result<bvalue, bencode_error> bdecode(std::span<const std::byte> input, const be
 
 result<bvalue, bencode_error> bdecode(std::string_view input, const bencode_limits& limits) {
   return bdecode(std::as_bytes(std::span<const char>(input.data(), input.size())), limits);
+}
+
+result<bvalue, bencode_error> bdecode_prefix(std::span<const std::byte> input, const bencode_limits& limits) {
+  return detail::decoder(input, limits, true).run();
 }
 
 

@@ -100,6 +100,10 @@ result<bvalue, bencode_error> bdecode(std::span<const std::byte> input,
                                       const bencode_limits& limits = {});
 result<bvalue, bencode_error> bdecode(std::string_view input, const bencode_limits& limits = {});
 
+/// Decodes the one value at the start of `input`, which may go on after it (BEP 9's data
+/// message: a dictionary, then raw bytes); the value's `end` is where it stops.
+result<bvalue, bencode_error> bdecode_prefix(std::span<const std::byte> input, const bencode_limits& limits = {});
+
 /// Encodes a value canonically (dictionary keys in sorted order).
 std::string bencode(const bvalue& value);
 /// Appends the encoding of `value` to `out`.

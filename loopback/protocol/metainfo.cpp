@@ -345,7 +345,9 @@ result<metainfo, metainfo_error> parse_metainfo(std::span<const std::byte> input
   }
 
   assert(info->begin < info->end && info->end <= input.size());
-  m.info_hash = sha1(input.subspan(info->begin, info->end - info->begin));
+  const auto info_span = input.subspan(info->begin, info->end - info->begin);
+  m.info_hash = sha1(info_span);
+  m.info_bytes.assign(reinterpret_cast<const char*>(info_span.data()), info_span.size());
   return m;
 }
 

@@ -72,6 +72,8 @@ struct metainfo {
   std::uint64_t total_bytes = 0;          ///< length of the data (all files), > 0
   std::vector<sha1_digest> piece_hashes{};  ///< one per piece, ceil(total / piece) of them
   sha1_digest info_hash{};                ///< SHA-1 of the `info` value's bytes in the file
+  /// The `info` value's bytes as they stand in the file: what ut_metadata (BEP 9) serves.
+  std::string info_bytes{};
   /// The files in the torrent's order, offsets ascending and lengths summing to
   /// total_bytes: one entry {name} for a single-file torrent.
   std::vector<file_entry> files{};

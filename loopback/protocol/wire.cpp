@@ -91,6 +91,7 @@ std::string_view event_name(std::size_t index) noexcept {
       "handshake", "keep-alive", "choke", "unchoke", "interested", "not interested",
       "have",      "bitfield",   "request", "piece", "cancel",     "suggest piece",
       "have all",  "have none",  "reject request", "allowed fast", "unknown",
+      "extended",
   };
   static_assert(std::size(names) == std::variant_size_v<wire_event>);
   return names[std::min(index, std::size(names) - 1)];
@@ -159,6 +160,15 @@ void wire_append(const msg::unknown& value, std::vector<std::byte>& out) {
   append_with_payload(out, value.id, value.payload);
 }
 
+void wire_append(const msg::extended& value, std::vector<std::byte>& out) {
+  assert(value.payload.size() <= std::numeric_limits<std::uint32_t>::max() - 2);
+  std::byte* p = grow(out, 6 + value.payload.size());
+  store32(p, static_cast<std::uint32_t>(value.payload.size() + 2));
+  p[4] = std::byte{to_u8(message_id::extended)};
+  p[5] = std::byte{value.id};
+  if (!value.payload.empty()) std::memcpy(p + 6, value.payload.data(), value.payload.size());
+}
+
 std::size_t wire_size(const wire_event& event) noexcept {
   return std::visit(
       [](const auto& m) -> std::size_t {
@@ -174,6 +184,7 @@ std::size_t wire_size(const wire_event& event) noexcept {
           return 17;
         else if constexpr (std::is_same_v<T, msg::piece>) return piece_header_bytes + m.data.size();
         else if constexpr (std::is_same_v<T, msg::unknown>) return 5 + m.payload.size();
+        else if constexpr (std::is_same_v<T, msg::extended>) return 6 + m.payload.size();
         else return 5;  // choke, unchoke, interested, not interested, have all, have none
       },
       event);
@@ -359,6 +370,9 @@ std::optional<wire_errc> wire_decoder::length_error(std::uint8_t id, std::uint32
     case message_id::piece:
       if (length < 9) return wire_errc::bad_message_length;
       break;
+    case message_id::extended:
+      if (length < 2) return wire_errc::bad_message_length;  // the extended id at least
+      break;
     default:
       break;  // unknown ids: any length up to the limit
   }
@@ -426,6 +440,10 @@ result<std::optional<wire_event>, wire_error> wire_decoder::decode_message(std::
       event.emplace(msg::piece{.index = index, .begin = begin, .data = payload_span.subspan(8)});
       break;
     }
+    case message_id::extended:
+      event.emplace(msg::extended{.id = std::to_integer<std::uint8_t>(payload_span[0]),
+                                  .payload = {payload_span.begin() + 1, payload_span.end()}});
+      break;
     default: event.emplace(msg::unknown{.id = id, .payload = payload_span}); break;
   }
   return event;
@@ -456,8 +474,15 @@ result<std::optional<wire_event>, wire_error> wire_decoder::next_message() {
   // Check the length against the id as soon as both are known, before waiting for the
   // payload: a wrong length is refused without buffering it.
   const auto id = std::to_integer<std::uint8_t>(p[4]);
-  if (const auto code = length_error(id, length)) return fail(*code, offset);
+  // Metadata only (the torrent's size not known yet): every message but an extended one is
+  // passed on unchecked, as unknown.
+  const bool unchecked = config_.metadata_only && id != to_u8(message_id::extended);
+  if (const auto code = unchecked ? std::nullopt : length_error(id, length)) return fail(*code, offset);
   if (avail - 4 < length) return std::optional<wire_event>{};
+  if (unchecked) {
+    begin_ += 4 + static_cast<std::size_t>(length);
+    return std::optional<wire_event>{msg::unknown{.id = id, .payload = std::span<const std::byte>(p + 5, length - 1)}};
+  }
 
   auto event = decode_message(id, length, p, offset);
   if (event) begin_ += 4 + static_cast<std::size_t>(length);

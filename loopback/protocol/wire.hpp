@@ -44,7 +44,7 @@ inline constexpr std::string_view protocol_name = "BitTorrent protocol";
 inline constexpr std::size_t fast_extension_byte = 7;
 inline constexpr std::byte fast_extension_bit{0x04};
 
-/// Message ids of BEP 3 and BEP 6. Ids outside this list are reported as msg::unknown.
+/// Message ids of BEP 3, BEP 6 and BEP 10. Ids outside this list are reported as msg::unknown.
 enum class message_id : std::uint8_t {
   choke = 0,
   unchoke = 1,
@@ -60,6 +60,7 @@ enum class message_id : std::uint8_t {
   have_none = 15,      ///< BEP 6
   reject_request = 16, ///< BEP 6
   allowed_fast = 17,   ///< BEP 6
+  extended = 20,       ///< BEP 10: an extended message (extended id byte, then its payload)
 };
 
 /// The handshake: reserved bits (extension flags, passed through as sent), the torrent's
@@ -163,7 +164,7 @@ struct allowed_fast {
   std::uint32_t index = 0;
   friend bool operator==(const allowed_fast&, const allowed_fast&) = default;
 };
-/// A message whose id neither BEP 3 nor BEP 6 defines (9 port, 20 extended, ...). Not an
+/// A message whose id none of BEP 3, 6 and 10 defines (9 port, ...). Not an
 /// error: the caller may ignore it. `payload` (without the id byte) points into the
 /// decoder's buffer, with the same lifetime as msg::piece::data.
 struct unknown {
@@ -173,13 +174,21 @@ struct unknown {
   friend bool operator==(const unknown& a, const unknown& b) noexcept;
 };
 
+/// An extended message (BEP 10): the extended id (0: the extended handshake) and the
+/// payload after it, copied (extended messages are few and small; see extension.hpp).
+struct extended {
+  std::uint8_t id = 0;
+  std::vector<std::byte> payload{};
+  friend bool operator==(const extended&, const extended&) = default;
+};
+
 }  // namespace msg
 
 /// One item of a peer's stream: the handshake (always first) or a message.
 using wire_event = std::variant<handshake, msg::keep_alive, msg::choke, msg::unchoke, msg::interested,
                                 msg::not_interested, msg::have, msg::bitfield, msg::request, msg::piece,
                                 msg::cancel, msg::suggest_piece, msg::have_all, msg::have_none,
-                                msg::reject_request, msg::allowed_fast, msg::unknown>;
+                                msg::reject_request, msg::allowed_fast, msg::unknown, msg::extended>;
 
 /// A short name for logs: "handshake", "keep-alive", "choke", ..., "unknown".
 std::string_view event_name(const wire_event& event) noexcept;
@@ -223,6 +232,8 @@ void wire_append(const msg::reject_request& value, std::vector<std::byte>& out);
 void wire_append(const msg::allowed_fast& value, std::vector<std::byte>& out);
 /// Appends 5 + payload.size() bytes. Precondition: 1 + payload.size() fits a uint32.
 void wire_append(const msg::unknown& value, std::vector<std::byte>& out);
+/// Appends an extended message: length, id 20, the extended id, the payload.
+void wire_append(const msg::extended& value, std::vector<std::byte>& out);
 /// Appends whichever item `event` holds.
 void wire_append(const wire_event& event, std::vector<std::byte>& out);
 /// The number of bytes wire_append(event, out) appends, without encoding it.
@@ -265,6 +276,10 @@ struct wire_config {
   std::uint64_t total_bytes = 0;  ///< file length, bytes; the last piece may be shorter
   std::uint32_t max_message_bytes = bt::max_message_bytes;  ///< largest length prefix accepted
   std::uint32_t max_request_bytes = block_bytes;  ///< largest request/cancel length (16 KiB)
+  /// A peer asked only for the torrent's metadata (BEP 9), whose size is not known yet:
+  /// every message but an extended one comes as msg::unknown, unchecked (piece_bytes and
+  /// total_bytes are then unused).
+  bool metadata_only = false;
 };
 
 /// Incremental decoder of one peer's stream: the handshake, then messages. Feed bytes in

@@ -57,7 +57,9 @@ TEST_CASE("every message encodes to its BEP 3 layout") {
         hex_bytes({0, 0, 0, 12, 7, 0, 0, 0, 2, 0, 0, 0x40, 0, 'a', 'b', 'c'}));
 
   const bytes payload = text_bytes("xy");
-  CHECK(encoded(msg::unknown{.id = 20, .payload = payload}) == hex_bytes({0, 0, 0, 3, 20, 'x', 'y'}));
+  CHECK(encoded(msg::unknown{.id = 9, .payload = payload}) == hex_bytes({0, 0, 0, 3, 9, 'x', 'y'}));
+  // BEP 10: length 1 + 1 + 2, id 20, the extended id, then the payload.
+  CHECK(encoded(msg::extended{.id = 3, .payload = payload}) == hex_bytes({0, 0, 0, 4, 20, 3, 'x', 'y'}));
 }
 
 TEST_CASE("the fast extension's messages encode to their BEP 6 layout") {
@@ -115,7 +117,8 @@ TEST_CASE("wire_size is the length each message encodes to, counted by hand from
       {msg::have_none{}, 5},
       {msg::reject_request{.index = 1, .begin = 0, .length = 16384}, 17},
       {msg::allowed_fast{.index = 2}, 9},
-      {msg::unknown{.id = 20, .payload = payload}, 5 + 3},
+      {msg::unknown{.id = 9, .payload = payload}, 5 + 3},
+      {msg::extended{.id = 1, .payload = payload}, 6 + 3},  // length, 20, the extended id, payload
   };
   REQUIRE(cases.size() == std::variant_size_v<bt::wire_event>);
   for (const auto& [event, expected] : cases) {
@@ -178,6 +181,8 @@ TEST_CASE("every message round-trips through the decoder") {
       msg::reject_request{.index = 3, .begin = 9999, .length = 1},
       msg::allowed_fast{.index = 0},
       msg::unknown{.id = 9, .payload = payload},
+      msg::extended{.id = 0, .payload = payload},
+      msg::extended{.id = 255, .payload = {}},
   };
   for (const auto& message : messages) {
     INFO(bt::event_name(message));
@@ -234,7 +239,7 @@ long_stream make_long_stream() {
       msg::unchoke{},
       msg::request{.index = 3, .begin = 0, .length = 10'000},
       msg::have{.index = 2},
-      msg::unknown{.id = 20, .payload = payload},
+      msg::unknown{.id = 21, .payload = payload},
       msg::piece{.index = 1, .begin = 32768 - 42, .data = data},
       msg::cancel{.index = 3, .begin = 0, .length = 10'000},
       msg::choke{},

@@ -236,11 +236,12 @@ TEST_CASE("blocks past the end of their piece are refused, the short last piece 
 }
 
 TEST_CASE("unknown ids are reported with their payload and decoding goes on") {
-  // 9 port (2 bytes), 12 (between BEP 3's and BEP 6's ids), 18 (after BEP 6's), 20 extended, 255.
+  // 9 port (2 bytes), 12 (between BEP 3's and BEP 6's ids), 18 (after BEP 6's), 21 (after
+  // BEP 10's), 255; then 20, an extended message (BEP 10): extended id 0, payload "de".
   const bytes stream = concat({encoded(sample_handshake()), hex_bytes({0, 0, 0, 3, 9, 0x1a, 0xe1}),
                                hex_bytes({0, 0, 0, 5, 12, 0, 0, 0, 1}), hex_bytes({0, 0, 0, 1, 18}),
-                               hex_bytes({0, 0, 0, 4, 20, 0, 'd', 'e'}), hex_bytes({0, 0, 0, 1, 255}),
-                               hex_bytes({0, 0, 0, 1, 2})});
+                               hex_bytes({0, 0, 0, 4, 21, 0, 'd', 'e'}), hex_bytes({0, 0, 0, 1, 255}),
+                               hex_bytes({0, 0, 0, 4, 20, 0, 'd', 'e'}), hex_bytes({0, 0, 0, 1, 2})});
   bt::wire_decoder decoder(small_torrent);
   decoder.feed(stream);
   REQUIRE(decoder.next().has_value());
@@ -248,7 +249,7 @@ TEST_CASE("unknown ids are reported with their payload and decoding goes on") {
     std::uint8_t id;
     std::size_t payload_bytes;
   };
-  for (const expect e : {expect{9, 2}, expect{12, 4}, expect{18, 0}, expect{20, 3}, expect{255, 0}}) {
+  for (const expect e : {expect{9, 2}, expect{12, 4}, expect{18, 0}, expect{21, 3}, expect{255, 0}}) {
     auto r = decoder.next();
     REQUIRE(r.has_value());
     REQUIRE(r->has_value());
@@ -258,6 +259,14 @@ TEST_CASE("unknown ids are reported with their payload and decoding goes on") {
     CHECK(u->payload.size() == e.payload_bytes);
     CHECK(bt::event_name(**r) == "unknown");
   }
+  auto ext = decoder.next();
+  REQUIRE(ext.has_value());
+  REQUIRE(ext->has_value());
+  const auto* x = std::get_if<msg::extended>(&**ext);
+  REQUIRE(x != nullptr);
+  CHECK(x->id == 0);
+  CHECK(x->payload == hex_bytes({'d', 'e'}));
+  CHECK(bt::event_name(**ext) == "extended");
   auto last = decoder.next();
   REQUIRE(last.has_value());
   REQUIRE(last->has_value());
@@ -304,4 +313,29 @@ TEST_CASE("wire: every error code has its own description") {
     seen.push_back(text);
   }
   CHECK(seen.size() == 9);
+}
+
+TEST_CASE("an extended message must carry its extended id, and metadata-only decoding passes the rest unchecked") {
+  // Length 1: id 20 and nothing else.
+  CHECK(decode_error_of(small_torrent, hex_bytes({0, 0, 0, 1, 20})) ==
+        bt::wire_error{.code = bt::wire_errc::bad_message_length, .offset = 68});
+  // A bitfield of any size and a have past any piece count: fine when the torrent's size
+  // is not known yet (BEP 9's fetch), as unknown messages; an extended one still decodes.
+  const bytes stream = concat({encoded(sample_handshake()), hex_bytes({0, 0, 0, 4, 5, 0xff, 0xff, 0xff}),
+                               hex_bytes({0, 0, 0, 5, 4, 0xff, 0, 0, 0}), hex_bytes({0, 0, 0, 3, 20, 7, 'z'})});
+  bt::wire_decoder decoder(bt::wire_config{.metadata_only = true});
+  decoder.feed(stream);
+  REQUIRE(decoder.next().has_value());
+  for (const int id : {5, 4}) {
+    auto r = decoder.next();
+    REQUIRE(r.has_value());
+    REQUIRE(r->has_value());
+    REQUIRE(std::holds_alternative<msg::unknown>(**r));
+    CHECK(std::get<msg::unknown>(**r).id == id);
+  }
+  auto x = decoder.next();
+  REQUIRE(x.has_value());
+  REQUIRE(x->has_value());
+  REQUIRE(std::holds_alternative<msg::extended>(**x));
+  CHECK(std::get<msg::extended>(**x).id == 7);
 }
