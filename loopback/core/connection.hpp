@@ -33,6 +33,9 @@ struct connection {
   bool handshake_done = false;
   bool first_message_seen = false;  ///< a message after the handshake arrived
   bool fast = false;                ///< both handshakes offered the fast extension (BEP 6)
+  bool extensions = false;          ///< both handshakes offered the extension protocol (BEP 10)
+  std::uint8_t peer_ut_metadata = 0;  ///< the peer's id for ut_metadata (0: it has none)
+  std::uint32_t metadata_served = 0;  ///< ut_metadata pieces sent to it
   bool in_picker = false;           ///< added to the piece picker
   std::optional<peer_id> id;        ///< from its handshake
   bool am_choking = true;

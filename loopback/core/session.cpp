@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "loopback/core/connection.hpp"
+#include "loopback/protocol/extension.hpp"
 
 namespace p2pdist::bt {
 
@@ -289,6 +290,7 @@ void session::handle_connected(peer_key conn, time_point now) {
 handshake session::our_handshake() const {
   handshake hs{.info_hash = config_.torrent->info_hash, .id = id_};
   if (config_.fast_extension) hs.reserved[fast_extension_byte] |= fast_extension_bit;
+  if (config_.extension_protocol) hs.reserved[extension_protocol_byte] |= extension_protocol_bit;
   return hs;
 }
 
@@ -375,6 +377,8 @@ void session::handle_handshake(peer_key conn, const handshake& hs, time_point no
   c.handshake_done = true;
   c.id = hs.id;
   c.fast = config_.fast_extension && offers_fast_extension(hs);
+  c.extensions = config_.extension_protocol &&
+                 (hs.reserved[extension_protocol_byte] & extension_protocol_bit) != std::byte{0};
   c.peer_has = bitfield(config_.torrent->piece_count());
   c.last_received = now;
   // What we hold (a super seed shows nothing and offers pieces one by one). With the fast
@@ -387,6 +391,12 @@ void session::handle_handshake(peer_key conn, const handshake& hs, time_point no
     send(c, msg::have_all{});
   else if (held > 0)
     send(c, msg::bitfield{picker_.have()});
+  if (c.extensions) {
+    // Our extensions: ut_metadata, with the size of the metadata we serve (BEP 9).
+    extension_handshake ours{.messages = {{std::string(ut_metadata_name), our_ut_metadata_id}}, .client = "p2pdist"};
+    if (!config_.torrent->info_bytes.empty()) ours.metadata_size = config_.torrent->info_bytes.size();
+    send(c, msg::extended{.id = extended_handshake_id, .payload = encode_extension_handshake(ours)});
+  }
   if (super_seeding_ && !peer_is_seed(c)) {
     never_offered_.insert(static_cast<std::uint32_t>(c.key));
     apply_choke(c, false);
@@ -515,6 +525,8 @@ void session::dispatch(connection& c, const wire_event& message) {
           if (c.is_open()) cancel_upload(c, m);
         } else if constexpr (std::is_same_v<T, msg::reject_request>) {
           on_reject(c, block_request{.piece = m.index, .begin = m.begin, .length = m.length});
+        } else if constexpr (std::is_same_v<T, msg::extended>) {
+          on_extended(c, m);
         } else if constexpr (std::is_same_v<T, msg::keep_alive> || std::is_same_v<T, msg::suggest_piece> ||
                              std::is_same_v<T, msg::allowed_fast>) {
           // Suggestions and allowed-fast pieces are advice: we ask only peers that unchoke us.

@@ -163,6 +163,8 @@ class session {
   bool keep_one_connection_per_id(connection& c, const handshake& hs);
   bool late_bitfield(connection& c, const msg::bitfield& bf);
   void dispatch(connection& c, const wire_event& message);
+  /// An extended message (BEP 10): the peer's extended handshake, or a ut_metadata request.
+  void on_extended(connection& c, const msg::extended& m);
   void on_peer_interested(connection& c);
   void on_peer_have(connection& c, std::uint32_t piece);
   /// Queues c's request for upload; false when it is ignored (choked, a piece we lack, a

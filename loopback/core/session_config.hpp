@@ -118,6 +118,10 @@ struct session_config {
   /// block or a reject (a choke rejects what is queued), and a choke from the peer no longer
   /// voids our requests: we wait for its rejects or blocks.
   bool fast_extension = true;
+  /// Offer the extension protocol (BEP 10) in our handshake; where the peer's offers it too,
+  /// send an extended handshake and serve the torrent's metadata (BEP 9, ut_metadata), so
+  /// that a client given only a magnet link can fetch the info dictionary from us.
+  bool extension_protocol = true;
   std::uint64_t rng_seed = 0;             ///< peer id and every random choice
   duration handshake_timeout = std::chrono::seconds(10);   ///< connect + handshake
   /// At max_peers, an incoming connection silent since its handshake gives way to a new one

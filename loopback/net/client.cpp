@@ -334,6 +334,7 @@ session_config session_config_for(const client_config& c, bool has_tracker) {
                         .max_hash_failures = c.max_hash_failures,
                         .max_queued_requests = c.max_queued_requests,
                         .fast_extension = c.fast_extension,
+                        .extension_protocol = c.extension_protocol,
                         .rng_seed = detail::seed_from(c.rng_seed),
                         .handshake_timeout = c.handshake_timeout,
                         .evict_silent_after = c.evict_silent_after,

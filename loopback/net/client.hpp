@@ -93,6 +93,7 @@ struct client_config {
   duration request_timeout = std::chrono::seconds(20);  ///< no block while requests wait: snubbed
   duration have_batch_interval = std::chrono::seconds(1);  ///< see session_config (zero: no batching)
   bool fast_extension = true;                                ///< see session_config
+  bool extension_protocol = true;                            ///< see session_config
   duration tick_interval = std::chrono::milliseconds(250);  ///< timeouts checked this often
   duration tracker_timeout = std::chrono::seconds(5);       ///< one announce, all included
   /// A udp:// tracker: the first wait for an answer before sending again (BEP 15: 15 s,
