@@ -26,13 +26,16 @@
 #include "cli/flags.hpp"
 #include "cli/listen.hpp"
 #include "cli/output.hpp"
+#include "cli/peer_magnet.hpp"
 #include "cli/peer_run.hpp"
 #include "loopback/protocol/bencode.hpp"
 #include "loopback/net/client.hpp"
 #include "loopback/protocol/endpoint.hpp"
+#include "loopback/protocol/magnet.hpp"
 #include "loopback/protocol/metainfo.hpp"
 #include "loopback/storage/storage.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
+#include "model/units.hpp"
 
 namespace p2pdist::cli {
 namespace {
@@ -321,11 +324,13 @@ struct get_input {
   get_options opts;
   peer_flag_texts texts;
   std::string down = "unlimited";
+  std::string metadata_timeout = "60s";
 
   [[nodiscard]] get_options parsed() const {
     get_options o = opts;
     texts.parse_into(o);
     o.down_bytes_per_s = limit_bytes_per_s("--down", down);
+    o.metadata_timeout_seconds = parse_flag("--metadata-timeout", metadata_timeout, model::parse_duration_seconds);
     return o;
   }
 };
@@ -383,13 +388,23 @@ int run_seed(const seed_options& opts) {
 }
 
 int run_get(const get_options& opts) {
-  const bt::endpoint_v4 listen = peer_listen_endpoint(opts.listen);
+  bt::endpoint_v4 listen = peer_listen_endpoint(opts.listen);
   check_rate("--up", opts.up_bytes_per_s);
   check_rate("--down", opts.down_bytes_per_s);
   if (opts.output_path.empty()) throw usage_error("-o: an output file is required");
   if (opts.torrent_path.empty()) throw usage_error("torrent: an empty path (give the .torrent file)");
-  const auto torrent = load_torrent(opts.torrent_path);
-  if (!torrent || !tracker_usable(*torrent, opts.torrent_path)) return 1;
+  if (!(opts.metadata_timeout_seconds > 0 && opts.metadata_timeout_seconds <= 3600))
+    throw usage_error("--metadata-timeout: must be above 0 s and at most 1 h");
+  // A magnet link: the metadata from peers first (and the port we will listen on, so that
+  // the trackers list us there from the start).
+  const bool magnet = bt::looks_like_magnet(opts.torrent_path);
+  const auto torrent =
+      magnet ? torrent_from_magnet(opts.torrent_path, listen,
+                                   std::chrono::duration_cast<bt::duration>(
+                                       std::chrono::duration<double>(opts.metadata_timeout_seconds)),
+                                   opts.verbose)
+             : load_torrent(opts.torrent_path);
+  if (!torrent || (!magnet && !tracker_usable(*torrent, opts.torrent_path))) return 1;
 
   warn_case_collisions(*torrent);
   // -o an existing directory, for a single-file torrent: the file goes into it under the
@@ -446,7 +461,10 @@ command add_get_command(CLI::App& parent) {
   auto& o = in->opts;
   auto* app = parent.add_subcommand(
       "get", "download a .torrent's file into OUT (via OUT.part), or its files into the directory OUT; resuming if stopped");
-  app->add_option("torrent", o.torrent_path, "the .torrent file")->required();
+  app->add_option("torrent", o.torrent_path,
+                  "the .torrent file, or a magnet link (magnet:?xt=urn:btih:...&tr=...): its metadata is fetched "
+                  "from peers first")
+      ->required();
   app->add_option("-o,--output", o.output_path,
                   "where the file goes once complete and verified (a directory: into it, under the torrent's name); "
                   "for a multi-file torrent, the directory that gets its files (created if need be)")
@@ -454,6 +472,9 @@ command add_get_command(CLI::App& parent) {
   in->texts.add_to(*app, o.listen, o.verbose, o.no_fast_extension);
   app->add_option("--down", in->down, "download limit, e.g. 2MB/s, 30Mbps, or 'unlimited'")->capture_default_str();
   app->add_flag("--keep-seeding", o.keep_seeding, "once complete, go on seeding until SIGINT or SIGTERM");
+  app->add_option("--metadata-timeout", in->metadata_timeout,
+                  "a magnet link: give up when no peer has sent the metadata within this long")
+      ->capture_default_str();
   return {app, [in] { return run_get(in->parsed()); }};
 }
 

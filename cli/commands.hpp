@@ -208,6 +208,7 @@ struct get_options {
   bool no_fast_extension = false;      ///< as for seed
   double rtt_seconds = 0;              ///< as for seed
   double jitter_seconds = 0;           ///< as for seed
+  double metadata_timeout_seconds = 60;  ///< a magnet link: the fetch of its metadata, at most
 };
 int run_get(const get_options& opts);
 /// Registers `get`.

@@ -76,6 +76,9 @@ int run(int argc, char** argv) {
                "p2pdist"};
   app.require_subcommand(1);
   app.set_version_flag("--version", version_text());
+  // Room for the longest option and its default (get's --metadata-timeout TEXT=60s) before
+  // its description; subcommands inherit the formatter.
+  app.get_formatter()->column_width(40);
   // Registered in this order, which the help keeps (a braced list is evaluated in order).
   const std::vector<command> commands{
       add_demo_command(app),
