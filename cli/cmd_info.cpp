@@ -23,6 +23,7 @@
 #include "cli/flags.hpp"
 #include "cli/output.hpp"
 #include "loopback/protocol/bencode.hpp"
+#include "loopback/protocol/magnet.hpp"
 #include "loopback/protocol/metainfo.hpp"
 #include "loopback/storage/storage.hpp"
 
@@ -83,6 +84,12 @@ std::string human_bytes(std::uint64_t bytes) {
   return out + " (" + num + " " + units[unit] + ")";
 }
 
+/// The torrent's magnet link: its info-hash, name and tracker (what `get MAGNET` needs).
+std::string magnet_of(const bt::metainfo& m) {
+  return bt::make_magnet(m.info_hash, m.name, m.announce.empty() ? std::vector<std::string>{}
+                                                                 : std::vector<std::string>{m.announce});
+}
+
 nlohmann::json to_json(const bt::metainfo& m) {
   auto files = nlohmann::json::array();
   for (const auto& f : m.files)
@@ -94,7 +101,8 @@ nlohmann::json to_json(const bt::metainfo& m) {
           {"info_hash", bt::to_hex(m.info_hash)},
           {"announce", valid_utf8(m.announce)},
           {"multi_file", m.multi_file},
-          {"files", std::move(files)}};
+          {"files", std::move(files)},
+          {"magnet", magnet_of(m)}};
 }
 
 void print_table(const bt::metainfo& m) {
@@ -103,7 +111,8 @@ void print_table(const bt::metainfo& m) {
             << "piece length: " << human_bytes(m.piece_bytes) << '\n'
             << "pieces:       " << m.piece_count() << '\n'
             << "info-hash:    " << bt::to_hex(m.info_hash) << '\n'
-            << "announce:     " << (m.announce.empty() ? "(none)" : printable_text(m.announce)) << '\n';
+            << "announce:     " << (m.announce.empty() ? "(none)" : printable_text(m.announce)) << '\n'
+            << "magnet:       " << magnet_of(m) << '\n';
   if (!m.multi_file) return;
   std::cout << "files:        " << m.files.size() << '\n';
   for (const auto& f : m.files) std::cout << "  " << printable_text(f.joined()) << "  " << human_bytes(f.length) << '\n';
@@ -224,7 +233,8 @@ int run_make_torrent(const make_torrent_options& opts) {
 
 command add_info_command(CLI::App& parent) {
   auto opts = std::make_shared<info_options>();
-  auto* app = parent.add_subcommand("info", "name, size, piece length, pieces and info-hash of a .torrent");
+  auto* app =
+      parent.add_subcommand("info", "name, size, piece length, pieces, info-hash, magnet link and files of a .torrent");
   app->add_option("torrent", opts->torrent_path, "the .torrent file")->required();
   add_json_option(*app, opts->json_path);
   return {app, [opts] { return run_info(*opts); }};

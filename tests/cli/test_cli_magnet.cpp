@@ -49,6 +49,10 @@ TEST_CASE("get MAGNET: the metadata from our seed, then the file", "[cli][magnet
                        (dir / "data.torrent").string(), "--piece-size", "64KiB"})
               .exit_code == 0);
   const auto hash = info_hash_of(dir / "data.torrent");
+  // info gives the torrent's magnet link: its hash, name and tracker, percent-encoded.
+  const auto info = run_p2pdist({"info", (dir / "data.torrent").string()});
+  CHECK_THAT(info.out, Catch::Contains("magnet:       magnet:?xt=urn:btih:" + hash + "&dn=data.bin&tr=" +
+                                       encoded(tracker.announce) + "\n"));
 
   child_process seed({"seed", (dir / "data.torrent").string(), (dir / "data.bin").string(), "--listen", "127.0.0.2:0"});
   const auto seeding = seed.wait_line("seeding", 20s);
