@@ -446,6 +446,10 @@ int run_get(const get_options& opts) {
     store = bt::open_download_file(out, *torrent);
   } catch (const std::system_error& e) {
     std::cerr << "p2pdist: " << error_text(e) << '\n';
+    if (!resuming) {  // the .part files (and directories) made before the failure hold nothing
+      for (const auto& p : finals) fs::remove(bt::part_path_for(p), ec);
+      if (created_root) fs::remove_all(out, ec);
+    }
     return 1;
   }
   return download(*torrent, std::move(store), listen, o, resuming, created_root);

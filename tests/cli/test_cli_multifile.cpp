@@ -183,6 +183,9 @@ TEST_CASE("a directory: what seed and get refuse, naming the file", "[cli][multi
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.err, Catch::Contains("symbolic link"));
     CHECK(fs::is_empty(elsewhere));
+    // The .part files made before it reached sub/ (a, e/empty) are gone again.
+    CHECK_FALSE(fs::exists(out / "a.part"));
+    CHECK_FALSE(fs::exists(out / "e" / "empty.part"));
   }
 }
 
