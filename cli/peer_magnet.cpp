@@ -75,9 +75,7 @@ std::optional<bt::metainfo> torrent_from_magnet(const std::string& link, bt::end
                                    .listen_port = listen.port,
                                    .timeout = timeout};
   std::random_device rd;
-  constexpr std::string_view prefix = "-PD0001-";
-  for (std::size_t i = 0; i < config.id.size(); ++i)
-    config.id[i] = i < prefix.size() ? static_cast<std::byte>(prefix[i]) : static_cast<std::byte>(rd() & 0xff);
+  config.id = bt::make_peer_id(rd);
   if (verbose) config.log = [](const std::string& line) { std::cerr << "p2pdist: " << line << '\n'; };
 
   asio::io_context io;

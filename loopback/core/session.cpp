@@ -37,9 +37,7 @@ const session_config& checked(const session_config& c) {
 
 session::session(session_config config)
     : config_(std::move(checked(config))), rng_(config_.rng_seed), picker_(picker_config_for(config_)) {
-  static constexpr std::string_view prefix = "-PD0001-";
-  for (std::size_t i = 0; i < prefix.size(); ++i) id_[i] = static_cast<std::byte>(prefix[i]);
-  for (std::size_t i = prefix.size(); i < id_.size(); ++i) id_[i] = static_cast<std::byte>(rng_() & 0xff);
+  id_ = make_peer_id(rng_);
   stats_.piece_count = config_.torrent->piece_count();
   backoff_ = config_.tracker_retry_min;
 }

@@ -22,6 +22,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "loopback/net/asio_endpoint.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
 #include "loopback/protocol/wire.hpp"
 
@@ -32,6 +33,8 @@
 
 namespace p2pdist::loopback {
 
+using bt::make_endpoint;
+
 // ---------------------------------------------------------------------------------------
 // One adversarial peer
 
@@ -41,10 +44,6 @@ namespace {
 
 using asio::ip::tcp;
 using strand_type = asio::strand<asio::io_context::executor_type>;
-
-tcp::endpoint make_endpoint(const std::array<std::uint8_t, 4>& ip, std::uint16_t port) {
-  return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip[0], ip[1], ip[2], ip[3]}), port};
-}
 
 void fill_random(std::span<std::byte> out, std::mt19937_64& rng) {
   std::size_t i = 0;

@@ -33,16 +33,13 @@
 #include "loopback/net/peer_connection.hpp"
 #include "loopback/net/tracker_client.hpp"
 #include "loopback/policy/pacer.hpp"
+#include "loopback/net/asio_endpoint.hpp"
 #include "loopback/storage/piece_store.hpp"
 
 namespace p2pdist::bt::detail {
 
 using asio::ip::tcp;
 using clock_type = std::chrono::steady_clock;
-
-inline tcp::endpoint make_endpoint(const std::array<std::uint8_t, 4>& ip, std::uint16_t port) {
-  return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip[0], ip[1], ip[2], ip[3]}), port};
-}
 
 inline clock_type::time_point to_clock(time_point t) {
   return clock_type::time_point(std::chrono::duration_cast<clock_type::duration>(t.time_since_epoch()));

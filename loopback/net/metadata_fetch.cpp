@@ -13,7 +13,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "loopback/net/asio_endpoint.hpp"
 #include "loopback/net/tracker_client.hpp"
+#include "loopback/protocol/endpoint.hpp"
 #include "loopback/protocol/extension.hpp"
 #include "loopback/protocol/sha1.hpp"
 #include "loopback/protocol/wire.hpp"
@@ -30,14 +32,7 @@ namespace {
 using asio::ip::tcp;
 using strand_type = asio::strand<asio::io_context::executor_type>;
 
-std::string endpoint_text(const peer_endpoint& p) {
-  return std::to_string(p.ip[0]) + "." + std::to_string(p.ip[1]) + "." + std::to_string(p.ip[2]) + "." +
-         std::to_string(p.ip[3]) + ":" + std::to_string(p.port);
-}
-
-tcp::endpoint make_endpoint(const std::array<std::uint8_t, 4>& ip, std::uint16_t port) {
-  return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip[0], ip[1], ip[2], ip[3]}), port};
-}
+std::string endpoint_text(const peer_endpoint& p) { return to_string(endpoint_v4{.ip = p.ip, .port = p.port}); }
 
 /// The peers every tracker lists for the torrent (each once, in order).
 asio::awaitable<std::vector<peer_endpoint>> ask_trackers(strand_type strand, const metadata_fetch_config& c,

@@ -12,6 +12,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "loopback/net/asio_endpoint.hpp"
 #include "loopback/protocol/udp_tracker_codec.hpp"
 
 // GCC 12 reports a false -Wmismatched-new-delete on Asio's coroutine frames (its
@@ -28,11 +29,6 @@ using asio::ip::tcp;
 using asio::ip::udp;
 
 constexpr std::size_t max_tracker_response_bytes = 1u << 20;
-
-template <class Protocol = tcp>
-typename Protocol::endpoint make_endpoint(const std::array<std::uint8_t, 4>& ip, std::uint16_t port) {
-  return {asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip[0], ip[1], ip[2], ip[3]}), port};
-}
 
 /// The body of a whole HTTP response, or why there is none.
 struct http_body {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "loopback/protocol/sha1.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
 
 namespace p2pdist::bt {
@@ -12,13 +13,6 @@ namespace {
 
 unexpected<magnet_error> fail(magnet_errc code, std::size_t offset) {
   return unexpected<magnet_error>{magnet_error{.code = code, .offset = offset}};
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -40,15 +34,8 @@ std::size_t raw_length_of(std::string_view raw, std::size_t decoded) {
 
 /// The info-hash of 40 hex digits or 32 base32 characters (RFC 4648, either case).
 std::optional<sha1_digest> decode_info_hash(std::string_view v) {
+  if (v.size() == 40) return parse_hex_digest(v);
   sha1_digest h{};
-  if (v.size() == 40) {
-    for (std::size_t i = 0; i < 20; ++i) {
-      const int hi = hex_value(v[2 * i]), lo = hex_value(v[2 * i + 1]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      h[i] = static_cast<std::byte>(hi * 16 + lo);
-    }
-    return h;
-  }
   if (v.size() == 32) {  // 32 characters of 5 bits: exactly 160 bits
     std::uint64_t acc = 0;
     int bits = 0;

@@ -13,6 +13,16 @@ using sha1_digest = std::array<std::byte, 20>;
 /// A peer id as sent in the handshake and to the tracker.
 using peer_id = std::array<std::byte, 20>;
 
+/// Our peer id: "-PD0001-" (Azureus style: client and version), then 12 bytes of `rng()`.
+template <class Rng>
+peer_id make_peer_id(Rng& rng) {
+  static constexpr char prefix[] = "-PD0001-";
+  peer_id id{};
+  for (std::size_t i = 0; i < id.size(); ++i)
+    id[i] = i + 1 < sizeof prefix ? static_cast<std::byte>(prefix[i]) : static_cast<std::byte>(rng() & 0xff);
+  return id;
+}
+
 /// The unit requested from peers: 16 KiB (the last block of a piece may be shorter).
 inline constexpr std::uint32_t block_bytes = 16 * 1024;
 
