@@ -42,7 +42,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bt::endpoint_v4 peer_listen_endpoint(const std::string& text) { return parse_listen_flag(text, "peers", "127.0.0.2:0"); }
+bt::endpoint peer_listen_endpoint(const std::string& text) { return parse_listen_flag(text, "peers", "127.0.0.2:0"); }
 
 /// A rate flag in bytes/s: finite and above zero, or 0 for unlimited.
 void check_rate(const char* flag, double bytes_per_s) {
@@ -63,19 +63,19 @@ std::string error_text(const std::system_error& e) {
 }
 
 /// The torrent's announce URL, when it names one, is one this client can reach (http:// or
-/// udp://, an IPv4 address); otherwise prints one line and returns false, before the file
+/// udp://, an IPv4 or bracketed IPv6 address); otherwise prints one line and returns false, before the file
 /// is checked.
 bool tracker_usable(const bt::metainfo& torrent, const std::string& path) {
   if (torrent.announce.empty()) return true;
   const auto url = bt::parse_tracker_url(torrent.announce);
   if (url) return true;
   std::cerr << "p2pdist: " << path << ": announce URL " << torrent.announce << ": "
-            << bt::to_string(url.error().code) << " (p2pdist reaches http:// and udp:// trackers at IPv4 addresses)\n";
+            << bt::to_string(url.error().code) << " (p2pdist reaches http:// and udp:// trackers at IPv4 or IPv6 addresses, not names)\n";
   return false;
 }
 
 /// Starts `c`, turning a listen or storage failure into one line; false on failure.
-bool start_client(bt::client& c, const bt::endpoint_v4& listen) {
+bool start_client(bt::client& c, const bt::endpoint& listen) {
   try {
     c.start();
   } catch (const std::system_error& e) {
@@ -85,7 +85,7 @@ bool start_client(bt::client& c, const bt::endpoint_v4& listen) {
   return true;
 }
 
-std::string where(const bt::client& c) { return bt::format_ipv4(c.address()) + ":" + std::to_string(c.port()); }
+std::string where(const bt::client& c) { return bt::to_string(bt::endpoint{.ip = c.address(), .port = c.port()}); }
 
 /// For a multi-file torrent, " (in FILE, ...)": the files that piece `index` covers (empty
 /// for a single-file torrent, whose one file the message names already).
@@ -115,7 +115,7 @@ std::optional<std::uint32_t> first_missing(const bt::bitfield& have, std::uint32
   return std::nullopt;
 }
 
-/// What seed and get set on their client beyond rates: any IPv4 network (not loopback
+/// What seed and get set on their client beyond rates: any IPv4 or IPv6 network (not loopback
 /// alone), the fast extension or not, requests that follow each connection's rate and
 /// round trip (30 ms of the peer's sending plus the round trip, as in swarm, but at least 8
 /// at a peer), and the
@@ -137,7 +137,7 @@ struct link_settings {
     c.picker.min_pipeline_depth = 8;
     c.jitter = span(jitter_seconds);
     if (rtt_seconds > 0)
-      c.path = [inbound = span(rtt_seconds)](const std::array<std::uint8_t, 4>&) {
+      c.path = [inbound = span(rtt_seconds)](const bt::ip_address&) {
         return bt::path_delay{.inbound = inbound};
       };
     // A handshake, a request's answer and a silent peer's first message wait two round
@@ -156,7 +156,7 @@ link_settings link_of(const Options& o) {
 }
 
 /// Seeds an already complete, verified file (seed, or get on a finished OUT).
-int seed_verified(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> store, const bt::endpoint_v4& listen,
+int seed_verified(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> store, const bt::endpoint& listen,
                   double up_bytes_per_s, const link_settings& link, const std::string& label, bool verbose) {
   asio::io_context io;
   // Before anything is printed, so that a signal sent as soon as a line appears is caught.
@@ -184,7 +184,7 @@ int seed_verified(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage>
 
 /// get with OUT already there: never overwrite it. If it is this torrent's file there is
 /// nothing to download (with --keep-seeding, seed it); otherwise refuse (exit 1).
-int use_existing_output(const bt::metainfo& torrent, const bt::endpoint_v4& listen, const get_options& opts) {
+int use_existing_output(const bt::metainfo& torrent, const bt::endpoint& listen, const get_options& opts) {
   const fs::path out = opts.output_path;
   std::shared_ptr<bt::file_storage> existing;
   try {
@@ -212,7 +212,7 @@ int use_existing_output(const bt::metainfo& torrent, const bt::endpoint_v4& list
 /// get's download into `store` (OUT.part, re-checked first when `resuming`): runs the client
 /// until the file is complete and renamed to OUT, then stops or, with --keep-seeding, seeds
 /// until SIGINT or SIGTERM. A signal stops it early, keeping OUT.part.
-int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> store, const bt::endpoint_v4& listen,
+int download(const bt::metainfo& torrent, std::shared_ptr<bt::file_storage> store, const bt::endpoint& listen,
              const get_options& opts, bool resuming, bool created_root) {
   const fs::path out = opts.output_path;
   const std::string part = part_label(torrent, out);
@@ -291,7 +291,7 @@ struct peer_flag_texts {
 
   void add_to(CLI::App& app, std::string& listen, bool& verbose, bool& no_fast_extension) {
     app.add_option("--listen", listen,
-                   "ADDR:PORT to listen on, any IPv4 address of this host (0.0.0.0: all); port 0 picks a free port")
+                   "ADDR:PORT to listen on, any address of this host: IPv4, or IPv6 in brackets (0.0.0.0: all IPv4, [::]: all); port 0 picks a free port")
         ->capture_default_str();
     app.add_flag("-v,--verbose", verbose, "log peers connecting and leaving (with the reason) on stderr");
     app.add_flag("--no-fast-extension", no_fast_extension,
@@ -344,7 +344,7 @@ struct get_input {
 }  // namespace
 
 int run_seed(const seed_options& opts) {
-  const bt::endpoint_v4 listen = peer_listen_endpoint(opts.listen);
+  const bt::endpoint listen = peer_listen_endpoint(opts.listen);
   check_rate("--up", opts.up_bytes_per_s);
   if (opts.torrent_path.empty()) throw usage_error("torrent: an empty path (give the .torrent file)");
   if (opts.file_path.empty()) throw usage_error("file: an empty path (give the file to seed)");
@@ -394,7 +394,7 @@ int run_seed(const seed_options& opts) {
 }
 
 int run_get(const get_options& opts) {
-  bt::endpoint_v4 listen = peer_listen_endpoint(opts.listen);
+  bt::endpoint listen = peer_listen_endpoint(opts.listen);
   check_rate("--up", opts.up_bytes_per_s);
   check_rate("--down", opts.down_bytes_per_s);
   if (opts.output_path.empty()) throw usage_error("-o: an output file is required");

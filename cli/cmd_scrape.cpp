@@ -53,8 +53,8 @@ int run_scrape(const scrape_options& opts) {
   if (!url)
     throw usage_error((opts.tracker.empty() ? "the torrent's tracker " : "--tracker ") + url_text + ": " +
                       std::string(bt::to_string(url.error().code)));
-  const auto from = bt::parse_ipv4(opts.from);
-  if (!from) throw usage_error("--from: not an IPv4 address: " + opts.from);
+  const auto from = bt::parse_ip(opts.from);
+  if (!from) throw usage_error("--from: not an IPv4 or IPv6 address: " + opts.from);
 
   const auto timeout = std::chrono::duration_cast<bt::duration>(std::chrono::duration<double>(opts.timeout_seconds));
   asio::io_context io;
@@ -97,7 +97,7 @@ command add_scrape_command(CLI::App& parent) {
   auto* app = parent.add_subcommand("scrape", "ask a .torrent's tracker (http:// or udp://) for its seeds, leechers and downloads");
   app->add_option("torrent", in->opts.torrent_path, "the .torrent file")->required();
   app->add_option("--tracker", in->opts.tracker, "tracker URL instead of the torrent's announce URL");
-  app->add_option("--from", in->opts.from, "local IPv4 address to ask from (0.0.0.0: the system's choice)")
+  app->add_option("--from", in->opts.from, "local address to ask from, IPv4 or IPv6 (0.0.0.0: the system's choice)")
       ->capture_default_str();
   app->add_option("--timeout", in->timeout, "give up after this long, e.g. 5s")->capture_default_str();
   add_json_option(*app, in->opts.json_path);

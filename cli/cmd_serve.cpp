@@ -263,9 +263,8 @@ int run_serve(const serve_options& o) {
   positive("--max-seconds", parse_flag("--max-seconds", o.max_seconds, model::parse_duration_seconds));
   if (o.max_leechers < 1) throw usage_error("--max-leechers: at least 1");
   const auto endpoint = parse_listen_flag(o.listen, "the server", "127.0.0.1:8080");
-  const std::string ip = std::to_string(endpoint.ip[0]) + "." + std::to_string(endpoint.ip[1]) + "." +
-                         std::to_string(endpoint.ip[2]) + "." + std::to_string(endpoint.ip[3]);
-  const bool loopback = endpoint.ip[0] == 127;
+  const std::string ip = bt::url_host(endpoint.ip);  // "127.0.0.1", "[::1]": as in a URL and a Host header
+  const bool loopback = endpoint.ip.is_loopback();
 
   std::string chart_js;
   if (std::ifstream in{chart_js_path, std::ios::binary}) {
@@ -340,7 +339,7 @@ int run_serve(const serve_options& o) {
   server.set_keep_alive_max_count(1);  // a request a connection: each head passes the front's deadline
   std::unique_ptr<serve_front> front;
   try {
-    front = std::make_unique<serve_front>(ip, endpoint.port, backend_port, serve_front::limits{});
+    front = std::make_unique<serve_front>(bt::to_string(endpoint.ip), endpoint.port, backend_port, serve_front::limits{});
   } catch (const std::system_error& e) {
     std::cerr << "p2pdist: serve: cannot listen on " << o.listen << " (" << e.code().message() << ")\n";
     return 1;

@@ -25,7 +25,7 @@
 namespace p2pdist::cli {
 namespace {
 
-bt::endpoint_v4 listen_endpoint(const std::string& text) { return parse_listen_flag(text, "the tracker", "127.0.0.1:6969"); }
+bt::endpoint listen_endpoint(const std::string& text) { return parse_listen_flag(text, "the tracker", "127.0.0.1:6969"); }
 
 /// The --interval flag: whole seconds, since the protocol carries an integer of seconds.
 std::chrono::seconds announce_interval(double seconds) {
@@ -55,7 +55,7 @@ struct tracker_input {
 }  // namespace
 
 int run_tracker(const tracker_options& opts) {
-  const bt::endpoint_v4 listen = listen_endpoint(opts.listen);
+  const bt::endpoint listen = listen_endpoint(opts.listen);
   const std::chrono::seconds interval = announce_interval(opts.interval_seconds);
 
   asio::io_context io;
@@ -74,14 +74,12 @@ int run_tracker(const tracker_options& opts) {
     std::cerr << "p2pdist: " << e.what() << '\n';  // "tracker: cannot listen on [UDP ]ADDR:PORT: <reason>"
     return 1;
   }
-  std::cout << "tracker listening on http://" << bt::format_ipv4(listen.ip) << ':' << server.port()
-            << "/announce" << std::endl;
-  if (opts.udp)
-    std::cout << "tracker listening on udp://" << bt::format_ipv4(listen.ip) << ':' << server.port() << "/announce"
-              << std::endl;
-  if (listen.ip == std::array<std::uint8_t, 4>{0, 0, 0, 0})
-    std::cerr << "p2pdist: tracker: listening on every address of this host; the announce URL peers use names one "
-                 "of them\n";
+  const std::string where = bt::to_string(bt::endpoint{.ip = listen.ip, .port = server.port()});
+  std::cout << "tracker listening on http://" << where << "/announce" << std::endl;
+  if (opts.udp) std::cout << "tracker listening on udp://" << where << "/announce" << std::endl;
+  if (listen.ip.is_unspecified())
+    std::cerr << "p2pdist: tracker: listening on every address of this host"
+              << (listen.ip.is_v4() ? "" : " (IPv4 and IPv6)") << "; the announce URL peers use names one of them\n";
 
   signals.async_wait([&server](const std::error_code& ec, int) {
     if (!ec) server.stop();
@@ -93,7 +91,7 @@ int run_tracker(const tracker_options& opts) {
 command add_tracker_command(CLI::App& parent) {
   auto in = std::make_shared<tracker_input>();
   auto* app = parent.add_subcommand("tracker", "run an HTTP BitTorrent tracker (and with --udp a UDP one) until stopped");
-  app->add_option("--listen", in->opts.listen, "ADDR:PORT, any IPv4 address of this host (0.0.0.0: all)")
+  app->add_option("--listen", in->opts.listen, "ADDR:PORT, any address of this host: IPv4, or IPv6 in brackets (0.0.0.0: all IPv4, [::]: all)")
       ->capture_default_str();
   app->add_option("--interval", in->interval, "announce interval told to clients, e.g. 5s")->capture_default_str();
   app->add_flag("--udp", in->opts.udp, "also serve the UDP tracker protocol (BEP 15) on the same port");

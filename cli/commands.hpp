@@ -98,7 +98,7 @@ command add_demo_command(CLI::App& parent);
 /// `p2pdist tracker --listen 127.0.0.1:6969 [--interval 5s]`: runs the HTTP tracker until
 /// SIGINT or SIGTERM.
 struct tracker_options {
-  std::string listen = "127.0.0.1:6969";  ///< ADDR:PORT, any IPv4 address of this host
+  std::string listen = "127.0.0.1:6969";  ///< ADDR:PORT, any address of this host ([IPV6]:PORT for IPv6)
   double interval_seconds = 5;            ///< the announce interval told to clients
   bool udp = false;                       ///< also serve BEP 15 on the same port
 };
@@ -178,7 +178,7 @@ command add_simulate_command(CLI::App& parent);
 struct seed_options {
   std::string torrent_path;
   std::string file_path;
-  std::string listen = "127.0.0.1:0";  ///< ADDR:PORT, ADDR in 127.0.0.0/8; port 0: any free port
+  std::string listen = "127.0.0.1:0";  ///< ADDR:PORT, any address of this host ([IPV6]:PORT); port 0: any free port
   double up_bytes_per_s = 0;           ///< upload limit, bytes/s on the wire; 0 = unlimited
   bool verbose = false;                ///< log peers connecting and leaving on stderr
   bool no_fast_extension = false;      ///< true: do not offer the fast extension (BEP 6)

@@ -12,6 +12,7 @@
 #include <asio/strand.hpp>
 
 #include "cli/output.hpp"
+#include "loopback/net/asio_endpoint.hpp"
 #include "loopback/net/metadata_fetch.hpp"
 #include "loopback/protocol/magnet.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
@@ -20,12 +21,11 @@ namespace p2pdist::cli {
 namespace {
 
 /// A free TCP port on `ip` (the kernel's choice), or 0 when none can be bound.
-std::uint16_t free_port(const std::array<std::uint8_t, 4>& ip) {
+std::uint16_t free_port(const bt::ip_address& ip) {
   asio::io_context io;
   asio::ip::tcp::acceptor probe(io);
   std::error_code ec;
-  const asio::ip::tcp::endpoint at(asio::ip::address_v4(asio::ip::address_v4::bytes_type{ip[0], ip[1], ip[2], ip[3]}),
-                                   0);
+  const auto at = bt::make_endpoint(ip, 0);
   probe.open(at.protocol(), ec);
   if (!ec) probe.bind(at, ec);
   return ec ? 0 : probe.local_endpoint(ec).port();
@@ -33,7 +33,7 @@ std::uint16_t free_port(const std::array<std::uint8_t, 4>& ip) {
 
 }  // namespace
 
-std::optional<bt::metainfo> torrent_from_magnet(const std::string& link, bt::endpoint_v4& listen, bt::duration timeout,
+std::optional<bt::metainfo> torrent_from_magnet(const std::string& link, bt::endpoint& listen, bt::duration timeout,
                                                 bool verbose) {
   const auto shown = printable_text(link.size() > 80 ? link.substr(0, 77) + "..." : link);
   const auto magnet = bt::parse_magnet(link);
@@ -55,7 +55,7 @@ std::optional<bt::metainfo> torrent_from_magnet(const std::string& link, bt::end
   }
   if (trackers.empty()) {
     std::cerr << "p2pdist: " << shown
-              << ": no tracker p2pdist can reach (tr=http://... or udp://... at an IPv4 address); p2pdist finds peers "
+              << ": no tracker p2pdist can reach (tr=http://... or udp://... at an IPv4 or IPv6 address); p2pdist finds peers "
                  "through trackers only (no DHT)\n";
     return std::nullopt;
   }

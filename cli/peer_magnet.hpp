@@ -17,7 +17,7 @@ namespace p2pdist::cli {
 /// will listen: a port 0 is replaced by a free port, so that the trackers list us where we
 /// will be. On failure prints one line ("p2pdist: ...: why") and returns nullopt. With
 /// `verbose`, each tracker and peer that fails is logged on stderr.
-std::optional<bt::metainfo> torrent_from_magnet(const std::string& link, bt::endpoint_v4& listen, bt::duration timeout,
+std::optional<bt::metainfo> torrent_from_magnet(const std::string& link, bt::endpoint& listen, bt::duration timeout,
                                                 bool verbose);
 
 }  // namespace p2pdist::cli

@@ -156,8 +156,9 @@ void peer_run::on_event(const bt::client_event& e) {
                   << params_.torrent.piece_count() << " pieces verified)" << took.str() << std::endl;
       }
       if (params_.keep_seeding) {
-        std::cout << "seeding " << params_.out_label << " on " << bt::format_ipv4(client_->address()) << ':'
-                  << client_->port() << " until SIGINT or SIGTERM" << std::endl;
+        std::cout << "seeding " << params_.out_label << " on "
+                  << bt::to_string(bt::endpoint{.ip = client_->address(), .port = client_->port()})
+                  << " until SIGINT or SIGTERM" << std::endl;
       } else {
         finish();
       }
@@ -181,14 +182,14 @@ void peer_run::on_event(const bt::client_event& e) {
       break;
     case kind::peer_banned:
       clear_line();
-      std::cerr << "p2pdist: warning: banned " << (e.peer_ip ? bt::format_ipv4(*e.peer_ip) : "a peer") << ": "
+      std::cerr << "p2pdist: warning: banned " << (e.peer_ip ? bt::to_string(*e.peer_ip) : "a peer") << ": "
                 << e.detail << '\n';
       break;
     case kind::peer_connected:
     case kind::peer_disconnected:
       if (!params_.verbose) break;
       clear_line();
-      std::cerr << "p2pdist: peer " << (e.peer_ip ? bt::format_ipv4(*e.peer_ip) : "?") << ':' << e.peer_port
+      std::cerr << "p2pdist: peer " << (e.peer_ip ? bt::to_string(bt::endpoint{.ip = *e.peer_ip, .port = e.peer_port}) : "?")
                 << (e.kind == kind::peer_connected ? " connected" + (e.detail.empty() ? "" : " (" + e.detail + ")")
                                                    : " disconnected: " + e.detail)
                 << '\n';

@@ -132,7 +132,7 @@ serve_front::serve_front(const std::string& ip, int port, int backend_port, limi
     : impl_(std::make_unique<impl>()) {
   impl_->backend_port = backend_port;
   impl_->l = l;
-  const tcp::endpoint at(asio::ip::make_address_v4(ip), static_cast<unsigned short>(port));
+  const tcp::endpoint at(asio::ip::make_address(ip), static_cast<unsigned short>(port));
   impl_->acceptor.open(at.protocol());
   impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   impl_->acceptor.bind(at);  // throws std::system_error: in use, not an address here

@@ -25,7 +25,7 @@ namespace p2pdist::bt::detail {
 /// One connection of a session.
 struct connection {
   peer_key key{};
-  endpoint_v4 remote{};  ///< for an outgoing connection, the endpoint dialed
+  endpoint remote{};  ///< for an outgoing connection, the endpoint dialed
   bool outgoing = false;
   bool connected = false;           ///< the TCP connection is up (an outgoing one: handle_connected)
   bool closing = false;             ///< the session asked to close it, or it is stopping

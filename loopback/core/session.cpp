@@ -133,7 +133,7 @@ bool session::is_open(peer_key conn) const {
   return c != nullptr && c->is_open();
 }
 
-session::connection& session::add_connection(const endpoint_v4& remote, bool outgoing) {
+session::connection& session::add_connection(const endpoint& remote, bool outgoing) {
   const auto key = peer_key{next_key_++};
   auto c = std::make_unique<connection>();
   c->key = key;
@@ -220,10 +220,10 @@ detail::connection* idle_incoming(const Map& conns, bool holding_pieces, time_po
 
 }  // namespace
 
-std::optional<peer_key> session::handle_accept(const endpoint_v4& remote, time_point now) {
+std::optional<peer_key> session::handle_accept(const endpoint& remote, time_point now) {
   now_ = now;
   if (!started_ || stopping_) return std::nullopt;
-  if ((config_.loopback_only && !is_loopback(remote.ip)) || banned_.count(ip_key(remote.ip))) return std::nullopt;
+  if ((config_.loopback_only && !is_loopback(remote.ip)) || banned_.count(remote.ip)) return std::nullopt;
   // Connections closed but not yet gone do not count (they are leaving), nor our own dials
   // still connecting: peers dialing each other at the limit would otherwise refuse each
   // other's dials for the slots their own pending dials hold. Of those, the ones this
@@ -252,15 +252,14 @@ void session::connect_to(const peer_endpoint& peer, time_point now) {
   if (stopping_ || !started_ || peer.port == 0) return;
   if (config_.loopback_only && !is_loopback(peer.ip)) return;
   if (peer.ip == config_.address && peer.port == listen_port_) return;
-  if (banned_.count(ip_key(peer.ip)) || conns_.size() >= config_.max_peers) return;
+  if (banned_.count(peer.ip) || conns_.size() >= config_.max_peers) return;
   // A few dials at a time (half-open connections), as real clients do.
   const auto connecting = static_cast<std::size_t>(
       std::count_if(conns_.begin(), conns_.end(), [](const auto& kc) { return !kc.second->connected; }));
   if (connecting >= config_.max_half_open) return;
   if (peer.id && *peer.id == id_) return;
-  const endpoint_v4 remote{.ip = peer.ip, .port = peer.port};
-  const auto key = endpoint_key(remote);
-  if (dialed_.count(key) || not_useful_.count(key)) return;
+  const endpoint remote{.ip = peer.ip, .port = peer.port};
+  if (dialed_.count(remote) || not_useful_.count(remote)) return;
   // A seed does not dial: leechers come to it (they dial what the tracker lists), and a
   // seed dialing every peer it hears of would mostly meet other seeds (N² connections, each
   // closed at once, late in a swarm where everyone stays).
@@ -268,11 +267,11 @@ void session::connect_to(const peer_endpoint& peer, time_point now) {
   // The tracker lists one peer at this address and it has already connected to us: this
   // dial would only duplicate that connection, and the rule in handle_handshake would then
   // replace a working connection (its unchokes and requests) by a fresh one.
-  if (const auto listed = listed_per_ip_.find(ip_key(peer.ip)); listed != listed_per_ip_.end() && listed->second == 1) {
+  if (const auto listed = listed_per_ip_.find(peer.ip); listed != listed_per_ip_.end() && listed->second == 1) {
     for (const auto& [k, c] : conns_)
       if (c->is_open() && !c->outgoing && c->remote.ip == peer.ip) return;
   }
-  dialed_.insert(key);
+  dialed_.insert(remote);
   auto& c = add_connection(remote, true);
   outputs_.push_back(out::dial{.conn = c.key, .remote = remote});
 }
@@ -302,7 +301,7 @@ void session::handle_closed(peer_key conn, close_cause cause, std::string_view r
   if (!c.closing) c.close_reason = std::string(reason);
   c.closing = true;
   recount_serving(c);
-  if (c.outgoing) dialed_.erase(endpoint_key(c.remote));
+  if (c.outgoing) dialed_.erase(c.remote);
   if (c.in_picker) picker_.remove_peer(c.key);
   c.outstanding.clear();
   drop_offers(c.key);
@@ -340,10 +339,10 @@ bool session::unwanted(const connection& c) const {
 bool session::refuse_handshake(connection& c, const handshake& hs) {
   if (stopping_ || hs.info_hash != config_.torrent->info_hash) return true;
   if (hs.id == id_) {  // we dialed ourselves (e.g. the tracker listed us)
-    if (c.outgoing) not_useful_.insert(endpoint_key(c.remote));
+    if (c.outgoing) not_useful_.insert(c.remote);
     return true;
   }
-  if (banned_.count(ip_key(c.remote.ip))) return true;
+  if (banned_.count(c.remote.ip)) return true;
   return !keep_one_connection_per_id(c, hs);
 }
 
@@ -464,7 +463,7 @@ void session::handle_message(peer_key conn, const wire_event& message, time_poin
   if (first) {
     add_to_picker(c, bf != nullptr ? &bf->pieces : nullptr);
     if (unwanted(c)) {
-      if (c.outgoing) not_useful_.insert(endpoint_key(c.remote));
+      if (c.outgoing) not_useful_.insert(c.remote);
       close_connection(c, complete_ ? "both seeds" : "not a seed");
       return;
     }
@@ -543,7 +542,7 @@ void session::note_idle_message(connection& c) {
   if (!(config_.max_idle_messages_per_s > 0)) return;
   c.idle_messages.add(now_, 1);
   if (c.idle_messages.rate(now_) <= config_.max_idle_messages_per_s) return;
-  ban(ip_key(c.remote.ip), "flooding: more than " + std::to_string(static_cast<long long>(config_.max_idle_messages_per_s)) +
+  ban(c.remote.ip, "flooding: more than " + std::to_string(static_cast<long long>(config_.max_idle_messages_per_s)) +
                                " messages a second that move no data");
 }
 

@@ -83,7 +83,7 @@ class session {
   /// A peer connected to us from `remote`: its key, or nullopt when refused (banned, not
   /// loopback under loopback_only, or full with no idle connection to evict). Sends our
   /// handshake.
-  std::optional<peer_key> handle_accept(const endpoint_v4& remote, time_point now);
+  std::optional<peer_key> handle_accept(const endpoint& remote, time_point now);
   /// Our dial of `conn` connected: sends our handshake.
   void handle_connected(peer_key conn, time_point now);
   /// `conn` is closed (whoever closed it); the session forgets it. Unknown keys are ignored.
@@ -154,7 +154,7 @@ class session {
   // session.cpp: lifecycle, connections, dispatch, timers
   connection* find(peer_key k);
   const connection* find(peer_key k) const;
-  connection& add_connection(const endpoint_v4& remote, bool outgoing);
+  connection& add_connection(const endpoint& remote, bool outgoing);
   void close_connection(connection& c, std::string reason);
   void emit(client_event_kind kind, std::string detail = {}, std::optional<std::uint32_t> piece = {},
             const connection* c = nullptr);
@@ -199,9 +199,9 @@ class session {
   void cancel_elsewhere(const block_request& b, const std::vector<peer_key>& peers);
   void piece_passed(std::uint32_t piece, std::span<const std::uint64_t> fingerprints);
   void piece_failed(std::uint32_t piece, std::span<const std::uint64_t> fingerprints);
-  void strike(std::uint32_t address);
+  void strike(const ip_address& address);
   /// Bans an address: its connections close, with `reason`, and it may not come back.
-  void ban(std::uint32_t address, const std::string& reason);
+  void ban(const ip_address& address, const std::string& reason);
   /// c sent a message that moves no data (session_config::max_idle_messages_per_s).
   void note_idle_message(connection& c);
   void on_complete();
@@ -256,18 +256,18 @@ class session {
   std::uint32_t next_key_ = 1;
   std::unordered_map<std::uint32_t, std::unique_ptr<connection>> conns_;
   std::deque<output> outputs_;
-  std::set<std::uint64_t> dialed_;      // endpoints of open outgoing connections
-  std::set<std::uint64_t> not_useful_;  // endpoints that were us or useless (cs mode)
-  std::unordered_map<std::uint32_t, std::uint32_t> listed_per_ip_;  // address → peers the last announce listed there
-  std::set<std::uint32_t> banned_;                            // addresses
-  std::unordered_map<std::uint32_t, std::uint32_t> strikes_;  // address → failed pieces
+  std::set<endpoint> dialed_;      // endpoints of open outgoing connections
+  std::set<endpoint> not_useful_;  // endpoints that were us or useless (cs mode)
+  std::map<ip_address, std::uint32_t> listed_per_ip_;  // address → peers the last announce listed there
+  std::set<ip_address> banned_;                    // addresses
+  std::map<ip_address, std::uint32_t> strikes_;    // address → failed pieces
   /// Per piece being downloaded: the sender of each stored block (an address, 0 = none).
-  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> senders_;
+  std::unordered_map<std::uint32_t, std::vector<ip_address>> senders_;
   /// A piece that failed with blocks from several addresses: the fingerprints and senders
   /// of its bad copy, kept until the piece passes, to find which blocks were wrong.
   struct failed_copy {
     std::vector<std::uint64_t> fingerprints;
-    std::vector<std::uint32_t> senders;
+    std::vector<ip_address> senders;
   };
   std::unordered_map<std::uint32_t, failed_copy> failed_;
 

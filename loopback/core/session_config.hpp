@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "loopback/policy/choker.hpp"
+#include "loopback/protocol/endpoint.hpp"
 #include "loopback/protocol/metainfo.hpp"
 #include "loopback/protocol/time.hpp"
 
@@ -82,8 +83,9 @@ enum class upload_policy {
 /// Settings of a session; build it with designated initializers.
 struct session_config {
   std::shared_ptr<const metainfo> torrent{};          ///< required
-  std::array<std::uint8_t, 4> address{127, 0, 0, 1};  ///< ours (a dial to ourselves is skipped)
-  /// Dial and accept only addresses in 127.0.0.0/8 (the in-process harness and its tests).
+  ip_address address{127, 0, 0, 1};  ///< ours (a dial to ourselves is skipped)
+  /// Dial and accept only loopback addresses, 127.0.0.0/8 and ::1 (the in-process harness
+  /// and its tests).
   bool loopback_only = true;
   bool has_tracker = false;          ///< announce (the driver carries the announces)
   bool upload = true;                ///< false: never unchoke anyone (client-server leechers)

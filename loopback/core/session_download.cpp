@@ -14,6 +14,10 @@
 
 namespace p2pdist::bt {
 
+namespace {
+/// The sender of a block not received yet (no peer has this address).
+constexpr ip_address no_sender{};
+}  // namespace
 
 void session::add_to_picker(connection& c, const bitfield* pieces) {
   c.first_message_seen = true;
@@ -213,8 +217,8 @@ bool session::handle_block(peer_key conn, const msg::piece& p, time_point now) {
   if (!fresh) stats_.wasted_bytes += len;
   if (fresh) {
     auto& senders = senders_[p.index];
-    if (senders.empty()) senders.assign(picker_.blocks_in_piece(p.index), 0);
-    senders[p.begin / block_bytes] = ip_key(c.remote.ip);
+    if (senders.empty()) senders.assign(picker_.blocks_in_piece(p.index), no_sender);
+    senders[p.begin / block_bytes] = c.remote.ip;
     cancel_elsewhere(b, outcome.cancel);
     if (outcome.piece_complete)
       outputs_.push_back(out::check_piece{.piece = p.index, .fingerprints_on_pass = failed_.count(p.index) > 0});
@@ -245,14 +249,14 @@ namespace {
 
 // The senders of the blocks whose fingerprints differ between two copies of a piece (with
 // `same_sender`, only blocks that the same address sent both times).
-std::set<std::uint32_t> senders_of_differing_blocks(std::span<const std::uint64_t> a_prints,
-                                                    std::span<const std::uint32_t> a_senders,
-                                                    std::span<const std::uint64_t> b_prints,
-                                                    std::span<const std::uint32_t> b_senders, bool same_sender) {
-  std::set<std::uint32_t> guilty;
+std::set<ip_address> senders_of_differing_blocks(std::span<const std::uint64_t> a_prints,
+                                                 std::span<const ip_address> a_senders,
+                                                 std::span<const std::uint64_t> b_prints,
+                                                 std::span<const ip_address> b_senders, bool same_sender) {
+  std::set<ip_address> guilty;
   const std::size_t n = std::min({a_prints.size(), a_senders.size(), b_prints.size(), b_senders.size()});
   for (std::size_t blk = 0; blk < n; ++blk) {
-    if (a_senders[blk] == 0 || a_prints[blk] == b_prints[blk]) continue;
+    if (a_senders[blk] == no_sender || a_prints[blk] == b_prints[blk]) continue;
     if (same_sender && a_senders[blk] != b_senders[blk]) continue;
     guilty.insert(a_senders[blk]);
   }
@@ -268,7 +272,7 @@ void session::piece_passed(std::uint32_t piece, std::span<const std::uint64_t> f
     const auto guilty = senders_of_differing_blocks(fit->second.fingerprints, fit->second.senders, fingerprints,
                                                     fit->second.senders, false);
     failed_.erase(fit);
-    for (const auto a : guilty) strike(a);
+    for (const auto& a : guilty) strike(a);
   }
   senders_.erase(piece);
   stats_.pieces_held = static_cast<std::uint32_t>(picker_.have().count());
@@ -290,10 +294,10 @@ void session::piece_failed(std::uint32_t piece, std::span<const std::uint64_t> f
   ++stats_.hash_failures;
   stats_.hash_failed_bytes += config_.torrent->piece_size(piece);
   const auto sit = senders_.find(piece);
-  const std::vector<std::uint32_t> senders = sit != senders_.end() ? sit->second : std::vector<std::uint32_t>{};
+  const std::vector<ip_address> senders = sit != senders_.end() ? sit->second : std::vector<ip_address>{};
   if (sit != senders_.end()) senders_.erase(sit);
-  std::set<std::uint32_t> distinct(senders.begin(), senders.end());
-  distinct.erase(0);
+  std::set<ip_address> distinct(senders.begin(), senders.end());
+  distinct.erase(no_sender);
   // With several senders nobody can be blamed yet: the piece comes next from one peer
   // alone, so that its next check names the culprit either way (fails: that peer; passes:
   // the senders of the blocks that differ from this copy).
@@ -305,7 +309,7 @@ void session::piece_failed(std::uint32_t piece, std::span<const std::uint64_t> f
   } else if (!distinct.empty()) {
     // A second bad copy with several senders: an address that sent two different versions
     // of one block lied (without this, two liars that share pieces are never struck).
-    for (const auto a : senders_of_differing_blocks(fit->second.fingerprints, fit->second.senders, fingerprints,
+    for (const auto& a : senders_of_differing_blocks(fit->second.fingerprints, fit->second.senders, fingerprints,
                                                     senders, true))
       strike(a);
   }
@@ -313,17 +317,17 @@ void session::piece_failed(std::uint32_t piece, std::span<const std::uint64_t> f
   fill_all_pipelines();
 }
 
-void session::strike(std::uint32_t address) {
+void session::strike(const ip_address& address) {
   if (banned_.count(address)) return;
   if (++strikes_[address] < std::max<std::uint32_t>(config_.max_hash_failures, 1)) return;
   ban(address, "repeated hash failures");
 }
 
-void session::ban(std::uint32_t address, const std::string& reason) {
+void session::ban(const ip_address& address, const std::string& reason) {
   if (!banned_.insert(address).second) return;
   ++stats_.peers_banned;
   for (auto& [k, c] : conns_) {
-    if (c->is_open() && ip_key(c->remote.ip) == address) {
+    if (c->is_open() && c->remote.ip == address) {
       emit(client_event_kind::peer_banned, reason, {}, c.get());
       close_connection(*c, "banned: " + reason);
     }

@@ -45,7 +45,7 @@ struct client_event {
   client_event_kind kind{};
   time_point at{};
   std::optional<std::uint32_t> piece{};                  ///< piece events
-  std::optional<std::array<std::uint8_t, 4>> peer_ip{};  ///< peer events
+  std::optional<ip_address> peer_ip{};  ///< peer events
   std::uint16_t peer_port = 0;                           ///< peer events, listening
   std::string detail{};
 };
@@ -106,7 +106,7 @@ struct close {
 /// handle_connected or handle_closed (close_cause::connect).
 struct dial {
   peer_key conn{};
-  endpoint_v4 remote{};
+  endpoint remote{};
 };
 /// The blocks queued for upload on `conn` changed (queued, cancelled, cleared, or the front
 /// moved to another piece): read upload_queued_bytes and upload_priority again.

@@ -73,7 +73,7 @@ void session::on_announce_reply(const announce_response& response) {
   backoff_ = config_.tracker_retry_min;
   next_announce_at_ = now_ + std::max<duration>(response.interval, std::chrono::seconds(1));
   listed_per_ip_.clear();
-  for (const auto& p : response.peers) ++listed_per_ip_[ip_key(p.ip)];
+  for (const auto& p : response.peers) ++listed_per_ip_[p.ip];
   for (const auto& p : response.peers) connect_to(p, now_);
 }
 

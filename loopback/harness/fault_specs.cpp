@@ -66,8 +66,10 @@ std::size_t churn_count(const std::vector<fault_spec>& faults) {
 
 std::array<std::uint8_t, 4> fault_address(std::size_t j) { return {127, 0, 200, static_cast<std::uint8_t>(1 + j)}; }
 
-bool is_fault_address(const std::array<std::uint8_t, 4>& ip) noexcept {
-  return ip[0] == 127 && ip[1] == 0 && ip[2] == 200;
+bool is_fault_address(const bt::ip_address& ip) noexcept {
+  if (!ip.is_v4()) return false;
+  const auto v4 = ip.to_v4();
+  return v4[0] == 127 && v4[1] == 0 && v4[2] == 200;
 }
 
 std::vector<churn_entry> plan_churn(std::size_t leechers, std::size_t churners, std::uint64_t seed) {

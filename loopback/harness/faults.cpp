@@ -117,7 +117,7 @@ class fault_peer : public std::enable_shared_from_this<fault_peer> {
 
   /// Any thread.
   fault_peer_stats stats() const {
-    return {.address = bt::format_ipv4(address_),
+    return {.address = bt::to_string(bt::ip_address(address_)),
             .kind = kind_,
             .connections = connections_.load(),
             .requests = requests_.load(),
@@ -209,7 +209,7 @@ class fault_peer : public std::enable_shared_from_this<fault_peer> {
   /// Dials `target` again and again (after reconnect_pause), until stopping, until the
   /// target refuses the connection, or (kinds that serve requests) after a run of sessions
   /// that brought no request.
-  asio::awaitable<void> outgoing(bt::endpoint_v4 target, bool to_tracker) {
+  asio::awaitable<void> outgoing(bt::endpoint target, bool to_tracker) {
     auto self = shared_from_this();
     auto s = open_session();
     if (!s) co_return;
@@ -437,7 +437,7 @@ class fault_peer : public std::enable_shared_from_this<fault_peer> {
   /// Dials a peer the tracker listed, once per endpoint (the dial loop reconnects itself).
   void consider(const bt::peer_endpoint& p) {
     if (stopping_ || p.port == 0 || !bt::is_loopback(p.ip) || is_fault_address(p.ip) || p.ip == address_) return;
-    const bt::endpoint_v4 target{.ip = p.ip, .port = p.port};
+    const bt::endpoint target{.ip = p.ip, .port = p.port};
     if (!targets_.insert(bt::to_string(target)).second) return;
     const std::size_t loops = kind_ == fault_kind::slowloris ? config_.slowloris_connections : 1;
     for (std::size_t k = 0; k < loops; ++k) spawn(outgoing(target, false));

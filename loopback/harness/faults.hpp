@@ -94,7 +94,7 @@ inline constexpr std::size_t max_fault_peers = 250;
 /// Precondition: j < max_fault_peers.
 std::array<std::uint8_t, 4> fault_address(std::size_t j);
 /// The address is in the adversaries' range 127.0.200.0/24.
-bool is_fault_address(const std::array<std::uint8_t, 4>& ip) noexcept;
+bool is_fault_address(const bt::ip_address& ip) noexcept;
 
 /// When one churning leecher leaves: once it holds `leave_at_fraction` of the file.
 struct churn_entry {
@@ -111,7 +111,7 @@ std::vector<churn_entry> plan_churn(std::size_t leechers, std::size_t churners, 
 /// scale (see harness.hpp).
 struct fault_swarm_config {
   std::shared_ptr<const bt::metainfo> torrent{};  ///< required
-  bt::endpoint_v4 tracker{};                      ///< the harness's tracker
+  bt::endpoint tracker{};                      ///< the harness's tracker
   std::vector<fault_spec> faults{};               ///< churn entries are ignored here
   bt::duration announce_interval = std::chrono::seconds(1);   ///< re-announce, learn peers
   bt::duration reconnect_pause = std::chrono::milliseconds(500);  ///< drop, garbage, slowloris

@@ -143,8 +143,8 @@ swarm_plan::swarm_plan(const swarm_config& config, std::shared_ptr<const bt::met
   // Per-leecher round trips: one table for all instances, by address (seeds and the tracker
   // are not in it: zero).
   if (!config.leecher_rtt.empty()) {
-    auto table = std::make_shared<std::unordered_map<std::uint32_t, bt::duration>>();
-    for (std::size_t i = 0; i < config.leechers; ++i) (*table)[bt::ip_key(leecher_address(i))] = config.leecher_rtt[i];
+    auto table = std::make_shared<std::unordered_map<bt::ip_address, bt::duration>>();
+    for (std::size_t i = 0; i < config.leechers; ++i) (*table)[leecher_address(i)] = config.leecher_rtt[i];
     leecher_rtt_ = std::move(table);
   }
 }
@@ -173,11 +173,11 @@ void swarm_plan::add_path(bt::client_config& c) const {
   if (leecher_rtt_) {
     // One round trip per leecher: a connection's is the sum of its ends' (a seed's and the
     // tracker's are zero).
-    const auto of = [access = leecher_rtt_](const std::array<std::uint8_t, 4>& ip) {
-      const auto it = access->find(bt::ip_key(ip));
+    const auto of = [access = leecher_rtt_](const bt::ip_address& ip) {
+      const auto it = access->find(ip);
       return it == access->end() ? bt::duration::zero() : it->second;
     };
-    c.path = [own = of(c.address), of](const std::array<std::uint8_t, 4>& remote) {
+    c.path = [own = of(c.address), of](const bt::ip_address& remote) {
       const auto one_way = (own + of(remote)) / 2;
       return bt::path_delay{.inbound = one_way, .outbound = one_way};
     };
@@ -185,7 +185,7 @@ void swarm_plan::add_path(bt::client_config& c) const {
   }
   if (config_.rtt_max <= bt::duration::zero()) return;
   c.path = [own = c.address, seed = config_.rng_seed, lo = config_.rtt_min,
-            hi = config_.rtt_max](const std::array<std::uint8_t, 4>& remote) {
+            hi = config_.rtt_max](const bt::ip_address& remote) {
     const auto one_way = bt::pair_one_way_delay(seed, own, remote, lo, hi);
     return bt::path_delay{.inbound = one_way, .outbound = one_way};
   };

@@ -76,7 +76,7 @@ class swarm_plan {
   bt::choker_config choker_;
   scaled_timeouts timeouts_;
   /// config.leecher_rtt by leecher address (null without it), shared by every instance's path.
-  std::shared_ptr<const std::unordered_map<std::uint32_t, bt::duration>> leecher_rtt_;
+  std::shared_ptr<const std::unordered_map<bt::ip_address, bt::duration>> leecher_rtt_;
 };
 
 }  // namespace p2pdist::loopback

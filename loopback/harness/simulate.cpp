@@ -104,7 +104,7 @@ class simulation_run {
         .on_event = [this](std::size_t peer, const bt::client_event& e) { on_event(peer, e); }});
     const swarm_plan plan(config_, torrent_, simulated_max_peers(config_));
     std::uint64_t rng_seed = config_.rng_seed;
-    std::vector<std::array<std::uint8_t, 4>> servers;
+    std::vector<bt::ip_address> servers;
     for (std::size_t s = 0; s < config_.seeds; ++s) {
       const auto c = plan.seed(s, rng_seed++);
       world_->add_peer({.address = c.address,
@@ -123,7 +123,7 @@ class simulation_run {
                         .session = bt::session_config_for(c, true),
                         .start_at = options_.seed_lead,
                         .access_rtt = config_.leecher_rtt.empty() ? bt::duration::zero() : config_.leecher_rtt[i],
-                        .dial_at_start = plan.p2p() ? std::vector<std::array<std::uint8_t, 4>>{} : servers});
+                        .dial_at_start = plan.p2p() ? std::vector<bt::ip_address>{} : servers});
     }
     held_.assign(n(), 0);
     complete_.assign(n(), false);

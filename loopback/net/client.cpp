@@ -46,7 +46,7 @@ const client_config& checked(const client_config& c) {
   if (c.store->size_bytes() != c.torrent->total_bytes)
     throw std::invalid_argument("client: storage size differs from the torrent's");
   if (c.loopback_only && !is_loopback(c.address))
-    throw std::invalid_argument("client: address " + format_ipv4(c.address) + " is not in 127.0.0.0/8");
+    throw std::invalid_argument("client: address " + to_string(c.address) + " is not a loopback address (127.0.0.0/8, ::1)");
   return c;
 }
 
@@ -127,6 +127,9 @@ void client_impl::start() {
   const auto listen_at = make_endpoint(config_.address, config_.port);
   acceptor_.open(listen_at.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  std::error_code both;
+  serve_both_families(acceptor_, config_.address, both);
+  if (both) throw std::system_error(both, "client: cannot take IPv4 on " + to_string(config_.address));
   if (!down_.unlimited())  // accepted sockets inherit it, before the window scale is fixed
     acceptor_.set_option(asio::socket_base::receive_buffer_size(static_cast<int>(limited_socket_buffer_bytes)));
   acceptor_.bind(listen_at);
@@ -181,7 +184,7 @@ peer_connection* client_impl::find(peer_key k) {
   return it == conns_.end() ? nullptr : it->second.get();
 }
 
-std::shared_ptr<peer_connection> client_impl::make_connection(peer_key key, const std::array<std::uint8_t, 4>& remote) {
+std::shared_ptr<peer_connection> client_impl::make_connection(peer_key key, const ip_address& remote) {
   const auto delay = path_to(remote);
   connection_params params{
       .key = key,
@@ -196,7 +199,7 @@ std::shared_ptr<peer_connection> client_impl::make_connection(peer_key key, cons
   return c;
 }
 
-void client_impl::report_round_trip(peer_key key, const std::array<std::uint8_t, 4>& remote,
+void client_impl::report_round_trip(peer_key key, const ip_address& remote,
                                     std::optional<duration> tcp) {
   const auto delay = path_to(remote);
   const duration added = delay.inbound + delay.outbound;
@@ -361,10 +364,10 @@ client::~client() {
 }
 
 void client::start() { impl_->start(); }
-void client::connect_to(const endpoint_v4& peer) { impl_->connect_to(peer_endpoint{.ip = peer.ip, .port = peer.port}); }
+void client::connect_to(const endpoint& peer) { impl_->connect_to(peer_endpoint{.ip = peer.ip, .port = peer.port}); }
 void client::stop(std::function<void()> on_stopped) { impl_->stop(std::move(on_stopped)); }
 std::uint16_t client::port() const noexcept { return impl_->port(); }
-std::array<std::uint8_t, 4> client::address() const noexcept { return impl_->address(); }
+ip_address client::address() const noexcept { return impl_->address(); }
 const peer_id& client::id() const noexcept { return impl_->id(); }
 client_stats client::stats() const { return impl_->stats(); }
 bool client::is_complete() const { return impl_->stats().complete; }

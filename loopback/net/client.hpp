@@ -66,9 +66,9 @@ struct path_delay {
 struct client_config {
   std::shared_ptr<const metainfo> torrent{};  ///< required
   std::shared_ptr<storage> store{};           ///< required; size_bytes() == torrent->total_bytes
-  std::array<std::uint8_t, 4> address{127, 0, 0, 1};  ///< ours to listen and dial from (0.0.0.0: any)
-  /// Listen, dial and accept only in 127.0.0.0/8 (the in-process harness and its tests);
-  /// false for the standalone seed and get, which work on any IPv4 network.
+  ip_address address{127, 0, 0, 1};  ///< ours to listen and dial from (0.0.0.0 or ::: any)
+  /// Listen, dial and accept only in 127.0.0.0/8 and ::1 (the in-process harness and its
+  /// tests); false for the standalone seed and get, which work on any IPv4 or IPv6 network.
   bool loopback_only = true;
   std::uint16_t port = 0;                              ///< 0: any free port (see client::port())
   /// Tracker: nullopt uses the torrent's announce URL; an empty string means no tracker.
@@ -105,7 +105,7 @@ struct client_config {
   int numwant = 50;                                          ///< peers asked of the tracker
   /// Network emulation: the delays of the path to a peer at this address (both ends of an
   /// in-process swarm draw the same); empty: none. See peer_connection.
-  std::function<path_delay(const std::array<std::uint8_t, 4>& remote)> path{};
+  std::function<path_delay(const ip_address& remote)> path{};
   duration jitter{};  ///< emulated paths: each read waits up to this much longer (order kept)
   /// Called on the instance's strand; must not block (never wait for stop() in it).
   std::function<void(const client_event&)> on_event{};
@@ -132,9 +132,9 @@ class client {
   /// runs. Any thread, once, before the other calls below. Throws std::system_error when
   /// it cannot listen or read its storage, std::logic_error when called twice.
   void start();
-  /// Dials a peer (127.0.0.0/8 only; ignored otherwise, or when it is us, banned, already
+  /// Dials a peer (loopback only unless loopback_only is false; ignored otherwise, or when it is us, banned, already
   /// connected or max_peers is reached). Any thread.
-  void connect_to(const endpoint_v4& peer);
+  void connect_to(const endpoint& peer);
   /// Stops: announces `stopped` (bounded by stop_announce_timeout), closes the listener and
   /// every connection, cancels timers. `on_stopped` runs on the strand once all is closed.
   /// Idempotent; any thread; never blocks.
@@ -143,7 +143,7 @@ class client {
   /// The port we listen on (valid after start()). Any thread.
   [[nodiscard]] std::uint16_t port() const noexcept;
   /// Our address. Any thread.
-  [[nodiscard]] std::array<std::uint8_t, 4> address() const noexcept;
+  [[nodiscard]] ip_address address() const noexcept;
   /// Our peer id: "-PD0001-" and 12 random bytes. Any thread.
   [[nodiscard]] const peer_id& id() const noexcept;
   /// A consistent snapshot of the counters. Any thread.

@@ -58,7 +58,7 @@ class client_impl final : public connection_host, public std::enable_shared_from
   void connect_to(const peer_endpoint& peer);
   void stop(std::function<void()> on_stopped);
   std::uint16_t port() const noexcept { return port_.load(); }
-  std::array<std::uint8_t, 4> address() const noexcept { return config_.address; }
+  ip_address address() const noexcept { return config_.address; }
   const peer_id& id() const noexcept { return session_.id(); }
   client_stats stats() const {
     std::lock_guard lock(stats_mutex_);
@@ -102,14 +102,14 @@ class client_impl final : public connection_host, public std::enable_shared_from
   void carry_out(out::event& o);
   void carry_out(out::stop& o);
   peer_connection* find(peer_key k);
-  std::shared_ptr<peer_connection> make_connection(peer_key key, const std::array<std::uint8_t, 4>& remote);
+  std::shared_ptr<peer_connection> make_connection(peer_key key, const ip_address& remote);
   /// config_.path's delays to `remote` (none without a path).
-  path_delay path_to(const std::array<std::uint8_t, 4>& remote) const {
+  path_delay path_to(const ip_address& remote) const {
     return config_.path ? config_.path(remote) : path_delay{};
   }
   /// Tells the session a connection's round trip: TCP's own estimate (when the kernel gives
   /// one) plus what an emulated path adds both ways.
-  void report_round_trip(peer_key key, const std::array<std::uint8_t, 4>& remote, std::optional<duration> tcp);
+  void report_round_trip(peer_key key, const ip_address& remote, std::optional<duration> tcp);
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> wake_loop();

@@ -36,9 +36,9 @@ asio::awaitable<void> client_impl::accept_loop() {
     }
     std::error_code ec2;
     const auto remote = socket.remote_endpoint(ec2);
-    if (ec2 || !remote.address().is_v4()) continue;
-    const auto b = remote.address().to_v4().to_bytes();
-    const auto key = session_.handle_accept({.ip = {b[0], b[1], b[2], b[3]}, .port = remote.port()}, now());
+    if (ec2) continue;
+    const ip_address b = from_asio(remote.address());
+    const auto key = session_.handle_accept({.ip = b, .port = remote.port()}, now());
     if (!key) {
       socket.close(ec2);
       drain();  // an eviction may have been decided all the same

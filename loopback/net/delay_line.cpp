@@ -48,10 +48,17 @@ void delay_line::pop(std::size_t n) {
   }
 }
 
-duration pair_one_way_delay(std::uint64_t seed, const std::array<std::uint8_t, 4>& a,
-                            const std::array<std::uint8_t, 4>& b, duration rtt_min, duration rtt_max) {
-  const auto number = [](const std::array<std::uint8_t, 4>& ip) {
-    return std::uint64_t{ip[0]} << 24 | std::uint64_t{ip[1]} << 16 | std::uint64_t{ip[2]} << 8 | ip[3];
+duration pair_one_way_delay(std::uint64_t seed, const ip_address& a, const ip_address& b, duration rtt_min,
+                            duration rtt_max) {
+  // An IPv4 address as its 32-bit number; an IPv6 one folded to 32 bits.
+  const auto number = [](const ip_address& ip) -> std::uint64_t {
+    if (ip.is_v4()) {
+      const auto v4 = ip.to_v4();
+      return std::uint64_t{v4[0]} << 24 | std::uint64_t{v4[1]} << 16 | std::uint64_t{v4[2]} << 8 | v4[3];
+    }
+    std::uint64_t h = 0;
+    for (auto byte : ip.bytes()) h = h * 131 + byte;
+    return h & 0xffffffffu;
   };
   const auto lo = std::min(number(a), number(b)), hi = std::max(number(a), number(b));
   std::uint64_t state = seed ^ (lo << 32 | hi);

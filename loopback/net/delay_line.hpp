@@ -20,6 +20,7 @@
 #include <span>
 #include <vector>
 
+#include "loopback/protocol/endpoint.hpp"
 #include "loopback/protocol/time.hpp"
 
 namespace p2pdist::bt {
@@ -73,7 +74,7 @@ inline double unit_fraction(std::uint64_t bits) noexcept { return static_cast<do
 /// The one-way delay of an emulated path between two addresses: half a round trip drawn
 /// uniformly in [rtt_min, rtt_max] from `seed` and the pair, whichever end asks (both ends
 /// of an in-process connection then delay by the same amount).
-duration pair_one_way_delay(std::uint64_t seed, const std::array<std::uint8_t, 4>& a,
-                            const std::array<std::uint8_t, 4>& b, duration rtt_min, duration rtt_max);
+duration pair_one_way_delay(std::uint64_t seed, const ip_address& a, const ip_address& b, duration rtt_min,
+                            duration rtt_max);
 
 }  // namespace p2pdist::bt

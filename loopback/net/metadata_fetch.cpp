@@ -32,7 +32,7 @@ namespace {
 using asio::ip::tcp;
 using strand_type = asio::strand<asio::io_context::executor_type>;
 
-std::string endpoint_text(const peer_endpoint& p) { return to_string(endpoint_v4{.ip = p.ip, .port = p.port}); }
+std::string endpoint_text(const peer_endpoint& p) { return to_string(endpoint{.ip = p.ip, .port = p.port}); }
 
 /// The peers every tracker lists for the torrent (each once, in order).
 asio::awaitable<std::vector<peer_endpoint>> ask_trackers(strand_type strand, const metadata_fetch_config& c,
@@ -137,8 +137,7 @@ class metadata_peer {
 
   asio::awaitable<metadata_fetch_result> talk(const peer_endpoint& peer) {
     std::error_code ec;
-    socket_->open(tcp::v4(), ec);
-    if (!ec) socket_->bind(make_endpoint(config_.local_ip, 0), ec);
+    open_towards(*socket_, config_.local_ip, peer.ip, ec);
     if (!ec)
       co_await socket_->async_connect(make_endpoint(peer.ip, peer.port), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return failed("cannot connect: " + ec.message());

@@ -30,7 +30,7 @@ namespace p2pdist::bt {
 struct metadata_fetch_config {
   sha1_digest info_hash{};
   std::vector<tracker_url> trackers{};        ///< asked in turn, each round
-  std::array<std::uint8_t, 4> local_ip{127, 0, 0, 1};  ///< our address: trackers and peers see it
+  ip_address local_ip{127, 0, 0, 1};          ///< our address: trackers and peers see it
   std::uint16_t listen_port = 0;              ///< announced: where our client will listen (1..65535)
   peer_id id{};                               ///< announced, and in our handshakes
   duration timeout = std::chrono::seconds(60);       ///< the whole fetch

@@ -1,5 +1,7 @@
 #include "loopback/net/peer_connection.hpp"
 
+#include "loopback/net/asio_endpoint.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <utility>
@@ -89,10 +91,7 @@ std::optional<duration> tcp_round_trip(asio::ip::tcp::socket& socket) {
   return std::chrono::duration_cast<duration>(std::chrono::microseconds(info.tcpi_rtt));
 }
 
-std::array<std::uint8_t, 4> peer_connection::remote_address() const {
-  if (!remote_.address().is_v4()) return {};
-  return remote_.address().to_v4().to_bytes();
-}
+ip_address peer_connection::remote_address() const { return from_asio(remote_.address()); }
 
 void peer_connection::send(const wire_event& message) {
   if (closed_) return;
@@ -161,8 +160,9 @@ asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self
   try {
     std::error_code ec;
     if (local && !closed_) {
-      socket_.open(asio::ip::tcp::v4(), ec);
-      if (!ec) socket_.bind(*local, ec);
+      socket_.open(remote_.protocol(), ec);
+      // Our own address when it is of the peer's family (else the system picks one).
+      if (!ec && local->protocol() == remote_.protocol()) socket_.bind(*local, ec);
       if (!ec) set_buffer_sizes();  // before connecting: the window scale is fixed then
       if (!ec) co_await socket_.async_connect(remote_, asio::redirect_error(asio::use_awaitable, ec));
       if (!ec && !closed_ && params_.connect_delay > duration::zero()) {

@@ -150,7 +150,7 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   [[nodiscard]] std::uint64_t read_wanted() const noexcept { return read_wanted_; }
 
   /// The peer's IPv4 address (zeros before it is known).
-  [[nodiscard]] std::array<std::uint8_t, 4> remote_address() const;
+  [[nodiscard]] ip_address remote_address() const;
   /// The host's key for this peer.
   [[nodiscard]] peer_key key() const noexcept { return params_.key; }
 

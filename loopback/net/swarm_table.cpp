@@ -7,28 +7,13 @@ namespace p2pdist::bt::detail {
 
 namespace {
 
-/// A peer's (address, port) packed into one integer: address in bits 16..47, port below.
-std::uint64_t peer_key(const ipv4_bytes& ip, std::uint16_t port) {
-  std::uint64_t key = 0;
-  for (std::uint8_t b : ip) key = (key << 8) | b;
-  return (key << 16) | port;
+/// The address range a peer's address is in: its IPv4 /24 (a host's neighbours), or its
+/// IPv6 /64 (one subnet, which one host can fill with addresses of its own).
+ip_address range_of(const ip_address& ip) {
+  auto bytes = ip.bytes();
+  for (std::size_t i = ip.is_v4() ? 15 : 8; i < 16; ++i) bytes[i] = 0;
+  return ip_address::from_v6(bytes);
 }
-
-/// The (address, port) packed by peer_key, without an id.
-peer_endpoint unpack_key(std::uint64_t key) {
-  peer_endpoint out;
-  out.port = static_cast<std::uint16_t>(key & 0xffff);
-  for (std::size_t i = 0; i < 4; ++i) {
-    out.ip[3 - i] = static_cast<std::uint8_t>((key >> (16 + 8 * i)) & 0xff);
-  }
-  return out;
-}
-
-/// The address part of a peer_key.
-std::uint32_t address_of(std::uint64_t key) { return static_cast<std::uint32_t>(key >> 16); }
-
-/// The address range (IPv4 /24) of a peer_key.
-std::uint32_t range_of(std::uint64_t key) { return address_of(key) >> 8; }
 
 }  // namespace
 
@@ -46,7 +31,7 @@ std::int64_t swarm_table::torrent::seeds() const {
       std::count_if(peers.begin(), peers.end(), [](const peer_record& p) { return p.left_bytes == 0; }));
 }
 
-announce_response swarm_table::announce(const announce_request& request, const ipv4_bytes& ip, time_point at,
+announce_response swarm_table::announce(const announce_request& request, const ip_address& ip, time_point at,
                                         std::mt19937_64& rng) {
   announce_response out;
   out.interval = config_.interval;
@@ -63,7 +48,7 @@ announce_response swarm_table::announce(const announce_request& request, const i
   torrent& t = it->second;
   purge(t, at - expiry_);
 
-  const std::uint64_t key = peer_key(ip, request.port);
+  const endpoint key{.ip = ip, .port = request.port};
   const auto found = t.index.find(key);
   if (request.event == announce_event::stopped) {
     if (found != t.index.end()) remove(t, found->second);
@@ -141,8 +126,8 @@ announce_response swarm_table::failure(std::string reason) {
 void swarm_table::file(torrent& t, std::size_t i, const sha1_digest& info_hash) {
   const peer_record& p = t.peers[i];
   const peer_place place{.info_hash = info_hash, .key = p.key};
-  by_address_[address_of(p.key)].emplace(p.touched, place);
-  by_range_[range_of(p.key)].emplace(p.touched, place);
+  by_address_[p.key.ip].emplace(p.touched, place);
+  by_range_[range_of(p.key.ip)].emplace(p.touched, place);
   all_.emplace(p.touched, place);
   t.by_touched.emplace(p.touched, place);
 }
@@ -150,7 +135,7 @@ void swarm_table::file(torrent& t, std::size_t i, const sha1_digest& info_hash) 
 void swarm_table::unfile(torrent& t, std::size_t i) {
   const peer_record& p = t.peers[i];
   for (auto* books : {&by_address_, &by_range_}) {
-    const auto b = books->find(books == &by_address_ ? address_of(p.key) : range_of(p.key));
+    const auto b = books->find(books == &by_address_ ? p.key.ip : range_of(p.key.ip));
     if (b == books->end()) continue;
     b->second.erase(p.touched);
     if (b->second.empty()) books->erase(b);
@@ -165,13 +150,13 @@ void swarm_table::remove(torrent& t, std::size_t i) {
   --peers_;
 }
 
-void swarm_table::make_room(torrent& t, std::uint64_t key) {
+void swarm_table::make_room(torrent& t, const endpoint& key) {
   // The torrent's own cap first: what it evicts may also bring the others under theirs.
   if (t.peers.size() >= config_.max_peers_per_torrent) evict_oldest(t.by_touched, &t);
-  if (const auto b = by_address_.find(address_of(key));
+  if (const auto b = by_address_.find(key.ip);
       b != by_address_.end() && b->second.size() >= config_.max_peers_per_address)
     evict_oldest(b->second, &t);
-  if (const auto b = by_range_.find(range_of(key)); b != by_range_.end() && b->second.size() >= config_.max_peers_per_range)
+  if (const auto b = by_range_.find(range_of(key.ip)); b != by_range_.end() && b->second.size() >= config_.max_peers_per_range)
     evict_oldest(b->second, &t);
   if (peers_ >= config_.max_peers) evict_oldest(all_, &t);
 }
@@ -203,10 +188,10 @@ void swarm_table::pick_peers(const torrent& t, std::size_t self, std::size_t wan
                              std::vector<peer_endpoint>& out) {
   if (wanted == 0) return;
   // Candidates sorted by address; each address's run of them is a group.
-  std::vector<std::pair<std::uint32_t, std::size_t>> candidates;
+  std::vector<std::pair<ip_address, std::size_t>> candidates;
   candidates.reserve(t.peers.size());
   for (std::size_t i = 0; i < t.peers.size(); ++i) {
-    if (i != self) candidates.emplace_back(address_of(t.peers[i].key), i);
+    if (i != self) candidates.emplace_back(t.peers[i].key.ip, i);
   }
   std::sort(candidates.begin(), candidates.end());
   struct group {
@@ -224,9 +209,7 @@ void swarm_table::pick_peers(const torrent& t, std::size_t self, std::size_t wan
       std::uniform_int_distribution<std::size_t> pick(range.begin, range.end - 1);
       std::swap(candidates[pick(rng)], candidates[range.end - 1]);
       const peer_record& p = t.peers[candidates[--range.end].second];
-      peer_endpoint e = unpack_key(p.key);
-      e.id = p.id;
-      out.push_back(e);
+      out.push_back(peer_endpoint{.ip = p.key.ip, .port = p.key.port, .id = p.id});
     }
     std::erase_if(groups, [](const group& range) { return range.begin == range.end; });
   }

@@ -17,14 +17,12 @@
 #include <vector>
 
 #include "loopback/net/tracker_server.hpp"
+#include "loopback/protocol/endpoint.hpp"
 #include "loopback/protocol/time.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
 #include "loopback/protocol/types.hpp"
 
 namespace p2pdist::bt::detail {
-
-/// An IPv4 address in network order (a[0] is the first dotted number).
-using ipv4_bytes = std::array<std::uint8_t, 4>;
 
 /// The swarms: pure state, driven with `now` and a generator by the server. Not
 /// thread-safe: the server calls it from its strand only.
@@ -35,7 +33,7 @@ class swarm_table {
       : config_(config), expiry_(effective_peer_expiry(config)) {}
 
   /// Records an announce from the peer at (ip, request.port) and builds its answer.
-  announce_response announce(const announce_request& request, const ipv4_bytes& ip,
+  announce_response announce(const announce_request& request, const ip_address& ip,
                              time_point at, std::mt19937_64& rng);
 
   /// The counts of each torrent asked for (zeros for an unknown one), or of every torrent.
@@ -54,7 +52,7 @@ class swarm_table {
  private:
   /// One peer of a swarm.
   struct peer_record {
-    std::uint64_t key = 0;  ///< peer_key(address, port)
+    endpoint key{};  ///< its address and port
     peer_id id{};
     std::uint64_t left_bytes = 0;
     time_point last_seen{};
@@ -65,7 +63,7 @@ class swarm_table {
   /// Where one peer is held: its torrent and its key there.
   struct peer_place {
     sha1_digest info_hash{};
-    std::uint64_t key = 0;
+    endpoint key{};
   };
   /// Peers by `touched`, least recently announced first.
   using book = std::map<std::uint64_t, peer_place>;
@@ -73,7 +71,7 @@ class swarm_table {
   /// One swarm: its peers in a vector (for random picks) indexed by key.
   struct torrent {
     std::vector<peer_record> peers;
-    std::unordered_map<std::uint64_t, std::size_t> index;
+    std::unordered_map<endpoint, std::size_t> index;
     book by_touched;              ///< its peers, least recently announced first
     std::int64_t downloaded = 0;  ///< `completed` events seen
 
@@ -96,7 +94,7 @@ class swarm_table {
 
   /// Makes room for one more peer in `t` (about to hold it): evicts the least recently
   /// announced peer of each cap that `key` would pass.
-  void make_room(torrent& t, std::uint64_t key);
+  void make_room(torrent& t, const endpoint& key);
 
   /// Drops the peers of `t` last seen before `cutoff`.
   void purge(torrent& t, time_point cutoff);
@@ -117,10 +115,10 @@ class swarm_table {
   tracker_config config_;
   duration expiry_;
   std::map<sha1_digest, torrent> torrents_;  // ordered: no hash flooding by chosen info-hashes
-  /// Per address, per range (the address's first three bytes) and in all, the peers by
-  /// `touched` (oldest first). Ordered maps, as above.
-  std::map<std::uint32_t, book> by_address_;
-  std::map<std::uint32_t, book> by_range_;
+  /// Per address, per range (IPv4 /24, IPv6 /64) and in all, the peers by `touched`
+  /// (oldest first). Ordered maps, as above.
+  std::map<ip_address, book> by_address_;
+  std::map<ip_address, book> by_range_;
   book all_;
   std::size_t peers_ = 0;
   std::uint64_t announces_ = 0;

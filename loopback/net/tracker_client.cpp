@@ -51,7 +51,7 @@ std::string bad_response(const tracker_error& e) {
 
 /// GETs `target` from the tracker at `url` from `local_ip` (port 0), all within `timeout`.
 asio::awaitable<http_body> http_get(asio::strand<asio::io_context::executor_type> strand,
-                                    std::shared_ptr<tcp::socket> socket, const std::array<std::uint8_t, 4>& local_ip,
+                                    std::shared_ptr<tcp::socket> socket, const ip_address& local_ip,
                                     const tracker_url& url, const std::string& target, duration timeout) {
   const std::string get = "GET " + target + " HTTP/1.0\r\nHost: " + url.host + ":" + std::to_string(url.port) +
                           "\r\nUser-Agent: p2pdist/0.1\r\nConnection: close\r\n\r\n";
@@ -66,9 +66,7 @@ asio::awaitable<http_body> http_get(asio::strand<asio::io_context::executor_type
   std::error_code ec;
   std::string response;
   do {
-    socket->open(tcp::v4(), ec);
-    if (ec) break;
-    socket->bind(make_endpoint(local_ip, 0), ec);  // the tracker sees our own address
+    open_towards(*socket, local_ip, url.address, ec);  // the tracker sees our own address
     if (ec) break;
     co_await socket->async_connect(make_endpoint(url.address, url.port), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
@@ -97,7 +95,7 @@ asio::awaitable<http_body> http_get(asio::strand<asio::io_context::executor_type
 
 asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::executor_type> strand,
                                                 std::shared_ptr<tcp::socket> socket,
-                                                const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                                const ip_address& local_ip, const tracker_url& url,
                                                 const announce_request& request, duration timeout) {
   const auto got = co_await http_get(strand, std::move(socket), local_ip, url, announce_target(url.target, request), timeout);
   if (!got.error.empty()) co_return announce_outcome{.error = got.error};
@@ -109,7 +107,7 @@ asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::e
 
 asio::awaitable<scrape_outcome> http_scrape(asio::strand<asio::io_context::executor_type> strand,
                                             std::shared_ptr<tcp::socket> socket,
-                                            const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                            const ip_address& local_ip, const tracker_url& url,
                                             std::vector<sha1_digest> info_hashes, duration timeout) {
   const auto target = scrape_target(url.target, info_hashes);
   if (!target) co_return scrape_outcome{.error = std::string(to_string(target.error().code))};
@@ -149,7 +147,7 @@ asio::awaitable<std::optional<result<udp_response, udp_error>>> udp_exchange(asi
                                                           std::shared_ptr<udp::socket> socket, const std::string& packet,
                                                           std::uint32_t tid, duration base, unsigned& attempt,
                                                           time_point deadline, std::error_code& ec) {
-  std::array<char, 2048> buf;  // an answer of 50 peers is 320 bytes; 335 peers fill 2 KiB
+  std::array<char, 8192> buf;  // an answer of 200 peers (the most ours sends) is 1220 bytes, 3620 over IPv6
   while (true) {
     co_await socket->async_send(asio::buffer(packet), asio::redirect_error(asio::use_awaitable, ec));
     if (ec == asio::error::connection_refused) ec.clear();  // an earlier datagram's ICMP: resend later
@@ -174,7 +172,8 @@ asio::awaitable<std::optional<result<udp_response, udp_error>>> udp_exchange(asi
       if (udp_response_transaction(packet_in) != tid) continue;
       *armed = false;
       resend.cancel();
-      co_return parse_udp_response(packet_in);
+      std::error_code ignored;  // an answer over IPv6 carries 18-byte peers (BEP 15)
+      co_return parse_udp_response(packet_in, socket->remote_endpoint(ignored).protocol() == udp::v6());
     }
     *armed = false;
     resend.cancel();
@@ -198,16 +197,14 @@ struct udp_result {
 
 asio::awaitable<udp_result> udp_transaction(asio::strand<asio::io_context::executor_type> strand,
                                             std::shared_ptr<udp::socket> socket,
-                                            const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                            const ip_address& local_ip, const tracker_url& url,
                                             std::function<std::string(std::uint64_t, std::uint32_t)> request,
                                             duration timeout, duration retransmit_base, udp_tracker_state& state) {
   const time_point deadline = steady_now() + timeout;
   std::error_code ec;
   std::optional<udp_result> outcome;
   do {
-    socket->open(udp::v4(), ec);
-    if (ec) break;
-    socket->bind(make_endpoint<udp>(local_ip, 0), ec);  // the tracker sees our own address
+    open_towards(*socket, local_ip, url.address, ec);  // the tracker sees our own address
     if (ec) break;
     socket->connect(make_endpoint<udp>(url.address, url.port), ec);  // and only its datagrams reach us
     if (ec) break;
@@ -269,7 +266,7 @@ asio::awaitable<udp_result> udp_transaction(asio::strand<asio::io_context::execu
 
 asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::executor_type> strand,
                                                std::shared_ptr<udp::socket> socket,
-                                               const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                               const ip_address& local_ip, const tracker_url& url,
                                                const announce_request& request, duration timeout,
                                                duration retransmit_base, udp_tracker_state& state) {
   auto r = co_await udp_transaction(
@@ -286,7 +283,7 @@ asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::ex
 
 asio::awaitable<scrape_outcome> udp_scrape(asio::strand<asio::io_context::executor_type> strand,
                                            std::shared_ptr<udp::socket> socket,
-                                           const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                           const ip_address& local_ip, const tracker_url& url,
                                            std::vector<sha1_digest> info_hashes, duration timeout,
                                            duration retransmit_base, udp_tracker_state& state) {
   if (info_hashes.empty() || info_hashes.size() > udp_max_scrape_hashes)

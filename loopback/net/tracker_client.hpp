@@ -43,7 +43,7 @@ struct announce_outcome {
 /// caller can close it to abandon the announce (it then fails at once). Runs on `strand`.
 asio::awaitable<announce_outcome> http_announce(asio::strand<asio::io_context::executor_type> strand,
                                                 std::shared_ptr<asio::ip::tcp::socket> socket,
-                                                const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                                const ip_address& local_ip, const tracker_url& url,
                                                 const announce_request& request, duration timeout);
 
 /// The outcome of one scrape: an entry per torrent asked, in order (a torrent the tracker
@@ -57,7 +57,7 @@ struct scrape_outcome {
 /// becomes "scrape...") for `info_hashes`, from `local_ip`, within `timeout`.
 asio::awaitable<scrape_outcome> http_scrape(asio::strand<asio::io_context::executor_type> strand,
                                             std::shared_ptr<asio::ip::tcp::socket> socket,
-                                            const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                            const ip_address& local_ip, const tracker_url& url,
                                             std::vector<sha1_digest> info_hashes, duration timeout);
 
 /// What a client keeps from one UDP announce to the next: the tracker's connection id, when
@@ -82,14 +82,14 @@ duration udp_retransmit_wait(duration base, unsigned n) noexcept;
 /// outlive the coroutine.
 asio::awaitable<announce_outcome> udp_announce(asio::strand<asio::io_context::executor_type> strand,
                                                std::shared_ptr<asio::ip::udp::socket> socket,
-                                               const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                               const ip_address& local_ip, const tracker_url& url,
                                                const announce_request& request, duration timeout,
                                                duration retransmit_base, udp_tracker_state& state);
 
 /// Scrapes the UDP tracker at `url` for 1..74 `info_hashes`, as udp_announce announces.
 asio::awaitable<scrape_outcome> udp_scrape(asio::strand<asio::io_context::executor_type> strand,
                                            std::shared_ptr<asio::ip::udp::socket> socket,
-                                           const std::array<std::uint8_t, 4>& local_ip, const tracker_url& url,
+                                           const ip_address& local_ip, const tracker_url& url,
                                            std::vector<sha1_digest> info_hashes, duration timeout,
                                            duration retransmit_base, udp_tracker_state& state);
 

@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "loopback/net/asio_endpoint.hpp"
 #include "loopback/net/swarm_table.hpp"
 #include "loopback/protocol/tracker_codec.hpp"
 #include "loopback/protocol/udp_tracker_codec.hpp"
@@ -96,7 +97,7 @@ class tracker_impl : public std::enable_shared_from_this<tracker_impl> {
 
   // For connections (on the strand).
   const tracker_config& config() const noexcept { return config_; }
-  std::string answer(std::string_view head, const ipv4_bytes& remote);
+  std::string answer(std::string_view head, const ip_address& remote);
   std::string refuse(int status, std::string_view reason, std::string_view body) {
     http_errors_.fetch_add(1, std::memory_order_relaxed);
     return http_response(status, reason, body);
@@ -117,13 +118,13 @@ class tracker_impl : public std::enable_shared_from_this<tracker_impl> {
     peers_held_.store(swarms_.peers(), std::memory_order_relaxed);
     peers_evicted_.store(swarms_.evicted(), std::memory_order_relaxed);
   }
-  std::string announce(std::string_view target, const ipv4_bytes& remote);
+  std::string announce(std::string_view target, const ip_address& remote);
   std::string scrape(std::string_view target);
   void start_udp(std::uint16_t port);
   void receive_next();
   void on_datagram(std::string_view packet, const udp::endpoint& from);
-  std::uint64_t connection_id(const ipv4_bytes& ip, std::int64_t minute) const;
-  bool valid_connection_id(std::uint64_t id, const ipv4_bytes& ip) const;
+  std::uint64_t connection_id(const ip_address& ip, std::int64_t minute) const;
+  bool valid_connection_id(std::uint64_t id, const ip_address& ip) const;
   void send_udp(std::string packet, std::size_t most, const udp::endpoint& to);
 
   tracker_config config_;
@@ -165,11 +166,11 @@ class connection : public std::enable_shared_from_this<connection> {
     where_ = where;
     std::error_code ec;
     const auto remote = socket_.remote_endpoint(ec);
-    if (ec || !remote.address().is_v4()) {
+    if (ec) {
       close();
       return;
     }
-    remote_ = remote.address().to_v4().to_bytes();
+    remote_ = from_asio(remote.address());
     deadline_.expires_after(owner_->config().idle_timeout);
     deadline_.async_wait([self = shared_from_this()](const std::error_code& error) {
       if (error || self->closed_) return;
@@ -244,7 +245,7 @@ class connection : public std::enable_shared_from_this<connection> {
   tcp::socket socket_;
   asio::steady_timer deadline_;
   std::list<connection*>::iterator where_{};
-  ipv4_bytes remote_{};
+  ip_address remote_{};
   std::vector<char> buffer_;
   std::size_t filled_ = 0;
   std::string response_;
@@ -253,11 +254,12 @@ class connection : public std::enable_shared_from_this<connection> {
 
 void tracker_impl::start() {
   if (started_.exchange(true)) throw std::logic_error("tracker_server::start called twice");
-  const tcp::endpoint endpoint(asio::ip::address_v4(config_.listen.ip), config_.listen.port);
+  const tcp::endpoint endpoint = make_endpoint(config_.listen.ip, config_.listen.port);
   const std::string where = "tracker: cannot listen on " + to_string(config_.listen);
   std::error_code ec;
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) serve_both_families(acceptor_, config_.listen.ip, ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
@@ -365,7 +367,7 @@ void tracker_impl::sweep_later() {
   });
 }
 
-std::string tracker_impl::answer(std::string_view head, const ipv4_bytes& remote) {
+std::string tracker_impl::answer(std::string_view head, const ip_address& remote) {
   const std::string_view line = head.substr(0, head.find("\r\n"));
   const auto parsed = parse_request_line(line, config_.max_request_bytes);
   if (!parsed) {
@@ -381,7 +383,7 @@ std::string tracker_impl::answer(std::string_view head, const ipv4_bytes& remote
   return refuse(404, "Not Found", "not found: this tracker serves /announce and /scrape\n");
 }
 
-std::string tracker_impl::announce(std::string_view target, const ipv4_bytes& remote) {
+std::string tracker_impl::announce(std::string_view target, const ip_address& remote) {
   const auto request = parse_announce_target(target);
   if (!request) {
     failures_.fetch_add(1, std::memory_order_relaxed);
@@ -416,9 +418,10 @@ std::string tracker_impl::scrape(std::string_view target) {
 // UDP (BEP 15)
 
 void tracker_impl::start_udp(std::uint16_t port) {
-  const udp::endpoint endpoint(asio::ip::address_v4(config_.listen.ip), port);
+  const udp::endpoint endpoint = make_endpoint<udp>(config_.listen.ip, port);
   std::error_code ec;
   udp_.open(endpoint.protocol(), ec);
+  if (!ec) serve_both_families(udp_, config_.listen.ip, ec);
   if (!ec) udp_.bind(endpoint, ec);
   // Answers are sent without waiting: when the socket's buffer is full one is dropped, as
   // the network may drop it, and the client asks again.
@@ -428,7 +431,7 @@ void tracker_impl::start_udp(std::uint16_t port) {
     udp_.close(ignored);
     acceptor_.close(ignored);
     if (ec.category() == asio::error::get_system_category()) ec = std::error_code(ec.value(), std::system_category());
-    throw std::system_error(ec, "tracker: cannot listen on UDP " + to_string(endpoint_v4{config_.listen.ip, port}));
+    throw std::system_error(ec, "tracker: cannot listen on UDP " + to_string(bt::endpoint{config_.listen.ip, port}));
   }
 }
 
@@ -445,10 +448,10 @@ void tracker_impl::receive_next() {
 // The connection id for an address in a minute: the first 8 bytes of HMAC-SHA-256 under
 // the server's secret. Only who receives our answers at that address can know it. (Not the
 // port: a client may announce from a new socket each time, as ours does.)
-std::uint64_t tracker_impl::connection_id(const ipv4_bytes& ip, std::int64_t minute) const {
-  std::array<unsigned char, 12> message{};
-  std::copy(ip.begin(), ip.end(), message.begin());
-  for (int i = 0; i < 8; ++i) message[4 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(minute) >> (56 - 8 * i));
+std::uint64_t tracker_impl::connection_id(const ip_address& ip, std::int64_t minute) const {
+  std::array<unsigned char, 24> message{};
+  std::copy(ip.bytes().begin(), ip.bytes().end(), message.begin());
+  for (int i = 0; i < 8; ++i) message[16 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(minute) >> (56 - 8 * i));
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), udp_secret_.data(), static_cast<int>(udp_secret_.size()), message.data(), message.size(),
@@ -459,7 +462,7 @@ std::uint64_t tracker_impl::connection_id(const ipv4_bytes& ip, std::int64_t min
 }
 
 // BEP 15: an id is good for two minutes; ids of this minute and the one before are taken.
-bool tracker_impl::valid_connection_id(std::uint64_t id, const ipv4_bytes& ip) const {
+bool tracker_impl::valid_connection_id(std::uint64_t id, const ip_address& ip) const {
   const auto minute = std::chrono::duration_cast<std::chrono::minutes>(now().time_since_epoch()).count();
   return id == connection_id(ip, minute) || id == connection_id(ip, minute - 1);
 }
@@ -475,8 +478,7 @@ void tracker_impl::send_udp(std::string packet, std::size_t most, const udp::end
 void tracker_impl::on_datagram(std::string_view packet, const udp::endpoint& from) {
   udp_packets_.fetch_add(1, std::memory_order_relaxed);
   received(packet.size());
-  if (!from.address().is_v4()) return;
-  const ipv4_bytes ip = from.address().to_v4().to_bytes();
+  const ip_address ip = from_asio(from.address());
   const auto parsed = parse_udp_request(packet);
   if (!parsed) {
     udp_malformed_.fetch_add(1, std::memory_order_relaxed);
@@ -516,7 +518,7 @@ void tracker_impl::on_datagram(std::string_view packet, const udp::endpoint& fro
       return;
     }
     announces_.fetch_add(1, std::memory_order_relaxed);
-    send_udp(encode_udp_response(udp_announce_response{tid, std::move(response)}), 65'507, from);
+    send_udp(encode_udp_response(udp_announce_response{tid, std::move(response), !ip.is_v4()}), 65'507, from);
     return;
   }
   const auto& sc = std::get<udp_scrape_request>(*parsed);
@@ -539,7 +541,7 @@ void tracker_impl::on_datagram(std::string_view packet, const udp::endpoint& fro
 tracker_server::tracker_server(asio::io_context& io, const tracker_config& config) {
   if (config.loopback_only && !is_loopback(config.listen.ip)) {
     throw std::invalid_argument("tracker: listen address " + to_string(config.listen) +
-                                " is outside 127.0.0.0/8; only loopback is served");
+                                " is not a loopback address (127.0.0.0/8, ::1); only loopback is served");
   }
   if (config.interval < std::chrono::seconds{1} || config.interval > max_announce_interval) {
     throw std::invalid_argument("tracker: interval must be 1 s .. 1 week");

@@ -39,7 +39,7 @@ namespace p2pdist::bt {
 /// What a tracker_server listens on and the limits it enforces.
 struct tracker_config {
   /// Address to listen on; port 0 picks a free port (see port()).
-  endpoint_v4 listen{.ip = {127, 0, 0, 1}, .port = 0};
+  endpoint listen{.ip = {127, 0, 0, 1}, .port = 0};
   /// Refuse a listen address outside 127.0.0.0/8 (the harness and its tests); false for the
   /// standalone `tracker` command, which serves any address.
   bool loopback_only = true;
@@ -71,7 +71,7 @@ struct tracker_config {
   /// The same for an address range (IPv4 /24: a host's neighbours, or one 127.0.x.0/24 of
   /// the loopback's 65 536), so that a flood from many addresses of a few ranges churns
   /// only those ranges' entries. The harness gives each instance its own address, at most
-  /// 256 to a /24.
+  /// 256 to a /24. An IPv6 range is a /64, which one host can fill with addresses.
   std::size_t max_peers_per_range = 4096;
   /// Most peers held in all (all torrents); a new one beyond it replaces the least
   /// recently announced peer of the table. Bounds the tracker's memory (a few hundred bytes

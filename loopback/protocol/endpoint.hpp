@@ -1,22 +1,92 @@
 #pragma once
-// endpoint: an IPv4 address and TCP port as text ("127.0.0.1:6969") and back. Header-only
-// and pure (no Asio, no socket): the CLI, the tracker server and the client instance all
-// read their --listen flags with it.
+// endpoint: an IP address (IPv4 or IPv6) and a TCP or UDP port, as a value and as text
+// ("127.0.0.1:6969", "[::1]:6969") and back. Pure (no Asio, no socket): the CLI, the
+// tracker codec and server, the peer core and the client instance all use it.
 
 #include <array>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace p2pdist::bt {
 
-/// An IPv4 address in network order (ip[0] is the first dotted number) and a TCP port.
-struct endpoint_v4 {
-  std::array<std::uint8_t, 4> ip{};
+/// An IP address, IPv4 or IPv6, held as the 16 bytes of its IPv6 form: an IPv4 address is
+/// held IPv4-mapped (::ffff:A.B.C.D, RFC 4291 §2.5.5.2). So an IPv4 peer seen through a
+/// dual-stack socket listening on [::] and the same peer announced by its IPv4 address are
+/// one value, and one compare, hash or ban covers both families.
+class ip_address {
+ public:
+  using v4_bytes = std::array<std::uint8_t, 4>;
+  using v6_bytes = std::array<std::uint8_t, 16>;
+
+  /// 0.0.0.0.
+  constexpr ip_address() noexcept : ip_address(v4_bytes{}) {}
+  /// An IPv4 address, in network order (v4[0] is the first dotted number). Implicit: every
+  /// IPv4 address is an IP address.
+  constexpr ip_address(const v4_bytes& v4) noexcept {  // NOLINT(google-explicit-constructor)
+    bytes_[10] = 0xff;
+    bytes_[11] = 0xff;
+    for (std::size_t i = 0; i < 4; ++i) bytes_[12 + i] = v4[i];
+  }
+  /// A.B.C.D.
+  constexpr ip_address(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) noexcept
+      : ip_address(v4_bytes{a, b, c, d}) {}
+  /// An IPv6 address from its 16 bytes in network order; an IPv4-mapped one is IPv4.
+  static constexpr ip_address from_v6(const v6_bytes& bytes) noexcept {
+    ip_address out;
+    out.bytes_ = bytes;
+    return out;
+  }
+
+  /// True for an IPv4 address (held IPv4-mapped).
+  [[nodiscard]] constexpr bool is_v4() const noexcept {
+    for (std::size_t i = 0; i < 10; ++i)
+      if (bytes_[i] != 0) return false;
+    return bytes_[10] == 0xff && bytes_[11] == 0xff;
+  }
+  /// The IPv4 address. Precondition: is_v4().
+  [[nodiscard]] constexpr v4_bytes to_v4() const noexcept { return {bytes_[12], bytes_[13], bytes_[14], bytes_[15]}; }
+  /// The 16 bytes of the IPv6 form (IPv4-mapped for IPv4).
+  [[nodiscard]] constexpr const v6_bytes& bytes() const noexcept { return bytes_; }
+
+  /// 127.0.0.0/8 or ::1.
+  [[nodiscard]] constexpr bool is_loopback() const noexcept {
+    if (is_v4()) return bytes_[12] == 127;
+    for (std::size_t i = 0; i < 15; ++i)
+      if (bytes_[i] != 0) return false;
+    return bytes_[15] == 1;
+  }
+  /// 0.0.0.0 or :: ("any address" to a listener).
+  [[nodiscard]] constexpr bool is_unspecified() const noexcept {
+    if (is_v4()) return to_v4() == v4_bytes{};
+    for (auto b : bytes_)
+      if (b != 0) return false;
+    return true;
+  }
+  /// An address no host owns as its own: IPv4 224.0.0.0 and up (multicast, reserved,
+  /// broadcast), IPv6 ff00::/8 (multicast).
+  [[nodiscard]] constexpr bool is_multicast_or_broadcast() const noexcept {
+    return is_v4() ? bytes_[12] >= 224 : bytes_[0] == 0xff;
+  }
+
+  friend constexpr auto operator<=>(const ip_address&, const ip_address&) = default;
+  friend constexpr bool operator==(const ip_address&, const ip_address&) = default;
+
+ private:
+  v6_bytes bytes_{};
+};
+
+/// An address and a port.
+struct endpoint {
+  ip_address ip{};
   std::uint16_t port = 0;
-  friend bool operator==(const endpoint_v4&, const endpoint_v4&) = default;
+  friend constexpr auto operator<=>(const endpoint&, const endpoint&) = default;
+  friend constexpr bool operator==(const endpoint&, const endpoint&) = default;
 };
 
 namespace detail {
@@ -39,49 +109,60 @@ constexpr std::optional<std::uint32_t> parse_small_decimal(std::string_view text
 
 }  // namespace detail
 
-/// The address as one number (ip[0] in the top byte), for maps and sets keyed by address.
-constexpr std::uint32_t ip_key(const std::array<std::uint8_t, 4>& ip) noexcept {
-  return (std::uint32_t{ip[0]} << 24) | (std::uint32_t{ip[1]} << 16) | (std::uint32_t{ip[2]} << 8) | ip[3];
-}
+/// True for an address in 127.0.0.0/8 or ::1.
+constexpr bool is_loopback(const ip_address& ip) noexcept { return ip.is_loopback(); }
 
-/// The endpoint as one number (address, then port), for maps and sets keyed by endpoint.
-constexpr std::uint64_t endpoint_key(const endpoint_v4& e) noexcept { return (std::uint64_t{ip_key(e.ip)} << 16) | e.port; }
-
-/// True for an address in 127.0.0.0/8, the only addresses this project listens on.
-constexpr bool is_loopback(const std::array<std::uint8_t, 4>& ip) noexcept { return ip[0] == 127; }
-
-/// Parses "A.B.C.D:PORT": a strict dotted quad (four decimal numbers 0..255, no leading
-/// zeros, no spaces) and a decimal port 0..65535 (0 means "any free port" to a listener).
-/// Returns nullopt for anything else, e.g. a host name, IPv6, a missing or signed port.
-constexpr std::optional<endpoint_v4> parse_endpoint(std::string_view text) noexcept {
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  endpoint_v4 out;
-  std::string_view address = text.substr(0, colon);
+/// Parses a strict dotted IPv4 address ("127.0.0.1"): four decimal numbers 0..255 without
+/// leading zeros or spaces; nullopt otherwise.
+constexpr std::optional<ip_address::v4_bytes> parse_ipv4(std::string_view text) noexcept {
+  ip_address::v4_bytes out{};
   for (std::size_t i = 0; i < 4; ++i) {
-    const std::size_t dot = i < 3 ? address.find('.') : address.size();
+    const std::size_t dot = i < 3 ? text.find('.') : text.size();
     if (dot == std::string_view::npos) return std::nullopt;
-    const auto part = detail::parse_small_decimal(address.substr(0, dot), 3, 255);
+    const auto part = detail::parse_small_decimal(text.substr(0, dot), 3, 255);
     if (!part) return std::nullopt;
-    out.ip[i] = static_cast<std::uint8_t>(*part);
-    address = i < 3 ? address.substr(dot + 1) : std::string_view{};
+    out[i] = static_cast<std::uint8_t>(*part);
+    text = i < 3 ? text.substr(dot + 1) : std::string_view{};
   }
-  const auto port = detail::parse_small_decimal(text.substr(colon + 1), 5, 65535);
-  if (!port) return std::nullopt;
-  out.port = static_cast<std::uint16_t>(*port);
   return out;
 }
 
-/// Formats "A.B.C.D:PORT".
-inline std::string to_string(const endpoint_v4& endpoint) {
-  std::string out;
-  for (std::size_t i = 0; i < 4; ++i) {
-    if (i > 0) out += '.';
-    out += std::to_string(endpoint.ip[i]);
-  }
-  out += ':';
-  out += std::to_string(endpoint.port);
-  return out;
-}
+/// Parses an IPv6 address in the text forms of RFC 4291 §2.2 ("::1", "fd00::2",
+/// "::ffff:10.0.0.1"; no brackets, no zone id such as "%eth0"); nullopt otherwise. An
+/// IPv4-mapped address comes back as the IPv4 address it maps.
+std::optional<ip_address> parse_ipv6(std::string_view text);
+
+/// A dotted IPv4 address or an IPv6 address (without brackets); nullopt otherwise.
+std::optional<ip_address> parse_ip(std::string_view text);
+
+/// Parses "A.B.C.D:PORT" (strict dotted quad) or "[IPV6]:PORT", the port decimal 0..65535
+/// (0 means "any free port" to a listener). nullopt for anything else: a host name, IPv6
+/// without brackets, a missing or signed port.
+std::optional<endpoint> parse_endpoint(std::string_view text);
+
+/// "A.B.C.D" for IPv4; the compressed lower-case form of RFC 5952 for IPv6 ("fd00::2").
+std::string to_string(const ip_address& ip);
+/// "A.B.C.D:PORT", or "[IPV6]:PORT".
+std::string to_string(const endpoint& endpoint);
+/// The address as a URL host: "A.B.C.D" or "[IPV6]".
+std::string url_host(const ip_address& ip);
 
 }  // namespace p2pdist::bt
+
+template <>
+struct std::hash<p2pdist::bt::ip_address> {
+  std::size_t operator()(const p2pdist::bt::ip_address& ip) const noexcept {
+    std::uint64_t hi = 0;
+    std::uint64_t lo = 0;
+    std::memcpy(&hi, ip.bytes().data(), 8);
+    std::memcpy(&lo, ip.bytes().data() + 8, 8);
+    return std::hash<std::uint64_t>{}(lo ^ (hi * 0x9e3779b97f4a7c15ULL));
+  }
+};
+
+template <>
+struct std::hash<p2pdist::bt::endpoint> {
+  std::size_t operator()(const p2pdist::bt::endpoint& e) const noexcept {
+    return std::hash<p2pdist::bt::ip_address>{}(e.ip) * 31 + e.port;
+  }
+};

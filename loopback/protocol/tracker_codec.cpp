@@ -50,24 +50,31 @@ std::span<const std::byte> as_bytes(const std::array<std::byte, 20>& a) { return
 /// Offset of a dictionary's closing 'e', where a missing key "should have been".
 std::size_t closing_offset(const bvalue& dict) { return dict.end > 0 ? dict.end - 1 : 0; }
 
+/// Parses a compact peer string into `out`: `stride` bytes a peer, the address (4 bytes
+/// for "peers", BEP 23; 16 for "peers6", BEP 7) then the port, both in network order.
+std::optional<tracker_error> parse_compact_peers(const bvalue& value, const std::string& compact, std::size_t stride,
+                                                 std::vector<peer_endpoint>& out) {
+  if (compact.size() % stride != 0) return tracker_error{tracker_errc::bad_peers_length, value.begin};
+  out.reserve(out.size() + compact.size() / stride);
+  for (std::size_t i = 0; i < compact.size(); i += stride) {
+    const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(compact[i + k]); };
+    ip_address::v6_bytes v6{};
+    for (std::size_t k = 0; k < 16 && stride == 18; ++k) v6[k] = byte(k);
+    out.push_back(peer_endpoint{
+        .ip = stride == 6 ? ip_address(byte(0), byte(1), byte(2), byte(3)) : ip_address::from_v6(v6),
+        .port = static_cast<std::uint16_t>((byte(stride - 2) << 8) | byte(stride - 1)),
+        .id = std::nullopt,
+    });
+  }
+  return std::nullopt;
+}
+
 /// Parses the "peers" value (compact string or list of dictionaries) into `out`.
 std::optional<tracker_error> parse_peers(const bvalue& peers, std::vector<peer_endpoint>& out) {
-  if (const auto* compact = peers.as_string()) {
-    if (compact->size() % 6 != 0) return tracker_error{tracker_errc::bad_peers_length, peers.begin};
-    out.reserve(compact->size() / 6);
-    for (std::size_t i = 0; i < compact->size(); i += 6) {
-      const auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>((*compact)[i + k]); };
-      out.push_back(peer_endpoint{
-          .ip = {byte(0), byte(1), byte(2), byte(3)},
-          .port = static_cast<std::uint16_t>((byte(4) << 8) | byte(5)),
-          .id = std::nullopt,
-      });
-    }
-    return std::nullopt;
-  }
+  if (const auto* compact = peers.as_string()) return parse_compact_peers(peers, *compact, 6, out);
   const auto* list = peers.as_list();
   if (list == nullptr) return tracker_error{tracker_errc::wrong_type, peers.begin};
-  out.reserve(list->size());
+  out.reserve(out.size() + list->size());
   for (const bvalue& entry : *list) {
     if (!entry.is_dict()) return tracker_error{tracker_errc::not_a_dictionary, entry.begin};
     const bvalue* ip = entry.find("ip");
@@ -87,8 +94,8 @@ std::optional<tracker_error> parse_peers(const bvalue& peers, std::vector<peer_e
       if (id_text->size() != 20) return tracker_error{tracker_errc::bad_peer_id, id_value->begin};
       id = to_id(*id_text);
     }
-    const auto address = parse_ipv4(*ip_text);
-    if (!address) continue;  // a host name or IPv6: not for us
+    const auto address = parse_ip(*ip_text);
+    if (!address) continue;  // a host name: this client does not resolve names
     out.push_back(peer_endpoint{
         .ip = *address, .port = static_cast<std::uint16_t>(*port_number), .id = id});
   }
@@ -141,7 +148,7 @@ result<std::string, tracker_error> decode_at(std::string_view text, std::size_t 
 std::string_view to_string(tracker_errc code) noexcept {
   switch (code) {
     case tracker_errc::bad_url_scheme: return "URL scheme is not http:// or udp://";
-    case tracker_errc::bad_url_host: return "URL host is not a dotted IPv4 address or localhost";
+    case tracker_errc::bad_url_host: return "URL host is not a dotted IPv4 address, a bracketed IPv6 address or localhost";
     case tracker_errc::bad_url_port: return "URL port is not a number in 1..65535";
     case tracker_errc::request_line_too_long: return "request line too long";
     case tracker_errc::bad_request_line: return "malformed request line";
@@ -169,7 +176,7 @@ std::string_view to_string(tracker_errc code) noexcept {
     case tracker_errc::missing_interval: return "missing interval";
     case tracker_errc::bad_interval: return "interval out of range";
     case tracker_errc::missing_peers: return "missing peers";
-    case tracker_errc::bad_peers_length: return "compact peers length is not a multiple of 6";
+    case tracker_errc::bad_peers_length: return "compact peers length is not a multiple of 6 (18 for peers6)";
     case tracker_errc::bad_peer_entry: return "peer entry without ip or port";
     case tracker_errc::bad_count: return "negative peer count";
     case tracker_errc::missing_files: return "scrape response without \"files\"";
@@ -186,38 +193,6 @@ std::string_view to_string(announce_event event) noexcept {
     case announce_event::stopped: return "stopped";
   }
   return "";
-}
-
-std::optional<std::array<std::uint8_t, 4>> parse_ipv4(std::string_view text) noexcept {
-  std::array<std::uint8_t, 4> ip{};
-  std::size_t pos = 0;
-  for (std::size_t part = 0; part < 4; ++part) {
-    if (part > 0) {
-      if (pos >= text.size() || text[pos] != '.') return std::nullopt;
-      ++pos;
-    }
-    const std::size_t start = pos;
-    unsigned value = 0;
-    while (pos < text.size() && is_digit(text[pos]) && pos - start < 3) {
-      value = value * 10 + static_cast<unsigned>(text[pos] - '0');
-      ++pos;
-    }
-    const std::size_t digits = pos - start;
-    if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return std::nullopt;
-    ip[part] = static_cast<std::uint8_t>(value);
-  }
-  if (pos != text.size()) return std::nullopt;
-  return ip;
-}
-
-std::string format_ipv4(const std::array<std::uint8_t, 4>& ip) {
-  std::string out;
-  out.reserve(15);
-  for (std::size_t i = 0; i < 4; ++i) {
-    if (i > 0) out += '.';
-    out += std::to_string(ip[i]);
-  }
-  return out;
 }
 
 std::string percent_encode(std::span<const std::byte> bytes) {
@@ -291,13 +266,20 @@ result<tracker_url, tracker_error> parse_tracker_url(std::string_view url) {
   std::size_t authority_end = url.find_first_of("/?", host_begin);
   if (authority_end == std::string_view::npos) authority_end = url.size();
   const std::string_view authority = url.substr(host_begin, authority_end - host_begin);
-  const std::size_t colon = authority.find(':');
-  const std::string_view host = authority.substr(0, colon);
+  // An IPv6 host is written in brackets (RFC 3986 §3.2.2): "[::1]:6969".
+  const bool bracketed = !authority.empty() && authority.front() == '[';
+  const std::size_t host_end = bracketed ? authority.find(']') : authority.find(':');
+  if (bracketed && host_end == std::string_view::npos) return fail(tracker_errc::bad_url_host, host_begin);
+  const std::string_view host = bracketed ? authority.substr(0, host_end + 1) : authority.substr(0, host_end);
+  const std::size_t colon = host.size() < authority.size() ? host.size() : std::string_view::npos;
+  if (colon != std::string_view::npos && authority[colon] != ':') return fail(tracker_errc::bad_url_host, host_begin);
 
   if (iequals(host, "localhost")) {
-    out.address = {127, 0, 0, 1};
-  } else if (auto ip = parse_ipv4(host)) {
-    out.address = *ip;
+    out.address = ip_address(127, 0, 0, 1);
+  } else if (const auto v4 = bracketed ? std::nullopt : parse_ipv4(host)) {
+    out.address = *v4;
+  } else if (const auto v6 = bracketed ? parse_ipv6(host.substr(1, host.size() - 2)) : std::nullopt) {
+    out.address = *v6;
   } else {
     return fail(tracker_errc::bad_url_host, host_begin);
   }
@@ -382,11 +364,16 @@ result<announce_response, tracker_error> parse_announce_response(std::string_vie
     out.warning = *text;
   }
   const bvalue* peers = root.find("peers");
-  if (peers == nullptr) {
-    if (root.find("peers6") == nullptr) return fail(tracker_errc::missing_peers, closing_offset(root));
-    return out;
+  const bvalue* peers6 = root.find("peers6");
+  if (peers == nullptr && peers6 == nullptr) return fail(tracker_errc::missing_peers, closing_offset(root));
+  if (peers != nullptr) {
+    if (auto e = parse_peers(*peers, out.peers)) return error{*e};
   }
-  if (auto e = parse_peers(*peers, out.peers)) return error{*e};
+  if (peers6 != nullptr) {
+    const auto* compact = peers6->as_string();
+    if (compact == nullptr) return fail(tracker_errc::wrong_type, peers6->begin);
+    if (auto e = parse_compact_peers(*peers6, *compact, 18, out.peers)) return error{*e};
+  }
   return out;
 }
 

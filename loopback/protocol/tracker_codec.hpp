@@ -1,5 +1,5 @@
 #pragma once
-// tracker_codec: the HTTP tracker protocol (BEP 3, compact peers BEP 23) as bytes in and
+// tracker_codec: the HTTP tracker protocol (BEP 3, compact peers BEP 23, IPv6 peers BEP 7) as bytes in and
 // bytes out, for both sides. The client builds the announce query and parses the bencoded
 // response; the tracker server parses the request line and its announce (or scrape) target
 // and encodes the response. Pure: no socket, no clock, no global state. Everything read
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "loopback/protocol/bencode.hpp"
+#include "loopback/protocol/endpoint.hpp"
 #include "loopback/protocol/result.hpp"
 #include "loopback/protocol/types.hpp"
 
@@ -27,7 +28,7 @@ namespace p2pdist::bt {
 enum class tracker_errc {
   // URLs (parse_tracker_url).
   bad_url_scheme = 1,      ///< the URL does not start with "http://" or "udp://"
-  bad_url_host,            ///< the host is not a dotted IPv4 address or "localhost"
+  bad_url_host,            ///< the host is not a dotted IPv4 address, "[IPv6]" or "localhost"
   bad_url_port,            ///< the port is empty, not decimal, 0 or above 65535
   // Request line and target (tracker server side).
   request_line_too_long,   ///< the request line is longer than the caller's limit
@@ -57,7 +58,7 @@ enum class tracker_errc {
   missing_interval,        ///< no "interval" in a response without "failure reason"
   bad_interval,            ///< interval or min interval outside 1 s .. max_announce_interval
   missing_peers,           ///< neither "peers" nor "peers6" in a non-failure response
-  bad_peers_length,        ///< compact "peers" whose length is not a multiple of 6
+  bad_peers_length,        ///< compact "peers" (or "peers6") whose length is not a multiple of 6 (18)
   bad_peer_entry,          ///< a peer dictionary without "ip" or "port"
   bad_count,               ///< a negative "complete" or "incomplete"
   missing_files,           ///< a scrape response without "files"
@@ -95,10 +96,9 @@ struct announce_request {
   friend bool operator==(const announce_request&, const announce_request&) = default;
 };
 
-/// An IPv4 peer: address in network order (a[0] is the first dotted number), TCP port and,
-/// in the list form only, the peer's id.
+/// A peer: address (IPv4 or IPv6), TCP port and, in the list form only, the peer's id.
 struct peer_endpoint {
-  std::array<std::uint8_t, 4> ip{};
+  ip_address ip{};
   std::uint16_t port = 0;
   std::optional<peer_id> id{};
   friend bool operator==(const peer_endpoint&, const peer_endpoint&) = default;
@@ -113,7 +113,7 @@ struct announce_response {
   std::optional<std::chrono::seconds> min_interval{};
   std::optional<std::int64_t> complete{};       ///< seeds in the swarm
   std::optional<std::int64_t> incomplete{};     ///< leechers in the swarm
-  std::vector<peer_endpoint> peers{};           ///< IPv4 peers, in the tracker's order
+  std::vector<peer_endpoint> peers{};           ///< "peers" then "peers6", each in the tracker's order
   friend bool operator==(const announce_response&, const announce_response&) = default;
 };
 
@@ -126,25 +126,20 @@ enum class tracker_scheme { http, udp };
 /// A parsed tracker URL: "http://host[:port][/path[?query]]" or "udp://host:port[/path]".
 struct tracker_url {
   tracker_scheme scheme = tracker_scheme::http;
-  std::string host{};                   ///< as written: dotted IPv4 or "localhost"
-  std::array<std::uint8_t, 4> address{};  ///< host as IPv4 (localhost is 127.0.0.1)
+  std::string host{};                   ///< as written: dotted IPv4, "[IPv6]" or "localhost"
+  ip_address address{};                 ///< the host's address (localhost is 127.0.0.1)
   std::uint16_t port = 80;
   std::string target = "/";             ///< path and query, as written; "/" when absent
 };
 
 /// Parses an announce URL: http:// or udp:// (scheme case-insensitive) with a dotted IPv4
-/// host or "localhost" (case-insensitive) and a port 1..65535, optional for http (80),
-/// required for udp (BEP 15 has no default); user info, IPv6 literals, other names and a
-/// fragment ('#') are refused. A udp URL's path (often "/announce") means nothing to the
+/// host, an IPv6 host in brackets ("[::1]", RFC 3986 §3.2.2) or "localhost"
+/// (case-insensitive) and a port 1..65535, optional for http (80), required for udp
+/// (BEP 15 has no default); user info, zone ids, other names and a fragment ('#') are
+/// refused. A udp URL's path (often "/announce") means nothing to the
 /// protocol and is kept as written.
 /// Errors: bad_url_scheme, bad_url_host, bad_url_port, bad_character (offsets into `url`).
 result<tracker_url, tracker_error> parse_tracker_url(std::string_view url);
-
-/// Parses a strict dotted IPv4 address ("127.0.0.1"): four decimal numbers 0..255 without
-/// leading zeros; nullopt otherwise.
-std::optional<std::array<std::uint8_t, 4>> parse_ipv4(std::string_view text) noexcept;
-/// Formats an IPv4 address in dotted form.
-std::string format_ipv4(const std::array<std::uint8_t, 4>& ip);
 
 /// Percent-encodes bytes per RFC 3986: unreserved bytes (A-Z a-z 0-9 - . _ ~) as they
 /// are, every other byte as "%XX" with upper-case hex.
@@ -191,7 +186,9 @@ result<announce_request, tracker_error> parse_announce_target(std::string_view t
 
 /// Encodes a response body. With failure_reason set: {"failure reason": ...} alone.
 /// Otherwise interval, min interval, complete, incomplete, warning message when set and
-/// peers in `form` (compact drops peer ids; dictionaries hold "ip", "port", "peer id").
+/// peers in `form`: compact drops peer ids and writes IPv4 peers to "peers" (always there,
+/// maybe empty) and IPv6 peers to "peers6" (only when there are some); dictionaries hold
+/// "ip" (dotted IPv4 or IPv6 text), "port" and "peer id", both families in "peers".
 /// Precondition: a non-failure response has interval >= 1 s.
 std::string encode_announce_response(const announce_response& response, peer_form form);
 
@@ -204,11 +201,12 @@ inline constexpr bencode_limits tracker_response_limits{
 
 /// Parses a bencoded response body. A response carrying "failure reason" (a string) is a
 /// success value with failure_reason set and nothing else read. Otherwise "interval" is
-/// required (1 s .. max_announce_interval), and "peers" is required unless "peers6" is
-/// present (IPv6 peers are ignored): either a compact string (6 bytes per peer, address
-/// and port in network order) or a list of dictionaries with "ip" (string), "port"
-/// (integer 0..65535) and optional "peer id" (20 bytes). List entries whose ip is not a
-/// dotted IPv4 address (a host name, IPv6) are skipped. Unknown keys are ignored.
+/// required (1 s .. max_announce_interval), and "peers" or "peers6" or both. "peers" is
+/// either a compact string (6 bytes per peer, address and port in network order) or a list
+/// of dictionaries with "ip" (string), "port" (integer 0..65535) and optional "peer id"
+/// (20 bytes); list entries whose ip is neither a dotted IPv4 nor an IPv6 address (a host
+/// name) are skipped. "peers6" (BEP 7) is a compact string of 18 bytes per peer (IPv6
+/// address, port). Unknown keys are ignored.
 /// Offsets index `body`: the start of the offending value, or for a missing key the
 /// dictionary's closing 'e'; bad_bencode carries the bencode decoder's offset.
 result<announce_response, tracker_error> parse_announce_response(

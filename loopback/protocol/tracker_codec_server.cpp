@@ -187,7 +187,7 @@ std::string id_string(const std::array<std::byte, 20>& id) {
 
 bvalue peer_dictionary(const peer_endpoint& peer) {
   bvalue::dict d;
-  d.emplace("ip", format_ipv4(peer.ip));
+  d.emplace("ip", to_string(peer.ip));
   d.emplace("port", bvalue::integer{peer.port});
   if (peer.id) d.emplace("peer id", id_string(*peer.id));
   return d;
@@ -262,14 +262,18 @@ std::string encode_announce_response(const announce_response& response, peer_for
   if (response.incomplete) d.emplace("incomplete", bvalue::integer{*response.incomplete});
   if (response.warning) d.emplace("warning message", *response.warning);
   if (form == peer_form::compact) {
-    std::string compact;
+    std::string compact;   // IPv4: 4 address bytes and the port (BEP 23)
+    std::string compact6;  // IPv6: 16 address bytes and the port (BEP 7)
     compact.reserve(response.peers.size() * 6);
     for (const peer_endpoint& p : response.peers) {
-      for (std::uint8_t b : p.ip) compact += static_cast<char>(b);
-      compact += static_cast<char>(p.port >> 8);
-      compact += static_cast<char>(p.port & 0xff);
+      std::string& into = p.ip.is_v4() ? compact : compact6;
+      const auto& bytes = p.ip.bytes();
+      for (std::size_t i = p.ip.is_v4() ? 12 : 0; i < 16; ++i) into += static_cast<char>(bytes[i]);
+      into += static_cast<char>(p.port >> 8);
+      into += static_cast<char>(p.port & 0xff);
     }
     d.emplace("peers", std::move(compact));
+    if (!compact6.empty()) d.emplace("peers6", std::move(compact6));
   } else {
     bvalue::list peers;
     peers.reserve(response.peers.size());

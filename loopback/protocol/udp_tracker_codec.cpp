@@ -172,7 +172,9 @@ std::string encode_udp_response(const udp_announce_response& r) {
   put32(out, clamp32(a.incomplete.value_or(0)));
   put32(out, clamp32(a.complete.value_or(0)));
   for (const auto& p : a.peers) {
-    for (auto b : p.ip) out.push_back(static_cast<char>(b));
+    if (p.ip.is_v4() == r.ipv6) continue;
+    const auto& bytes = p.ip.bytes();
+    for (std::size_t i = r.ipv6 ? 0 : 12; i < 16; ++i) out.push_back(static_cast<char>(bytes[i]));
     put16(out, p.port);
   }
   return out;
@@ -216,7 +218,7 @@ result<udp_request, udp_error> parse_udp_request(std::string_view p) {
   return fail(udp_errc::unknown_action, 8);
 }
 
-result<udp_response, udp_error> parse_udp_response(std::string_view p) {
+result<udp_response, udp_error> parse_udp_response(std::string_view p, bool ipv6) {
   if (p.size() < 8) return fail(udp_errc::too_short, p.size());
   const auto action = get32(p, 0);
   const auto tid = get32(p, 4);
@@ -227,8 +229,9 @@ result<udp_response, udp_error> parse_udp_response(std::string_view p) {
     case static_cast<std::uint32_t>(udp_action::announce): {
       if (p.size() < udp_announce_response_header_bytes) return fail(udp_errc::too_short, p.size());
       const std::size_t body = p.size() - udp_announce_response_header_bytes;
-      if (body % 6 != 0) return fail(udp_errc::bad_length, p.size() - body % 6);
-      udp_announce_response r{.transaction_id = tid};
+      const std::size_t stride = ipv6 ? 18 : 6;
+      if (body % stride != 0) return fail(udp_errc::bad_length, p.size() - body % stride);
+      udp_announce_response r{.transaction_id = tid, .ipv6 = ipv6};
       auto& a = r.response;
       // BEP 15 carries these as signed 32-bit numbers: a negative count reads as 0, and the
       // interval is held within 1 s .. max_announce_interval, as an HTTP answer must be.
@@ -236,11 +239,11 @@ result<udp_response, udp_error> parse_udp_response(std::string_view p) {
                                                                  max_announce_interval.count()));
       a.incomplete = std::max<std::int32_t>(0, static_cast<std::int32_t>(get32(p, 12)));
       a.complete = std::max<std::int32_t>(0, static_cast<std::int32_t>(get32(p, 16)));
-      for (std::size_t at = udp_announce_response_header_bytes; at < p.size(); at += 6) {
-        peer_endpoint e;
-        for (std::size_t i = 0; i < 4; ++i) e.ip[i] = static_cast<std::uint8_t>(p[at + i]);
-        e.port = get16(p, at + 4);
-        a.peers.push_back(e);
+      for (std::size_t at = udp_announce_response_header_bytes; at < p.size(); at += stride) {
+        ip_address::v6_bytes bytes{};
+        for (std::size_t i = 0; i < stride - 2; ++i) bytes[i] = static_cast<std::uint8_t>(p[at + i]);
+        const ip_address ip = ipv6 ? ip_address::from_v6(bytes) : ip_address(bytes[0], bytes[1], bytes[2], bytes[3]);
+        a.peers.push_back(peer_endpoint{.ip = ip, .port = get16(p, at + stride - 2)});
       }
       return udp_response{std::move(r)};
     }

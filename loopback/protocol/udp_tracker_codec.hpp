@@ -31,7 +31,7 @@ enum class udp_action : std::uint32_t { connect = 0, announce = 1, scrape = 2, e
 /// Sizes of the fixed parts (BEP 15).
 inline constexpr std::size_t udp_connect_bytes = 16;            ///< request and response
 inline constexpr std::size_t udp_announce_request_bytes = 98;
-inline constexpr std::size_t udp_announce_response_header_bytes = 20;  ///< then 6 bytes a peer
+inline constexpr std::size_t udp_announce_response_header_bytes = 20;  ///< then 6 (IPv6: 18) bytes a peer
 inline constexpr std::size_t udp_scrape_request_header_bytes = 16;     ///< then 20 bytes a hash
 inline constexpr std::size_t udp_error_header_bytes = 8;               ///< then the message
 /// Most info-hashes one scrape may carry: BEP 15's "about 74", what fits a 1500-byte MTU.
@@ -85,10 +85,13 @@ struct udp_connect_response {
 };
 
 /// Tracker → client: an announce's answer. `response` has interval (read back within 1 s ..
-/// max_announce_interval), complete (seeders), incomplete (leechers) and the IPv4 peers set.
+/// max_announce_interval), complete (seeders), incomplete (leechers) and the peers set. The
+/// packet does not say the peers' family: an answer sent over IPv6 carries IPv6 peers (18
+/// bytes each), one over IPv4 IPv4 peers (6 bytes each), as BEP 15 has it.
 struct udp_announce_response {
   std::uint32_t transaction_id = 0;
   announce_response response{};
+  bool ipv6 = false;  ///< the answer goes (came) over IPv6: its peers are IPv6 ones
   friend bool operator==(const udp_announce_response&, const udp_announce_response&) = default;
 };
 
@@ -124,7 +127,8 @@ std::string encode_udp_request(const udp_announce_request& r);
 /// Precondition: 1..udp_max_scrape_hashes info-hashes.
 std::string encode_udp_request(const udp_scrape_request& r);
 std::string encode_udp_response(const udp_connect_response& r);
-/// Interval, seeders and leechers are clamped to 0..INT32_MAX.
+/// Interval, seeders and leechers are clamped to 0..INT32_MAX. Only the peers of r.ipv6's
+/// family are written; the others cannot be told apart on the wire.
 std::string encode_udp_response(const udp_announce_response& r);
 std::string encode_udp_response(const udp_scrape_response& r);
 std::string encode_udp_response(const udp_error_response& r);
@@ -141,8 +145,9 @@ result<udp_request, udp_error> parse_udp_request(std::string_view packet);
 std::optional<std::uint32_t> udp_request_transaction(std::string_view packet) noexcept;
 std::optional<std::uint32_t> udp_response_transaction(std::string_view packet) noexcept;
 
-/// Parses a packet a client received. Errors: too_short, unknown_action (0), bad_length
-/// (the start of the incomplete entry).
-result<udp_response, udp_error> parse_udp_response(std::string_view packet);
+/// Parses a packet a client received, over IPv6 when `ipv6` (an announce answer's peers are
+/// then 18 bytes each). Errors: too_short, unknown_action (0), bad_length (the start of
+/// the incomplete entry).
+result<udp_response, udp_error> parse_udp_response(std::string_view packet, bool ipv6 = false);
 
 }  // namespace p2pdist::bt

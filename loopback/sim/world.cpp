@@ -35,7 +35,7 @@ world::world(world&&) noexcept = default;
 world& world::operator=(world&&) noexcept = default;
 
 std::size_t world::add_peer(peer_config config) {
-  if (by_address_.count(bt::ip_key(config.address)))
+  if (by_address_.count(config.address))
     throw std::invalid_argument("world: two peers at one address");
   auto p = std::make_unique<peer>();
   const auto index = static_cast<std::uint32_t>(peers_.size());
@@ -47,7 +47,7 @@ std::size_t world::add_peer(peer_config config) {
   config.session.rng_seed = config_.rng_seed * 0x9E3779B97F4A7C15ULL + index + 1;
   p->config = std::move(config);
   if (!p->config.seed) ++incomplete_;
-  by_address_.emplace(bt::ip_key(p->config.address), index);
+  by_address_.emplace(p->config.address, index);
   peers_.push_back(std::move(p));
   schedule(epoch_ + peers_.back()->config.start_at, event_kind::start, index);
   return index;

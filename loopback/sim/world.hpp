@@ -42,7 +42,7 @@ namespace p2pdist::sim {
 
 /// One peer of a simulated swarm.
 struct peer_config {
-  std::array<std::uint8_t, 4> address{127, 0, 0, 2};  ///< unique per peer
+  bt::ip_address address{127, 0, 0, 2};  ///< unique per peer
   double up_bytes_per_s = 0;    ///< wire bytes per second; 0 = unlimited
   double down_bytes_per_s = 0;  ///< wire bytes per second; 0 = unlimited
   bool seed = false;            ///< starts with every piece
@@ -56,7 +56,7 @@ struct peer_config {
   bt::duration access_rtt{};
   /// Peers it dials as soon as it starts, besides those the tracker names (a client-server
   /// client knows its server).
-  std::vector<std::array<std::uint8_t, 4>> dial_at_start{};
+  std::vector<bt::ip_address> dial_at_start{};
 };
 
 /// The world's settings.
@@ -164,7 +164,7 @@ class world {
   void check_piece(std::uint32_t p, std::uint32_t piece, bool fingerprints_on_pass);
 
   // world_links.cpp: connections, pipes and pacing
-  void dial(std::uint32_t p, bt::peer_key key, const bt::endpoint_v4& remote);
+  void dial(std::uint32_t p, bt::peer_key key, const bt::endpoint& remote);
   void on_connect(std::uint32_t link_id);
   void send_item(std::uint32_t link_id, int side, detail::item it);
   void close_side(std::uint32_t link_id, int side);
@@ -188,7 +188,7 @@ class world {
   std::vector<std::unique_ptr<detail::peer>> peers_;
   std::vector<std::unique_ptr<detail::link>> links_;
   std::vector<std::uint32_t> tracker_list_;  // peers that announced and did not stop
-  std::unordered_map<std::uint32_t, std::uint32_t> by_address_;  // address → peer
+  std::unordered_map<bt::ip_address, std::uint32_t> by_address_;  // address → peer
   std::size_t incomplete_ = 0;               // peers not yet complete (seeds excluded)
   std::mt19937_64 rng_;
   // Counted as they go (a map keyed by name cost a string and a lookup per message):

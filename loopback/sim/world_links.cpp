@@ -45,14 +45,14 @@ detail::link* world::link_of(std::uint32_t p, bt::peer_key key) {
 // ---------------------------------------------------------------------------------------
 // Opening and closing
 
-void world::dial(std::uint32_t p, bt::peer_key key, const bt::endpoint_v4& remote) {
+void world::dial(std::uint32_t p, bt::peer_key key, const bt::endpoint& remote) {
   ++sent_[count_dial];
   const auto id = static_cast<std::uint32_t>(links_.size());
   auto l = std::make_unique<link>();
   l->peer = {p, p};
   l->key[0] = key;
   l->open[0] = true;
-  const auto target = by_address_.find(bt::ip_key(remote.ip));
+  const auto target = by_address_.find(remote.ip);
   l->latency = config_.latency;
   if (config_.per_peer_latency) {
     const auto far = target == by_address_.end() ? bt::duration::zero() : peers_[target->second]->config.access_rtt;

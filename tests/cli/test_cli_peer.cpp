@@ -135,8 +135,8 @@ TEST_CASE("seed and get: bad inputs exit 1 with one line", "[cli]") {
     CHECK_THAT(r.err, Catch::Contains("bad.torrent"));
     CHECK(count_lines(r.err) == 1);
   }
-  SECTION("a tracker this client cannot reach (IPv6, another scheme) is named before the file is read") {
-    for (const std::string url : {"udp://[::1]:6969/announce", "wss://127.0.0.1:1/announce"}) {
+  SECTION("a tracker this client cannot reach (a zone id, another scheme) is named before the file is read") {
+    for (const std::string url : {"udp://[fe80::1%25eth0]:6969/announce", "wss://127.0.0.1:1/announce"}) {
       const auto t = dir / "elsewhere.torrent";
       const auto made = run_p2pdist({"make-torrent", f.data.string(), "--announce", url, "-o", t.string()});
       REQUIRE(made.exit_code == 0);

@@ -257,7 +257,7 @@ TEST_CASE("announces: started at once, backoff after a failure, the tracker's in
   CHECK(sc.events(bt::client_event_kind::tracker_announced).size() == 1);
   const auto dials = sc.take<bt::out::dial>();
   REQUIRE(dials.size() == 1);
-  CHECK(dials[0].remote == bt::endpoint_v4{.ip = {127, 0, 0, 9}, .port = 7000});
+  CHECK(dials[0].remote == bt::endpoint{.ip = {127, 0, 0, 9}, .port = 7000});
   sc.advance(29s);
   CHECK(sc.take<bt::out::announce>().empty());
   sc.advance(1s);

@@ -161,7 +161,7 @@ struct swarm {
   }
 };
 
-inline endpoint_v4 where(const client& c) { return {.ip = c.address(), .port = c.port()}; }
+inline endpoint where(const client& c) { return {.ip = c.address(), .port = c.port()}; }
 
 inline bool same_bytes(const memory_storage& a, const std::vector<std::byte>& b) {
   return a.bytes().size() == b.size() && std::equal(b.begin(), b.end(), a.bytes().begin());
@@ -279,7 +279,7 @@ inline std::shared_ptr<raw_peer_state> spawn_raw_peer(swarm& s, std::uint8_t las
   tcp::socket socket(strand);
   socket.open(tcp::v4());
   socket.bind(tcp::endpoint(asio::ip::make_address_v4("127.0.0." + std::to_string(last)), 0));
-  const tcp::endpoint ep(asio::ip::make_address_v4(format_ipv4(target.address())), target.port());
+  const tcp::endpoint ep(asio::ip::make_address(to_string(target.address())), target.port());
   asio::co_spawn(strand, run_raw_peer(std::move(socket), ep, std::move(t), behaviour, st, s.note),
                  asio::detached);
   return st;

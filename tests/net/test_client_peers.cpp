@@ -152,7 +152,7 @@ class idle_peer {
   idle_peer(std::uint8_t last, const client& target) : socket_(io_) {
     socket_.open(tcp::v4());
     socket_.bind(tcp::endpoint(asio::ip::make_address_v4("127.0.0." + std::to_string(last)), 0));
-    socket_.connect(tcp::endpoint(asio::ip::make_address_v4(format_ipv4(target.address())), target.port()));
+    socket_.connect(tcp::endpoint(asio::ip::make_address(to_string(target.address())), target.port()));
     socket_.non_blocking(true);
   }
 

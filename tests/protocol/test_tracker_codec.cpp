@@ -140,7 +140,7 @@ TEST_CASE("parse_ipv4 is strict", "[tracker][url]") {
     INFO(bad);
     CHECK_FALSE(parse_ipv4(bad).has_value());
   }
-  CHECK(format_ipv4({10, 0, 200, 7}) == "10.0.200.7");
+  CHECK(to_string(ip_address(10, 0, 200, 7)) == "10.0.200.7");
 }
 
 TEST_CASE("parse_tracker_url accepts http with IPv4 or localhost", "[tracker][url]") {
@@ -177,7 +177,7 @@ TEST_CASE("parse_tracker_url accepts udp with a port", "[tracker][url][udp]") {
   CHECK(error_of(parse_tracker_url("udp://127.0.0.1/announce")) == tracker_error{tracker_errc::bad_url_port, 15});
   CHECK(error_of(parse_tracker_url("udp://127.0.0.1")) == tracker_error{tracker_errc::bad_url_port, 15});
   CHECK(error_of(parse_tracker_url("udp://127.0.0.1:0")) == tracker_error{tracker_errc::bad_url_port, 16});
-  CHECK(error_of(parse_tracker_url("udp://[::1]:6969")) == tracker_error{tracker_errc::bad_url_host, 6});
+  CHECK(error_of(parse_tracker_url("udp://[::1:6969")) == tracker_error{tracker_errc::bad_url_host, 6});
   CHECK(error_of(parse_tracker_url("udp:/127.0.0.1:6969")) == tracker_error{tracker_errc::bad_url_scheme, 0});
 }
 
@@ -188,7 +188,7 @@ TEST_CASE("parse_tracker_url refuses what the network layer cannot reach", "[tra
   CHECK(error_of(parse_tracker_url("")) == tracker_error{tracker_errc::bad_url_scheme, 0});
   CHECK(error_of(parse_tracker_url("http://tracker.example.org/announce")) ==
         tracker_error{tracker_errc::bad_url_host, 7});
-  CHECK(error_of(parse_tracker_url("http://[::1]:6969/announce")) == tracker_error{tracker_errc::bad_url_host, 7});
+  CHECK(error_of(parse_tracker_url("http://[::1%25lo]:6969/announce")) == tracker_error{tracker_errc::bad_url_host, 7});
   CHECK(error_of(parse_tracker_url("http://user@127.0.0.1/announce")) == tracker_error{tracker_errc::bad_url_host, 7});
   CHECK(error_of(parse_tracker_url("http:///announce")) == tracker_error{tracker_errc::bad_url_host, 7});
   CHECK(error_of(parse_tracker_url("http://1.2.3.4:/a")) == tracker_error{tracker_errc::bad_url_port, 15});
@@ -241,16 +241,17 @@ TEST_CASE("list response", "[tracker][response]") {
   const std::string id = "-PD0001-abcdefghijkl";
   const std::string body = "d8:intervali900e5:peersl"
                            "d2:ip" + bstr("127.0.0.2") + "7:peer id" + bstr(id) + "4:porti6881ee"
-                           "d2:ip" + bstr("::1") + "4:porti1ee"                      // IPv6: skipped
+                           "d2:ip" + bstr("::1") + "4:porti1ee"                      // IPv6: taken
                            "d2:ip" + bstr("peer.example.org") + "4:porti2ee"         // name: skipped
                            "d2:ip" + bstr("10.0.0.3") + "4:porti51413e5:extrai1ee"
                            "ee";
   const auto r = parse_announce_response(body);
   REQUIRE(r.has_value());
   CHECK(r->interval == std::chrono::seconds{900});
-  REQUIRE(r->peers.size() == 2);
+  REQUIRE(r->peers.size() == 3);
   CHECK(r->peers[0] == peer_endpoint{.ip = {127, 0, 0, 2}, .port = 6881, .id = id20(id)});
-  CHECK(r->peers[1] == peer_endpoint{.ip = {10, 0, 0, 3}, .port = 51413, .id = std::nullopt});
+  CHECK(r->peers[1] == peer_endpoint{.ip = *parse_ipv6("::1"), .port = 1, .id = std::nullopt});
+  CHECK(r->peers[2] == peer_endpoint{.ip = {10, 0, 0, 3}, .port = 51413, .id = std::nullopt});
 }
 
 TEST_CASE("failure response is a value carrying the reason", "[tracker][response]") {
@@ -264,10 +265,13 @@ TEST_CASE("failure response is a value carrying the reason", "[tracker][response
   CHECK(r2->failure_reason == "");
 }
 
-TEST_CASE("peers6 alone stands for an empty IPv4 list", "[tracker][response]") {
+TEST_CASE("peers6 alone is a list of IPv6 peers", "[tracker][response]") {
+  // 18 bytes of 0x01: address 101:101:101:101:101:101:101:101, port 0x0101 = 257.
   const auto r = parse_announce_response("d8:intervali30e6:peers6" + bstr(std::string(18, '\x01')) + "e");
   REQUIRE(r.has_value());
-  CHECK(r->peers.empty());
+  REQUIRE(r->peers.size() == 1);
+  CHECK(to_string(r->peers[0].ip) == "101:101:101:101:101:101:101:101");
+  CHECK(r->peers[0].port == 257);
 }
 
 TEST_CASE("malformed responses: code and offset", "[tracker][response]") {

@@ -355,12 +355,18 @@ TEST_CASE("encode_failure", "[tracker][encode]") {
 TEST_CASE("encode then parse gives the same response", "[tracker][encode]") {
   std::mt19937_64 rng(GENERATE(11u, 12u, 13u, 14u));
   const std::size_t count = GENERATE(0u, 1u, 7u, 200u);
+  // The first `ipv4` peers IPv4, the rest IPv6: compact answers carry them in "peers" then
+  // "peers6", so the order read back is this one.
+  const std::size_t ipv4 = count == 0 ? 0 : rng() % (count + 1);
   announce_response resp{.interval = std::chrono::seconds{1 + static_cast<long>(rng() % 86400)}};
   if (rng() % 2 == 0) resp.min_interval = std::chrono::seconds{1 + static_cast<long>(rng() % 60)};
   if (rng() % 2 == 0) resp.complete = static_cast<std::int64_t>(rng() % 1000);
   for (std::size_t i = 0; i < count; ++i) {
     peer_endpoint p;
-    for (auto& b : p.ip) b = static_cast<std::uint8_t>(rng());
+    ip_address::v6_bytes bytes{};
+    for (auto& b : bytes) b = static_cast<std::uint8_t>(rng());
+    if (i >= ipv4) bytes[0] = 0xfd;  // an IPv6 peer, never IPv4-mapped
+    p.ip = i < ipv4 ? ip_address(bytes[0], bytes[1], bytes[2], bytes[3]) : ip_address::from_v6(bytes);
     p.port = static_cast<std::uint16_t>(rng());
     if (rng() % 2 == 0) p.id = random_id(rng);
     resp.peers.push_back(p);
