@@ -222,20 +222,25 @@ class Processes:
         return False
 
 
-def start_tracker(procs, p2pdist, udp=False):
-    """Our tracker on 127.0.0.1, any port, 1 s interval; returns (proc, announce URL), the
+def host_port(address, port):
+    """ADDR:PORT as written in a URL or a --listen flag: an IPv6 address in brackets."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def start_tracker(procs, p2pdist, udp=False, address="127.0.0.1"):
+    """Our tracker on `address`, any port, 1 s interval; returns (proc, announce URL), the
     udp:// one with `udp` (BEP 15, served beside HTTP on the same port)."""
-    t = procs.start("tracker", [p2pdist, "tracker", "--listen", "127.0.0.1:0", "--interval", "1s",
+    t = procs.start("tracker", [p2pdist, "tracker", "--listen", host_port(address, 0), "--interval", "1s",
                                 *(["--udp"] if udp else [])])
     line = t.wait_line(r"tracker listening on udp" if udp else r"tracker listening on", 10)
     scheme = "udp" if udp else "http"
-    url = re.search(scheme + r"://127\.0\.0\.1:\d+/announce", line).group(0)
+    url = re.search(scheme + "://" + re.escape(host_port(address, "")) + r"\d+/announce", line).group(0)
     return t, url
 
 
 def start_seed(procs, p2pdist, torrent, data_path, address, name="our seed", extra=()):
     """`p2pdist seed` on `address`; waits until it seeds and the tracker knows it."""
-    s = procs.start(name, [p2pdist, "seed", torrent, data_path, "--listen", f"{address}:0", *extra])
+    s = procs.start(name, [p2pdist, "seed", torrent, data_path, "--listen", host_port(address, 0), *extra])
     s.wait_line(r"seeding", 30)
     s.wait_line(r"tracker: announced", 15)
     return s
@@ -254,13 +259,14 @@ def seeded_swarm(procs, args, size_bytes, data_seed, seed_extra=(), udp=False):
 
 
 def start_get(procs, p2pdist, torrent, out_path, address, name, extra=()):
-    return procs.start(name, [p2pdist, "get", torrent, "-o", out_path, "--listen", f"{address}:0", *extra])
+    return procs.start(name, [p2pdist, "get", torrent, "-o", out_path, "--listen", host_port(address, 0), *extra])
 
 
 # ---- libtorrent ------------------------------------------------------------------------------
 
 class LtSession:
-    """A libtorrent session on one 127.0.0.x address, set up for a closed loopback swarm.
+    """A libtorrent session on one loopback address (127.0.0.x or ::1), set up for a closed
+    loopback swarm.
     Alerts are pumped by the waits below; every alert type seen is remembered, so a wait for
     an alert that arrived during an earlier wait still succeeds."""
 
@@ -271,7 +277,7 @@ class LtSession:
             "enable_dht": False, "enable_lsd": False, "enable_upnp": False, "enable_natpmp": False,
             "enable_outgoing_utp": False, "enable_incoming_utp": False,
             "allow_multiple_connections_per_ip": True,
-            "listen_interfaces": f"{address}:0", "outgoing_interfaces": address,
+            "listen_interfaces": host_port(address, 0), "outgoing_interfaces": address,
             "min_reconnect_time": 1,
             "alert_mask": lt.alert.category_t.status_notification | lt.alert.category_t.error_notification
                           | lt.alert.category_t.tracker_notification,
