@@ -64,11 +64,18 @@ std::string error_text(const std::system_error& e) {
 
 /// The torrent's announce URL, when it names one, is one this client can reach (http:// or
 /// udp://, an IPv4 or bracketed IPv6 address); otherwise prints one line and returns false, before the file
-/// is checked.
-bool tracker_usable(const bt::metainfo& torrent, const std::string& path) {
+/// is checked. A tracker of the other family than the address we listen on gets a warning:
+/// it lists us at the address our announce comes from, where nothing listens.
+bool tracker_usable(const bt::metainfo& torrent, const std::string& path, const bt::endpoint& listen) {
   if (torrent.announce.empty()) return true;
   const auto url = bt::parse_tracker_url(torrent.announce);
-  if (url) return true;
+  if (url) {
+    if (!listen.ip.is_unspecified() && listen.ip.is_v4() != url->address.is_v4())
+      std::cerr << "p2pdist: warning: listening on " << bt::to_string(listen.ip) << " but the tracker "
+                << torrent.announce << " is reached over " << (url->address.is_v4() ? "IPv4" : "IPv6")
+                << ": it will list this peer at an address where it does not listen (listen on [::] for both)\n";
+    return true;
+  }
   std::cerr << "p2pdist: " << path << ": announce URL " << torrent.announce << ": "
             << bt::to_string(url.error().code) << " (p2pdist reaches http:// and udp:// trackers at IPv4 or IPv6 addresses, not names)\n";
   return false;
@@ -349,7 +356,7 @@ int run_seed(const seed_options& opts) {
   if (opts.torrent_path.empty()) throw usage_error("torrent: an empty path (give the .torrent file)");
   if (opts.file_path.empty()) throw usage_error("file: an empty path (give the file to seed)");
   const auto torrent = load_torrent(opts.torrent_path);
-  if (!torrent || !tracker_usable(*torrent, opts.torrent_path)) return 1;
+  if (!torrent || !tracker_usable(*torrent, opts.torrent_path, listen)) return 1;
   warn_case_collisions(*torrent);
   std::error_code dir_ec;
   const bool is_directory = fs::is_directory(opts.file_path, dir_ec);
@@ -410,7 +417,7 @@ int run_get(const get_options& opts) {
                                        std::chrono::duration<double>(opts.metadata_timeout_seconds)),
                                    opts.verbose)
              : load_torrent(opts.torrent_path);
-  if (!torrent || (!magnet && !tracker_usable(*torrent, opts.torrent_path))) return 1;
+  if (!torrent || (!magnet && !tracker_usable(*torrent, opts.torrent_path, listen))) return 1;
 
   warn_case_collisions(*torrent);
   // -o an existing directory, for a single-file torrent: the file goes into it under the

@@ -96,6 +96,9 @@ TEST_CASE("seed and get: usage errors exit 2 with one line naming the flag", "[c
       {{"seed", "x.torrent", "x.bin", "--listen", "127.0.0.1:70000"}, "--listen"},
       {{"get", "x.torrent", "-o", "out", "--listen", "224.0.0.1:0"}, "--listen"},
       {{"get", "x.torrent", "-o", "out", "--listen", "255.255.255.255:6881"}, "--listen"},
+      {{"seed", "x.torrent", "x.bin", "--listen", "::1:6881"}, "--listen"},        // IPv6 needs brackets
+      {{"get", "x.torrent", "-o", "out", "--listen", "[ff02::1]:0"}, "--listen"},  // IPv6 multicast
+      {{"get", "x.torrent", "-o", "out", "--listen", "[fe80::1%lo]:0"}, "--listen"},  // a zone id
       {{"seed", "x.torrent", "x.bin", "--up", "fast"}, "--up"},
       {{"get", "x.torrent", "-o", "out", "--down", "2 parsecs"}, "--down"},
       {{"get", "x.torrent", "-o", "out", "--up", "0"}, "--up"},
@@ -210,6 +213,21 @@ TEST_CASE("seed: a port in use exits 1", "[cli]") {
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("127.0.0.4:" + m.str(1)));
   CHECK(count_lines(r.err) == 1);
+}
+
+TEST_CASE("seed on IPv6 with an IPv4 tracker: a warning, and it seeds", "[cli][ipv6]") {
+  scratch_dir dir("family");
+  const auto f = make_shared_file(dir, "http://127.0.0.1:9/announce", 100 * 1024, 13);
+  child_process seed({"seed", f.torrent.string(), f.data.string(), "--listen", "[::1]:0"});
+  const auto line = seed.wait_line("seeding", 20s);
+  if (!line && seed.err().find("cannot start on [::1]") != std::string::npos) {
+    WARN("skipped: this host has no IPv6 loopback");
+    return;
+  }
+  REQUIRE(line);
+  CHECK(std::regex_search(*line, std::regex(R"(on \[::1\]:\d+)")));
+  CHECK_THAT(seed.err(), Catch::Contains("warning: listening on ::1 but the tracker http://127.0.0.1:9/announce is "
+                                         "reached over IPv4"));
 }
 
 TEST_CASE("tracker --udp: a UDP port in use exits 1 naming it", "[cli]") {
