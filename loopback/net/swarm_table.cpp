@@ -32,7 +32,7 @@ std::int64_t swarm_table::torrent::seeds() const {
 }
 
 announce_response swarm_table::announce(const announce_request& request, const ip_address& ip, time_point at,
-                                        std::mt19937_64& rng) {
+                                        std::mt19937_64& rng, bool own_family_only) {
   announce_response out;
   out.interval = config_.interval;
   auto it = torrents_.find(request.info_hash);
@@ -77,7 +77,7 @@ announce_response swarm_table::announce(const announce_request& request, const i
     const std::size_t wanted = std::min<std::size_t>(
         request.numwant ? static_cast<std::size_t>(std::max(*request.numwant, 0)) : 50,
         config_.max_peers_returned);
-    pick_peers(t, i, wanted, rng, out.peers);
+    pick_peers(t, i, wanted, own_family_only, rng, out.peers);
   }
   out.complete = t.seeds();
   out.incomplete = static_cast<std::int64_t>(t.peers.size()) - *out.complete;
@@ -184,14 +184,15 @@ void swarm_table::evict_oldest(const book& from, const torrent* keep) {
   if (it->second.peers.empty() && &it->second != keep) torrents_.erase(it);
 }
 
-void swarm_table::pick_peers(const torrent& t, std::size_t self, std::size_t wanted, std::mt19937_64& rng,
-                             std::vector<peer_endpoint>& out) {
+void swarm_table::pick_peers(const torrent& t, std::size_t self, std::size_t wanted, bool own_family_only,
+                             std::mt19937_64& rng, std::vector<peer_endpoint>& out) {
   if (wanted == 0) return;
   // Candidates sorted by address; each address's run of them is a group.
   std::vector<std::pair<ip_address, std::size_t>> candidates;
   candidates.reserve(t.peers.size());
   for (std::size_t i = 0; i < t.peers.size(); ++i) {
-    if (i != self) candidates.emplace_back(t.peers[i].key.ip, i);
+    if (i != self && (!own_family_only || t.peers[i].key.ip.is_v4() == t.peers[self].key.ip.is_v4()))
+      candidates.emplace_back(t.peers[i].key.ip, i);
   }
   std::sort(candidates.begin(), candidates.end());
   struct group {

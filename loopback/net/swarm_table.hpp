@@ -32,9 +32,11 @@ class swarm_table {
   explicit swarm_table(const tracker_config& config)
       : config_(config), expiry_(effective_peer_expiry(config)) {}
 
-  /// Records an announce from the peer at (ip, request.port) and builds its answer.
+  /// Records an announce from the peer at (ip, request.port) and builds its answer. With
+  /// `own_family_only` the answer lists only peers of ip's family (IPv4 or IPv6): a UDP
+  /// answer can carry no others (BEP 15), so its numwant is spent on those it can carry.
   announce_response announce(const announce_request& request, const ip_address& ip,
-                             time_point at, std::mt19937_64& rng);
+                             time_point at, std::mt19937_64& rng, bool own_family_only = false);
 
   /// The counts of each torrent asked for (zeros for an unknown one), or of every torrent.
   std::vector<scrape_entry> scrape(const scrape_request& request) const;
@@ -108,9 +110,10 @@ class swarm_table {
   /// rounds, each address still holding candidates gives one peer chosen at random, the
   /// addresses taken in a random order. When every peer has its own address this is a
   /// uniform random choice; when one address holds most peers (a flood of fake ports),
-  /// the others still get their share of the answer.
-  static void pick_peers(const torrent& t, std::size_t self, std::size_t wanted, std::mt19937_64& rng,
-                         std::vector<peer_endpoint>& out);
+  /// the others still get their share of the answer. With `own_family_only`, only peers of
+  /// the asker's family (IPv4 or IPv6) are candidates.
+  static void pick_peers(const torrent& t, std::size_t self, std::size_t wanted, bool own_family_only,
+                         std::mt19937_64& rng, std::vector<peer_endpoint>& out);
 
   tracker_config config_;
   duration expiry_;

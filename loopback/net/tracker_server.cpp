@@ -510,7 +510,7 @@ void tracker_impl::on_datagram(std::string_view packet, const udp::endpoint& fro
     announce_request request = a->request;
     if (request.numwant) request.numwant = std::min(*request.numwant, max_udp_peers);
     // The peer's address is the datagram's source, never the `ip` field it claims.
-    announce_response response = swarms_.announce(request, ip, now(), rng_);
+    announce_response response = swarms_.announce(request, ip, now(), rng_, /*own_family_only=*/true);
     publish_sizes();
     if (response.failure_reason) {
       failures_.fetch_add(1, std::memory_order_relaxed);

@@ -5,6 +5,7 @@
 #include <asio/ip/udp.hpp>
 
 #include "client_testing.hpp"
+#include "loopback/net/swarm_table.hpp"
 #include "loopback/net/tracker_client.hpp"
 #include "loopback/net/tracker_server.hpp"
 
@@ -140,4 +141,43 @@ TEST_CASE("a seed and two leechers on ::1 find each other through the tracker an
   REQUIRE(s.stop(seed));
   REQUIRE(s.wait([&] { return tracker.stats().peers_held == 0; }));
   tracker.stop();
+}
+
+TEST_CASE("swarm table: an answer that carries one family spends its numwant on that family", "[tracker][ipv6]") {
+  detail::swarm_table table(tracker_config{});
+  std::mt19937_64 rng(7);
+  announce_request request;
+  request.info_hash.fill(std::byte{'s'});
+  request.left_bytes = 1;
+  const time_point at{std::chrono::seconds(100)};  // the table only compares times
+  // Six IPv4 peers (10.0.0.1..6) and six IPv6 peers (fd00::1..6), port 7000 each.
+  for (std::uint8_t i = 1; i <= 6; ++i) {
+    request.port = 7000;
+    request.id.fill(static_cast<std::byte>(i));
+    (void)table.announce(request, ip_address(10, 0, 0, i), at, rng);
+    request.id.fill(static_cast<std::byte>(100 + i));
+    ip_address::v6_bytes v6{0xfd};
+    v6[15] = i;
+    (void)table.announce(request, ip_address::from_v6(v6), at, rng);
+  }
+  // An IPv6 asker wanting 5: over UDP (own family only) all 5 are IPv6; an HTTP answer
+  // draws from both families, and with room for all it lists all 12.
+  request.id.fill(std::byte{200});
+  request.numwant = 5;
+  ip_address::v6_bytes asker{0xfd};
+  asker[15] = 99;
+  const auto udp_answer = table.announce(request, ip_address::from_v6(asker), at, rng, true);
+  REQUIRE(udp_answer.peers.size() == 5);
+  for (const auto& p : udp_answer.peers) CHECK_FALSE(p.ip.is_v4());
+  request.numwant = 50;
+  const auto http_answer = table.announce(request, ip_address::from_v6(asker), at, rng);
+  CHECK(http_answer.peers.size() == 12);
+  const auto v4_count = std::count_if(http_answer.peers.begin(), http_answer.peers.end(),
+                                      [](const peer_endpoint& p) { return p.ip.is_v4(); });
+  CHECK(v4_count == 6);
+  // An IPv4 asker over UDP hears of the six IPv4 peers only.
+  request.id.fill(std::byte{201});
+  const auto v4_answer = table.announce(request, ip_address(10, 0, 0, 99), at, rng, true);
+  CHECK(v4_answer.peers.size() == 6);
+  for (const auto& p : v4_answer.peers) CHECK(p.ip.is_v4());
 }
