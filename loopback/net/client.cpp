@@ -216,7 +216,7 @@ void client_impl::carry_out(out::close& o) {
 }
 
 void client_impl::carry_out(out::dial& o) {
-  make_connection(o.conn, o.remote.ip)->start_outgoing(make_endpoint(config_.address, 0), make_endpoint(o.remote.ip, o.remote.port));
+  make_connection(o.conn, o.remote.ip)->start_outgoing(config_.address, make_endpoint(o.remote.ip, o.remote.port));
 }
 
 void client_impl::carry_out(out::upload_changed& o) {

@@ -65,7 +65,7 @@ void peer_connection::start_incoming(asio::ip::tcp::socket socket) {
   host_.spawn(run(shared_from_this(), std::nullopt));
 }
 
-void peer_connection::start_outgoing(const asio::ip::tcp::endpoint& local, const asio::ip::tcp::endpoint& remote) {
+void peer_connection::start_outgoing(const ip_address& local, const asio::ip::tcp::endpoint& remote) {
   remote_ = remote;
   host_.spawn(run(shared_from_this(), local));
 }
@@ -156,13 +156,11 @@ asio::awaitable<void> peer_connection::deliver_loop(std::shared_ptr<peer_connect
 }
 
 asio::awaitable<void> peer_connection::run(std::shared_ptr<peer_connection> self,
-                                           std::optional<asio::ip::tcp::endpoint> local) {
+                                           std::optional<ip_address> local) {
   try {
     std::error_code ec;
     if (local && !closed_) {
-      socket_.open(remote_.protocol(), ec);
-      // Our own address when it is of the peer's family (else the system picks one).
-      if (!ec && local->protocol() == remote_.protocol()) socket_.bind(*local, ec);
+      open_towards(socket_, *local, from_asio(remote_.address()), ec);
       if (!ec) set_buffer_sizes();  // before connecting: the window scale is fixed then
       if (!ec) co_await socket_.async_connect(remote_, asio::redirect_error(asio::use_awaitable, ec));
       if (!ec && !closed_ && params_.connect_delay > duration::zero()) {

@@ -131,8 +131,9 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   void start_incoming(asio::ip::tcp::socket socket);
   /// tcp_round_trip of its socket.
   [[nodiscard]] std::optional<duration> round_trip() { return tcp_round_trip(socket_); }
-  /// Binds to `local` (port 0), connects to `remote`, then starts the loops. Once.
-  void start_outgoing(const asio::ip::tcp::endpoint& local, const asio::ip::tcp::endpoint& remote);
+  /// Binds to `local` (port 0) when it is of the remote's family, connects to `remote`,
+  /// then starts the loops. Once.
+  void start_outgoing(const ip_address& local, const asio::ip::tcp::endpoint& remote);
 
   /// Closes the socket and stops the loops; on_closed follows from the read loop with this
   /// cause and reason (the first close wins). Idempotent.
@@ -155,7 +156,7 @@ class peer_connection : public std::enable_shared_from_this<peer_connection> {
   [[nodiscard]] peer_key key() const noexcept { return params_.key; }
 
  private:
-  asio::awaitable<void> run(std::shared_ptr<peer_connection> self, std::optional<asio::ip::tcp::endpoint> local);
+  asio::awaitable<void> run(std::shared_ptr<peer_connection> self, std::optional<ip_address> local);
   asio::awaitable<void> read_loop();
   asio::awaitable<std::size_t> limited_read_size(std::error_code& ec);
   asio::awaitable<void> write_loop(std::shared_ptr<peer_connection> self);
