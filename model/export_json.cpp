@@ -88,6 +88,17 @@ nlohmann::json to_json(const piece_bound_result& r, double piece_bits) {
            r.round_schedule_seconds ? nlohmann::json(*r.round_schedule_seconds) : nlohmann::json(nullptr)}};
 }
 
+nlohmann::json to_json(const latency_bound_result& r) {
+  return {{"seconds", r.seconds},
+          {"binding", to_string(r.binding)},
+          {"rtt_seconds", r.rtt_seconds},
+          {"first_send_seconds", r.first_send_seconds},
+          {"piece_seconds", r.piece_seconds},
+          {"first_copy_seconds", r.first_copy_seconds},
+          {"download_seconds", r.download_seconds},
+          {"upload_seconds", r.upload_seconds}};
+}
+
 nlohmann::json to_json(const sweep_result& r) {
   const auto& spec = r.spec;
   nlohmann::json j;

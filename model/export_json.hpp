@@ -6,6 +6,7 @@
 
 #include "model/bounds.hpp"
 #include "model/chunked.hpp"
+#include "model/latency_bound.hpp"
 #include "model/piece_bound.hpp"
 #include "model/schedule.hpp"
 #include "model/sweep.hpp"
@@ -25,6 +26,9 @@ nlohmann::json to_json(const chunked_result& c, std::uint64_t chunks);
 /// {"seconds", "pieces", "piece_bits", "binding", "fluid_seconds", "spread_seconds",
 /// "ramp_seconds", "round_schedule_seconds" (null unless the homogeneous round schedule applies)}
 nlohmann::json to_json(const piece_bound_result& r, double piece_bits);
+/// {"seconds", "binding", "rtt_seconds", "first_send_seconds", and each term's seconds:
+/// "piece_seconds", "first_copy_seconds", "download_seconds", "upload_seconds"}.
+nlohmann::json to_json(const latency_bound_result& r);
 /// Columnar sweep output a notebook plots directly: "base" (the fixed parameters; null for
 /// the swept and series ones), "x": {"param", "values", "log"},
 /// optional "y", "series_param", "binding_terms" (the code legend), and "series": per

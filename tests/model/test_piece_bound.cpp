@@ -10,18 +10,15 @@
 
 #include "model/chunked.hpp"
 
+#include "swarms.hpp"
+
 using namespace p2pdist::model;
 
-namespace {
-constexpr double inf = std::numeric_limits<double>::infinity();
-constexpr auto p2p = distribution_mode::p2p;
+using test::inf;
+using test::swarm;
 
-swarm_params swarm(double file_bits, double us, std::vector<double> up, std::vector<double> down) {
-  swarm_params p{.n = up.size(), .file_bits = file_bits, .server_up_bps = us, .peer_up_bps = std::move(up),
-                 .peer_down_bps = std::move(down)};
-  validate(p);
-  return p;
-}
+namespace {
+constexpr auto p2p = distribution_mode::p2p;
 }  // namespace
 
 TEST_CASE("piece bound: two peers, one piece", "[piece_bound]") {
