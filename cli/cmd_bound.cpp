@@ -16,6 +16,7 @@
 #include "model/bounds.hpp"
 #include "model/chunked.hpp"
 #include "model/export_json.hpp"
+#include "model/latency_bound.hpp"
 #include "model/piece_bound.hpp"
 #include "model/schedule.hpp"
 #include "model/units.hpp"
@@ -71,6 +72,21 @@ void print_piece_bound(const model::swarm_params& p, double piece_bits, const mo
   std::printf("  read a measured swarm against the piece bound: no schedule of whole pieces beats it\n");
 }
 
+// The latency bound of both modes under the piece bound.
+void print_latency_bound(const model::latency_bound_result& cs, const model::latency_bound_result& pp, double cs_fluid,
+                         double p2p_fluid) {
+  std::printf("\nlatency bound, every round trip at least %s (BitTorrent over TCP: the first block leaves the\n"
+              "server after the tracker, the connection and a request; a piece is passed on a round trip after\n"
+              "it is held):\n",
+              format_seconds(pp.rtt_seconds).c_str());
+  std::printf("  client-server  %-24s binding %s; %.4f x the fluid bound (clients dial the server they know)\n",
+              format_seconds(cs.seconds).c_str(), std::string(to_string(cs.binding)).c_str(),
+              cs.seconds / cs_fluid);
+  std::printf("  p2p            %-24s binding %s; %.4f x the fluid bound (peers found through a tracker)\n",
+              format_seconds(pp.seconds).c_str(), std::string(to_string(pp.binding)).c_str(),
+              pp.seconds / p2p_fluid);
+}
+
 void print_schedule(const char* title, const model::schedule& s) {
   constexpr std::size_t shown = 20;
   std::printf("\n%s schedule (%s): every peer completes at %s; the server sends %s in all\n", title,
@@ -92,6 +108,7 @@ struct bound_input {
   swarm_flags swarm;
   std::vector<std::string> chunks;
   std::string piece_size = "256KiB";
+  std::string rtt;
 
   /// `opts` with the texts parsed; a usage_error names the flag at fault.
   [[nodiscard]] bound_options parsed() const {
@@ -104,6 +121,7 @@ struct bound_input {
     for (double d : o.peer_down_bps) positive("--peer-down", d);
     o.piece_bits = parse_flag("--piece-size", piece_size, model::parse_size_bits);
     if (!(o.piece_bits > 0) || !std::isfinite(o.piece_bits)) throw usage_error("--piece-size: must be above zero");
+    if (!rtt.empty()) o.rtt_seconds = duration_or_zero("--rtt", rtt);
     for (const auto& c : chunks) {
       const auto m = parse_count("--chunks", c);
       if (m < 1) throw usage_error("--chunks: must be at least 1");
@@ -152,6 +170,16 @@ int run_bound(const bound_options& o) {
   doc["client_server"]["piece_bound"] = model::to_json(cs_pieces, o.piece_bits);
   doc["p2p"]["piece_bound"] = model::to_json(p2p_pieces, o.piece_bits);
   if (!to_stdout) print_piece_bound(p, o.piece_bits, cs_pieces, p2p_pieces);
+  if (o.rtt_seconds) {
+    using model::distribution_mode;
+    const auto cs_latency = model::latency_bound(p, o.piece_bits, distribution_mode::client_server, *o.rtt_seconds,
+                                                 model::discovery_for(distribution_mode::client_server));
+    const auto p2p_latency = model::latency_bound(p, o.piece_bits, distribution_mode::p2p, *o.rtt_seconds,
+                                                  model::discovery_for(distribution_mode::p2p));
+    doc["client_server"]["latency_bound"] = model::to_json(cs_latency);
+    doc["p2p"]["latency_bound"] = model::to_json(p2p_latency);
+    if (!to_stdout) print_latency_bound(cs_latency, p2p_latency, cs_pieces.fluid_seconds, p2p_pieces.fluid_seconds);
+  }
 
   if (!o.chunks.empty()) {
     auto chunked = nlohmann::json::array();
@@ -237,6 +265,8 @@ command add_bound_command(CLI::App& parent) {
   app->add_option("--chunks", in->chunks, "chunk counts M for the chunked bound (repeatable)");
   app->add_option("--piece-size", in->piece_size, "piece size for the piece bound (store and forward)")
       ->capture_default_str();
+  app->add_option("--rtt", in->rtt,
+                  "also the latency bound: every path's round trip at least this (e.g. 100ms)");
   add_json_option(*app, in->opts.json_path);
   return {app, [in] { return run_bound(in->parsed()); }};
 }

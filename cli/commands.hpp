@@ -58,6 +58,7 @@ struct bound_options {
   bool schedule = false;                     ///< also print the achieving schedules
   std::vector<std::uint64_t> chunks;         ///< chunk counts for the chunked bound
   double piece_bits = 256.0 * 1024 * 8;      ///< piece size for the piece bound
+  std::optional<double> rtt_seconds;         ///< the least round trip, for the latency bound
   std::string json_path;                     ///< empty: no JSON; "-": stdout
 };
 int run_bound(const bound_options& opts);

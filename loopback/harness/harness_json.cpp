@@ -43,6 +43,12 @@ std::optional<double> ratio_to_piece_bound(const swarm_config& config, const swa
   return *r.distribution_seconds / b->seconds;
 }
 
+std::optional<double> ratio_to_latency_bound(const swarm_config& config, const swarm_result& r) {
+  const auto b = swarm_latency_bound(config, r.file_bytes);
+  if (!b || !r.distribution_seconds || b->seconds <= 0) return std::nullopt;
+  return *r.distribution_seconds / b->seconds;
+}
+
 nlohmann::json leechers(const swarm_result& r) {
   auto out = nlohmann::json::array();
   for (const auto& l : r.leechers) {
@@ -63,6 +69,7 @@ nlohmann::json run_figures(const swarm_config& config, const swarm_result& r) {
   nlohmann::json j{{"distribution_seconds", optional_number(r.distribution_seconds)},
                    {"ratio", optional_number(ratio(config, r))},
                    {"ratio_to_piece_bound", optional_number(ratio_to_piece_bound(config, r))},
+                   {"ratio_to_latency_bound", optional_number(ratio_to_latency_bound(config, r))},
                    {"first_byte_seconds", optional_number(r.first_byte_seconds)},
                    {"timed_out", r.timed_out},
                    {"data_ok", r.data_ok},
@@ -109,6 +116,23 @@ std::optional<model::piece_bound_result> swarm_piece_bound(const swarm_config& c
   if (!p) return std::nullopt;
   const auto mode = c.mode == swarm_mode::p2p ? model::distribution_mode::p2p : model::distribution_mode::client_server;
   return model::piece_bound(*p, 8.0 * c.piece_bytes, mode);
+}
+
+std::optional<double> least_rtt_seconds(const swarm_config& c) {
+  if (!c.leecher_rtt.empty()) {
+    const auto least = *std::min_element(c.leecher_rtt.begin(), c.leecher_rtt.end());
+    return std::chrono::duration<double>(least).count();
+  }
+  if (c.rtt_max <= bt::duration::zero()) return std::nullopt;
+  return std::chrono::duration<double>(c.rtt_min).count();
+}
+
+std::optional<model::latency_bound_result> swarm_latency_bound(const swarm_config& c, std::uint64_t file_bytes) {
+  const auto p = model_params(c, file_bytes);
+  const auto rtt = least_rtt_seconds(c);
+  if (!p || !rtt) return std::nullopt;
+  const auto mode = c.mode == swarm_mode::p2p ? model::distribution_mode::p2p : model::distribution_mode::client_server;
+  return model::latency_bound(*p, 8.0 * c.piece_bytes, mode, *rtt, model::discovery_for(mode));
 }
 
 nlohmann::json faults_document(const swarm_config& c, const swarm_result& r) {
@@ -212,6 +236,8 @@ nlohmann::json swarm_document(const swarm_config& c, const swarm_result& r) {
   }
   const auto pb = swarm_piece_bound(c, r.file_bytes);
   j["piece_bound"] = pb ? model::to_json(*pb, 8.0 * c.piece_bytes) : nlohmann::json(nullptr);
+  const auto lb = swarm_latency_bound(c, r.file_bytes);
+  j["latency_bound"] = lb ? model::to_json(*lb) : nlohmann::json(nullptr);
   j.update(run_figures(c, r));
   j["timeline"] = {{"seconds", r.timeline_seconds},
                    {"bytes_held", r.timeline_bytes},
@@ -224,12 +250,13 @@ nlohmann::json repeat_document(const swarm_config& c, const std::vector<swarm_re
   nlohmann::json j = swarm_document(c, runs[mid]);
   j["repeat"] = runs.size();
   j["median_run"] = mid;
-  std::vector<double> times, ratios, piece_ratios;
+  std::vector<double> times, ratios, piece_ratios, latency_ratios;
   auto all = nlohmann::json::array();
   for (const auto& r : runs) {
     if (r.distribution_seconds) times.push_back(*r.distribution_seconds);
     if (const auto q = ratio(c, r)) ratios.push_back(*q);
     if (const auto q = ratio_to_piece_bound(c, r)) piece_ratios.push_back(*q);
+    if (const auto q = ratio_to_latency_bound(c, r)) latency_ratios.push_back(*q);
     all.push_back(run_figures(c, r));
   }
   auto span = [](const std::vector<double>& v) {
@@ -238,7 +265,8 @@ nlohmann::json repeat_document(const swarm_config& c, const std::vector<swarm_re
     return nlohmann::json{{"min", *lo}, {"max", *hi}};
   };
   j["spread"] = {{"distribution_seconds", span(times)}, {"ratio", span(ratios)},
-                 {"ratio_to_piece_bound", span(piece_ratios)}};
+                 {"ratio_to_piece_bound", span(piece_ratios)},
+                 {"ratio_to_latency_bound", span(latency_ratios)}};
   j["runs"] = all;
   return j;
 }

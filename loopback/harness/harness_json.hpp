@@ -10,6 +10,7 @@
 #include "loopback/harness/harness.hpp"
 #include "loopback/harness/simulate.hpp"
 #include "model/bounds.hpp"
+#include "model/latency_bound.hpp"
 #include "model/piece_bound.hpp"
 
 namespace p2pdist::loopback {
@@ -27,9 +28,20 @@ std::optional<model::bound> swarm_bound(const swarm_config& config, std::uint64_
 /// config.piece_bytes must be received before they are passed on (model/piece_bound.hpp).
 std::optional<model::piece_bound_result> swarm_piece_bound(const swarm_config& config, std::uint64_t file_bytes);
 
+/// The least round trip of any emulated path (seed, leecher or tracker): config.rtt_min, or
+/// the smallest of config.leecher_rtt (a seed's and the tracker's access add nothing).
+/// nullopt on the loopback's own paths (no emulated round trip).
+std::optional<double> least_rtt_seconds(const swarm_config& config);
+
+/// The latency bound the run is held against when its paths are emulated: the piece bound's
+/// swarm with every path's round trip at least least_rtt_seconds, peers found through the
+/// tracker (p2p) or dialing the server they know (cs) (model/latency_bound.hpp).
+std::optional<model::latency_bound_result> swarm_latency_bound(const swarm_config& config, std::uint64_t file_bytes);
+
 /// The contract's swarm document for one run: parameters, bound (seconds, binding),
-/// piece_bound (seconds, pieces, binding, ...), distribution_seconds, ratio,
-/// ratio_to_piece_bound, first_byte_seconds, leechers (address, completion_seconds,
+/// piece_bound (seconds, pieces, binding, ...), latency_bound (null without emulated
+/// paths), distribution_seconds, ratio, ratio_to_piece_bound, ratio_to_latency_bound,
+/// first_byte_seconds, leechers (address, completion_seconds,
 /// first_byte_seconds, bytes_up, bytes_down, ...), timeline (seconds, bytes_held per
 /// leecher), timed_out, data_ok.
 nlohmann::json swarm_document(const swarm_config& config, const swarm_result& result);

@@ -67,6 +67,37 @@ TEST_CASE("bound --json - follows the contract", "[cli]") {
   CHECK(j["p2p"]["binding"] == "slowest_download");
 }
 
+TEST_CASE("bound --rtt adds the latency bound of both modes", "[cli]") {
+  // N = 2, F = 1 MB = 8e6 bits in one piece, u_s = u = 1 MB/s = 8e6 bit/s, downloads
+  // unlimited, every round trip 100 ms (model/latency_bound.hpp).
+  // P2P, peers found through the tracker: the server's first block leaves at 3r = 0.3 s and
+  //   the file reaches the first peer at 1.35; it uploads from 1.45; 16e6 bits are sent by
+  //   1.45 + (16 − 9.2)/16 = 1.875 and arrive by 1.925.
+  // Client-server, clients dial the server: first block at 2.5r = 0.25, 2·F/u_s = 2 s of
+  //   upload, the last bit 0.05 s on the way: 2.3.
+  const auto r = run_p2pdist({"bound", "-N", "2", "--file-size", "1MB", "--server-up", "1MB/s", "--peer-up", "1MB/s",
+                              "--peer-down", "unlimited", "--piece-size", "1MB", "--rtt", "100ms", "--json", "-"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto j = json::parse(r.out);
+  CHECK(j["p2p"]["latency_bound"]["seconds"].get<double>() == Approx(1.925));
+  CHECK(j["p2p"]["latency_bound"]["binding"] == "latency_upload");
+  CHECK(j["p2p"]["latency_bound"]["first_send_seconds"].get<double>() == Approx(0.3));
+  CHECK(j["p2p"]["latency_bound"]["rtt_seconds"].get<double>() == Approx(0.1));
+  CHECK(j["client_server"]["latency_bound"]["seconds"].get<double>() == Approx(2.3));
+  CHECK(j["client_server"]["latency_bound"]["first_send_seconds"].get<double>() == Approx(0.25));
+  // Without --rtt there is none; a bad round trip is a usage error.
+  const auto plain = run_p2pdist({"bound", "-N", "2", "--json", "-"});
+  REQUIRE(plain.exit_code == 0);
+  CHECK_FALSE(json::parse(plain.out)["p2p"].contains("latency_bound"));
+  const auto negative = run_p2pdist({"bound", "-N", "2", "--rtt", "-5ms"});
+  CHECK(negative.exit_code == 2);
+  CHECK_THAT(negative.err, Catch::Contains("--rtt"));
+  const auto text = run_p2pdist({"bound", "-N", "2", "--rtt", "40ms"});
+  REQUIRE(text.exit_code == 0);
+  CHECK_THAT(text.out, Catch::Contains("latency bound, every round trip at least 40 ms"));
+}
+
 TEST_CASE("bound prints a table, heterogeneous lists, schedule and chunks", "[cli]") {
   auto r = run_p2pdist({"bound", "-N", "3", "--file-size", "120", "--server-up", "10",
                         "--peer-up", "0,10,20", "--peer-down", "unlimited"});
@@ -202,7 +233,8 @@ TEST_CASE("every subcommand's --help lists its options, with types and defaults,
       {"demo", {"--json TEXT", "--no-swarm"}},
       {"bound",
        {"-N,--peers TEXT=10", "--file-size TEXT=15Gbit", "--server-up TEXT=30Mbps", "--peer-up TEXT=300kbps",
-        "--peer-down TEXT=2Mbps", "--schedule", "--chunks TEXT ...", "--piece-size TEXT=256KiB", "--json TEXT"}},
+        "--peer-down TEXT=2Mbps", "--schedule", "--chunks TEXT ...", "--piece-size TEXT=256KiB", "--rtt TEXT",
+        "--json TEXT"}},
       {"sweep",
        {"-N,--peers TEXT=10", "--file-size TEXT=15Gbit", "--server-up TEXT=30Mbps", "--peer-up TEXT=300kbps",
         "--peer-down TEXT=2Mbps", "--x TEXT=N", "--from TEXT REQUIRED", "--to TEXT", "--points TEXT=50", "--log",
@@ -356,6 +388,35 @@ TEST_CASE("simulate --rtt sets each connection's mean round trip and a request c
   }
 }
 
+TEST_CASE("simulate over round trips never beats the latency bound, which it reports", "[cli]") {
+  // The latency bound is a lower bound for any client speaking the protocol (the tracker,
+  // TCP's set-up, a request, a `have` before a piece is passed on): the engine must never
+  // land below it, in either mode, over fixed, drawn or per-leecher round trips. It is also
+  // above the piece bound whenever a round trip is long against the run (here 0.4–1 s).
+  const std::vector<std::vector<std::string>> cases = {
+      {"-N", "8", "--file-size", "4MiB", "--piece-size", "64KiB", "--peer-up", "2MB/s", "--rtt", "100ms..100ms"},
+      {"-N", "8", "--file-size", "4MiB", "--piece-size", "256KiB", "--peer-up", "4MB/s", "--rtt", "100ms"},
+      {"-N", "3", "--file-size", "2MiB", "--piece-size", "16KiB", "--peer-up", "1MB/s", "--rtt", "30ms,80ms,150ms"},
+      {"-N", "4", "--mode", "cs", "--file-size", "2MiB", "--piece-size", "64KiB", "--rtt", "200ms..200ms"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"simulate", "--server-up", "8MB/s", "--time-scale", "0.2", "--json", "-"};
+    args.insert(args.end(), c.begin(), c.end());
+    const auto r = run_p2pdist(args);
+    INFO(r.err << " " << c.back());
+    REQUIRE(r.exit_code == 0);
+    const auto d = json::parse(r.out);
+    const double latency = d["latency_bound"]["seconds"].get<double>();
+    CHECK(latency > d["piece_bound"]["seconds"].get<double>());
+    CHECK(d["distribution_seconds"].get<double>() >= latency);
+    CHECK(d["ratio_to_latency_bound"].get<double>() == Approx(d["distribution_seconds"].get<double>() / latency));
+  }
+  const auto shown = run_p2pdist({"simulate", "-N", "4", "--file-size", "2MiB", "--rtt", "50ms..50ms"});
+  REQUIRE(shown.exit_code == 0);
+  CHECK_THAT(shown.out, Catch::Contains("latency bound"));
+  CHECK_THAT(shown.out, Catch::Contains("measured / latency"));
+}
+
 TEST_CASE("swarm --rtt delays every connection as simulate does and the bytes arrive intact under jitter", "[cli]") {
   // cs, one leecher, F = 1 MiB in 64 KiB pieces from a 4 MB/s server: bound 0.262 s.
   // --rtt 100ms..100ms: each direction of each connection waits 50 ms, after the rate
@@ -382,6 +443,14 @@ TEST_CASE("swarm --rtt delays every connection as simulate does and the bytes ar
   CHECK(real["rtt_max_seconds"].get<double>() == Approx(0.1));
   CHECK(real["first_byte_seconds"].get<double>() >= 0.3);
   CHECK(real["distribution_seconds"].get<double>() >= 0.262144 + 0.3);
+  // The latency bound: clients dial the server at once, its first block leaves at 2.5r =
+  // 0.25 s, F/u_s = 0.262144 s of upload, the last bit 0.05 s on the way: 0.562144 s (the
+  // first copies and the server's upload tie for one leecher). No engine beats it.
+  for (const auto* d : {&real, &simulated}) {
+    CHECK((*d)["latency_bound"]["seconds"].get<double>() == Approx(0.562144));
+    CHECK((*d)["latency_bound"]["binding"] == "latency_first_copy");
+    CHECK((*d)["ratio_to_latency_bound"].get<double>() >= 1.0);
+  }
   CHECK(real["distribution_seconds"].get<double>() >= 0.95 * simulated["distribution_seconds"].get<double>());
   CHECK(real["distribution_seconds"].get<double>() < 1.3 * simulated["distribution_seconds"].get<double>());
   // Without --rtt the same swarm takes a few hundredths of a second more than its bound,
@@ -390,6 +459,7 @@ TEST_CASE("swarm --rtt delays every connection as simulate does and the bytes ar
                                  "--server-up", "4MB/s", "--json", "-"});
   REQUIRE(near.exit_code == 0);
   CHECK(json::parse(near.out)["distribution_seconds"].get<double>() < 0.262144 + 0.2);
+  CHECK(json::parse(near.out)["latency_bound"].is_null());  // the loopback's own paths
 
   // One round trip per leecher: leecher 1 reaches the seed in the loopback's time, leecher 2
   // in 300 ms. Leecher 2's first block comes after its tracker answer, TCP's set-up and its
