@@ -106,6 +106,8 @@ latency_bound_result latency_bound(const swarm_params& p, double piece_bits, dis
   } else {
     const double sigma =
         std::min(piece_bits, p.file_bits - static_cast<double>(pieces.pieces - 1) * piece_bits);
+    if (p.n >= 2)
+      out.first_copy_seconds += std::min(1.5 * r, static_cast<double>(p.n - 1) * sigma / p.server_up_bps);
     out.upload_seconds = p2p_upload_seconds(p, sigma, r, t_s);
   }
   out.seconds = out.piece_seconds;

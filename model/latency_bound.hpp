@@ -33,7 +33,14 @@
 // d_max = max d_i. The bound is the largest of:
 //  L0 the piece bound (a latency only delays a schedule: every lower bound without one holds);
 //  L1 first copies: every bit's first copy leaves the server, after t_s, at ≤ u_s, and
-//     arrives r/2 later:  T ≥ t_s + F/u_s + r/2;
+//     arrives r/2 later:  T ≥ t_s + F/u_s + r/2. In P2P with N ≥ 2, the last piece then
+//     has to reach the other peers:  T ≥ t_s + F/u_s + r/2 + min(1.5·r, (N−1)·σ/u_s).
+//     Proof. A piece's first whole copy came from the server alone (nobody else holds it
+//     whole before), so when the last piece p gets its first whole copy, at h_p, the server
+//     has sent F bits: h_p ≥ t_s + F/u_s + r/2. If some peer got any bit of p from another
+//     peer k, k held p whole (at ≥ h_p) and announced it, and a request came back before the
+//     bit left: it arrives at ≥ h_p + r + r/2. Otherwise the server sent p to all N peers,
+//     (N−1)·σ bits more than the first copies, sent by T − r/2.
 //  L2 downloads: nothing reaches a peer before t_s + r/2, then at ≤ d_i:
 //     T ≥ t_s + r/2 + F/d_min;
 //  L3 client-server, the server's upload: T ≥ t_s + N·F/u_s + r/2;
@@ -85,7 +92,7 @@ struct latency_bound_result {
   double rtt_seconds = 0;          ///< r, the least round trip of any path
   double first_send_seconds = 0;   ///< t_s, the server's first payload at the earliest
   double piece_seconds = 0;        ///< L0
-  double first_copy_seconds = 0;   ///< L1
+  double first_copy_seconds = 0;   ///< L1 (with the last piece's spread in P2P)
   double download_seconds = 0;     ///< L2
   double upload_seconds = 0;       ///< L3
 };

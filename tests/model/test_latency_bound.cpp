@@ -44,12 +44,13 @@ TEST_CASE("latency bound: P2P, two peers, one piece, found through the tracker",
   //   from 1.35 + r = 1.45.
   // h_2: 16 sent: 8 by 1.3, 8 + 8·0.15 = 9.2 by 1.45, then 16 a second: 6.8/16 = 0.425
   //   more → 1.875, arriving 1.925.
-  // L3: N·F = 16 sent by 1.875 → 1.925. L1 = 0.3 + 1 + 0.05 = 1.35; L2 = 0.35;
+  // L3: N·F = 16 sent by 1.875 → 1.925. L1 = 0.3 + 1 + 0.05 = 1.35 for the first copies,
+  //   then the piece to the other peer: min(1.5r = 0.15, 1·8/8 = 1) → 1.5; L2 = 0.35;
   // L0 = 1.5 (the piece bound's spread: 8/8 + 8/16). → 1.925, the upload's ramp.
   const auto b = latency_bound(swarm(8, 8, {8, 8}, {inf, inf}), 8, p2p, 0.1, discovery::tracker);
   CHECK(b.first_send_seconds == Approx(0.3));
   CHECK(b.piece_seconds == Approx(1.5));
-  CHECK(b.first_copy_seconds == Approx(1.35));
+  CHECK(b.first_copy_seconds == Approx(1.5));
   CHECK(b.download_seconds == Approx(0.35));
   CHECK(b.upload_seconds == Approx(1.925));
   CHECK(b.seconds == Approx(1.925));
@@ -58,7 +59,8 @@ TEST_CASE("latency bound: P2P, two peers, one piece, found through the tracker",
 
 TEST_CASE("latency bound: P2P limited by the slower download", "[latency_bound]") {
   // N = 2, F = σ = 8, u_s = 80, u = 0, d = 8 and 4, r = 0.2: t_s = 0.6, arrivals from 0.7.
-  // L2 = 0.7 + 8/4 = 2.7. L1 = 0.6 + 0.1 + 0.1 = 0.8.
+  // L2 = 0.7 + 8/4 = 2.7. L1 = 0.6 + 8/80 + 0.1 = 0.8, then the piece to the other peer:
+  //   min(1.5r = 0.3, 1·8/80 = 0.1) → 0.9.
   // L3: h_1 = max(8 sent by 0.6 + 8/80 = 0.7, arriving 0.8; 0.7 + σ/d_max = 1.7;
   //   0.7 + σ/D = 0.7 + 8/12) = 1.7;
   //   h_2 = max(16 sent by 0.8, arriving 0.9; 0.7 + 16/12 = 2.0333…) = 2.0333…;
@@ -66,7 +68,7 @@ TEST_CASE("latency bound: P2P limited by the slower download", "[latency_bound]"
   // L0 = the fluid F/d_min = 2. → 2.7: every bit reaches the slow peer after 0.7.
   const auto b = latency_bound(swarm(8, 80, {0, 0}, {8, 4}), 8, p2p, 0.2, discovery::tracker);
   CHECK(b.download_seconds == Approx(2.7));
-  CHECK(b.first_copy_seconds == Approx(0.8));
+  CHECK(b.first_copy_seconds == Approx(0.9));
   CHECK(b.upload_seconds == Approx(0.7 + 16.0 / 12));
   CHECK(b.piece_seconds == Approx(2.0));
   CHECK(b.seconds == Approx(2.7));
@@ -83,6 +85,27 @@ TEST_CASE("latency bound: server-limited, the first copies bind", "[latency_boun
   CHECK(b.upload_seconds == Approx(9.4));
   CHECK(b.seconds == Approx(9.4));
   CHECK(b.binding == latency_binding::first_copy);
+}
+
+TEST_CASE("latency bound: P2P, the last piece's spread after the first copies", "[latency_bound]") {
+  // N = 4, F = 8 in 8 pieces (σ = 1), u_s = 1, u = 100, d unlimited, r = 0.2: t_s = 0.6.
+  // The first copies end at 0.6 + 8/1 + 0.1 = 8.7; the last piece then reaches the three
+  // others by a relay (a have and a request: 1.5r = 0.3 more) or from the server
+  // (3·1/1 = 3 s more): L1 = 8.7 + 0.3 = 9.0.
+  // L3 is far lower (the peers upload 100 each from about 1.9 on), and L0 = the piece
+  // bound's spread, 8 + Σ_{k=0}^{2} 1/min(1 + 100(k+1), ∞) = 8 + 1/101 + 1/201 + 1/301.
+  const auto b = latency_bound(swarm(8, 1, {100, 100, 100, 100}, {inf, inf, inf, inf}), 1, p2p, 0.2,
+                               discovery::tracker);
+  CHECK(b.first_copy_seconds == Approx(9.0));
+  CHECK(b.piece_seconds == Approx(8 + 1.0 / 101 + 1.0 / 201 + 1.0 / 301));
+  CHECK(b.upload_seconds < 3.0);
+  CHECK(b.seconds == Approx(9.0));
+  CHECK(b.binding == latency_binding::first_copy);
+  // With u_s = 30 the server sends the last piece to the others in 3/30 = 0.1 < 0.3:
+  // t_s + F/u_s + r/2 + 0.1 = 0.6 + 8/30 + 0.1 + 0.1.
+  const auto fast = latency_bound(swarm(8, 30, {100, 100, 100, 100}, {inf, inf, inf, inf}), 1, p2p, 0.2,
+                                  discovery::tracker);
+  CHECK(fast.first_copy_seconds == Approx(0.6 + 8.0 / 30 + 0.1 + 0.1));
 }
 
 TEST_CASE("latency bound: with no round trip it is the piece bound, never below it, and it grows with r", "[latency_bound]") {
