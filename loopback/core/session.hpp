@@ -226,6 +226,7 @@ class session {
   std::uint64_t unsent_offered_bytes();
   std::uint64_t offer_budget() const;
   std::size_t offers_per_peer_now() const;
+  std::size_t offer_limit(const connection& c, std::uint32_t leechers) const;
   void adapt_offer_budget(bool budget_full);
   std::vector<offer_candidate> offer_candidates(std::unordered_map<std::uint32_t, std::size_t>& live_of,
                                                 std::uint32_t& others);

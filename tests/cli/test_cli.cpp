@@ -417,6 +417,21 @@ TEST_CASE("simulate over round trips never beats the latency bound, which it rep
   CHECK_THAT(shown.out, Catch::Contains("measured / latency"));
 }
 
+TEST_CASE("a super seed keeps a round trip of its upload on offer to each leecher", "[cli]") {
+  // Two leechers, 4 MiB in 16 KiB pieces from a 1 MB/s super seed, 300 ms on every path: an
+  // offer's have and the request it draws take 300 ms, 300 kB of the seed's upload. With
+  // three offers a peer (48 KiB) the seed sent at a fifth of its rate: 2.85 times the latency
+  // bound. Offers that cover each leecher's share of a round trip keep it busy.
+  const auto r = run_p2pdist({"simulate", "-N", "2", "--file-size", "4MiB", "--piece-size", "16KiB", "--server-up",
+                              "1MB/s", "--peer-up", "8MB/s", "--rtt", "300ms..300ms", "--time-scale", "0.2", "--json", "-"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto d = json::parse(r.out);
+  CHECK(d["seed_policy"] == "once-first");
+  CHECK(d["ratio_to_latency_bound"].get<double>() >= 1.0);
+  CHECK(d["ratio_to_latency_bound"].get<double>() < 1.4);
+}
+
 TEST_CASE("swarm --rtt delays every connection as simulate does and the bytes arrive intact under jitter", "[cli]") {
   // cs, one leecher, F = 1 MiB in 64 KiB pieces from a 4 MB/s server: bound 0.262 s.
   // --rtt 100ms..100ms: each direction of each connection waits 50 ms, after the rate
