@@ -8,7 +8,9 @@ Swarm (the README's): N = 8, F = 32 MiB in 64 KiB pieces, u_s = 8 MB/s, P2P leec
 upload 4 MB/s, choker at --time-scale 0.2; each connection's round trip is drawn once
 within RTT +- 50 % (--rtt's one-value form). RTT = 0 (the loopback's own, about 100 us),
 10, 50, 100, 200 ms; --repeat runs each (simulate: seeds 1..repeat), the median reported.
-Prints a table (measured / bound, and the first byte) and writes JSON (default
+Prints a table (measured / bound, / piece bound, / latency bound — the least any client
+speaking the protocol can take over those round trips, model/latency_bound.hpp — and the
+first byte) and writes JSON (default
 build/bench/rtt.json). A real client-server run takes ~35 s, so the default grid is
 about 4 min a repeat on the real engine.
 
@@ -55,14 +57,17 @@ def main():
                 row.update(rtt=rtt, mode=mode, engine=engine)
                 rows.append(row)
 
-    print(f"{'RTT':>6} {'mode':>4} {'engine':>8} {'bound s':>8} {'measured s':>10} {'ratio':>6} {'/piece':>6} "
-          f"{'first byte s':>12}")
+    print(f"{'RTT':>6} {'mode':>4} {'engine':>8} {'bound s':>8} {'latency s':>9} {'measured s':>10} {'ratio':>6} "
+          f"{'/piece':>6} {'/latency':>8} {'first byte s':>12}")
     for r in rows:
         if "ratio" not in r:
             print(f"{r['rtt']:>6} {r['mode']:>4} {r['engine']:>8} failed (exit {r['exit_status']})")
             continue
-        print(f"{r['rtt']:>6} {r['mode']:>4} {r['engine']:>8} {r['bound_seconds']:8.2f} {r['measured_seconds']:10.2f} "
-              f"{r['ratio']:6.3f} {r['ratio_to_piece_bound']:6.3f} {r['document']['first_byte_seconds']:12.3f}")
+        latency, over = r.get("latency_bound_seconds"), r.get("ratio_to_latency_bound")
+        print(f"{r['rtt']:>6} {r['mode']:>4} {r['engine']:>8} {r['bound_seconds']:8.2f} "
+              f"{latency if latency is not None else float('nan'):9.2f} {r['measured_seconds']:10.2f} "
+              f"{r['ratio']:6.3f} {r['ratio_to_piece_bound']:6.3f} {over if over is not None else float('nan'):8.3f} "
+              f"{r['document']['first_byte_seconds']:12.3f}")
     return swarm_runs.finish(args, "bench/rtt.py", rows, swarm_runs.NETWORK_SWARM_FIELDS)
 
 

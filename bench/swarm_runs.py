@@ -37,6 +37,8 @@ def row_of(n, doc, status, wall):
         "cpu_seconds": doc["cpu_seconds"], "peak_rss_bytes": doc["peak_rss_bytes"],
         "max_peers": doc["max_peers"], "data_ok": doc["data_ok"],
         "first_byte_seconds": doc.get("first_byte_seconds"),
+        "latency_bound_seconds": (doc.get("latency_bound") or {}).get("seconds"),
+        "ratio_to_latency_bound": doc.get("ratio_to_latency_bound"),
     }
     doc.pop("timeline", None)
     row["document"] = doc
