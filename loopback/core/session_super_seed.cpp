@@ -133,16 +133,17 @@ std::size_t session::offers_per_peer_now() const {
 
 // Live offers peer c may hold now: offers_per_peer_now(), or more over a long round trip. An
 // offer's `have` and the request it draws take c's round trip, during which c's share of our
-// upload (one of `leechers`) must already be on offer to it, plus the piece being sent.
-// Simulated, 4 MiB in 16 KiB pieces, a 1 MB/s seed, 300 ms: two leechers took 2.85 times the
-// latency bound with three offers a peer and 1.11 with this; four leechers at 200 ms, 4 MB/s,
-// 2.00 and 1.26; N = 8 and 16, 64 and 16 KiB pieces, 100-200 ms: within ±1 % (8 seeds). On
-// the loopback's round trip it is two pieces at most, and offers_per_peer_now() decides.
+// upload (one of `leechers`) must already be on offer to it. Simulated, 4 MiB in 16 KiB
+// pieces, a 1 MB/s seed, 300 ms: two leechers took 2.85 times the latency bound with three
+// offers a peer and 1.11 with this; four leechers at 200 ms, 4 MB/s, 2.00 and 1.30; N = 16 at
+// 200 ms 1.185 and 1.173; the README's N = 8 at 100 ms 1.049 and 1.050 (medians of 8 seeds;
+// one piece more than the share cost that swarm 0.3 % and N = 16 1.7 %). On the loopback's
+// round trip the share is a piece at most, and offers_per_peer_now() decides.
 std::size_t session::offer_limit(const connection& c, std::uint32_t leechers) const {
   const double round_trip_bytes =
       config_.upload_bytes_per_s * std::chrono::duration<double>(c.round_trip).count();
   const auto cover = static_cast<std::size_t>(
-      std::ceil(round_trip_bytes / (static_cast<double>(std::max<std::uint32_t>(leechers, 1)) * config_.torrent->piece_bytes))) + 1;
+      std::ceil(round_trip_bytes / (static_cast<double>(std::max<std::uint32_t>(leechers, 1)) * config_.torrent->piece_bytes)));
   return std::max(offers_per_peer_now(), cover);
 }
 
