@@ -132,7 +132,12 @@ std::optional<model::latency_bound_result> swarm_latency_bound(const swarm_confi
   const auto rtt = least_rtt_seconds(c);
   if (!p || !rtt) return std::nullopt;
   const auto mode = c.mode == swarm_mode::p2p ? model::distribution_mode::p2p : model::distribution_mode::client_server;
-  return model::latency_bound(*p, 8.0 * c.piece_bytes, mode, *rtt, model::discovery_for(mode));
+  // With a round trip per leecher the seeds' path to the tracker takes none: a seed may hear
+  // of a leecher as soon as its announce arrives, r/2 after the start, and dial it. That is
+  // the direct case's first block (2.5r), not the tracker's (3r), whose assumption is a round
+  // trip of r on every path, the tracker's included.
+  const auto how = c.leecher_rtt.empty() ? model::discovery_for(mode) : model::discovery::direct;
+  return model::latency_bound(*p, 8.0 * c.piece_bytes, mode, *rtt, how);
 }
 
 nlohmann::json faults_document(const swarm_config& c, const swarm_result& r) {

@@ -35,7 +35,9 @@ std::optional<double> least_rtt_seconds(const swarm_config& config);
 
 /// The latency bound the run is held against when its paths are emulated: the piece bound's
 /// swarm with every path's round trip at least least_rtt_seconds, peers found through the
-/// tracker (p2p) or dialing the server they know (cs) (model/latency_bound.hpp).
+/// tracker (p2p) or dialing the server they know (cs) (model/latency_bound.hpp). With
+/// config.leecher_rtt the seeds reach the tracker in no time, and the first block may leave
+/// at 2.5r as in the direct case.
 std::optional<model::latency_bound_result> swarm_latency_bound(const swarm_config& config, std::uint64_t file_bytes);
 
 /// The contract's swarm document for one run: parameters, bound (seconds, binding),

@@ -410,6 +410,13 @@ TEST_CASE("simulate over round trips never beats the latency bound, which it rep
     CHECK(latency > d["piece_bound"]["seconds"].get<double>());
     CHECK(d["distribution_seconds"].get<double>() >= latency);
     CHECK(d["ratio_to_latency_bound"].get<double>() == Approx(d["distribution_seconds"].get<double>() / latency));
+    // r: the least a path can draw (100ms: 50 ms); a seed reaches the tracker in no time
+    // with a list of round trips, so it may hear of a leecher r/2 after the start and its
+    // first block leave at 2.5r, not 3r.
+    const double rtt = d["latency_bound"]["rtt_seconds"].get<double>();
+    CHECK(rtt == Approx(c.back() == "100ms" ? 0.05 : c.back() == "30ms,80ms,150ms" ? 0.03 : c.back() == "200ms..200ms" ? 0.2 : 0.1));
+    CHECK(d["latency_bound"]["first_send_seconds"].get<double>() ==
+          Approx((c.back() == "30ms,80ms,150ms" || d["mode"] == "cs" ? 2.5 : 3.0) * rtt));
   }
   const auto shown = run_p2pdist({"simulate", "-N", "4", "--file-size", "2MiB", "--rtt", "50ms..50ms"});
   REQUIRE(shown.exit_code == 0);
