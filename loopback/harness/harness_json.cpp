@@ -31,22 +31,23 @@ nlohmann::json optional_number(const std::optional<double>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
 }
 
-std::optional<double> ratio(const swarm_config& config, const swarm_result& r) {
-  const auto b = swarm_bound(config, r.file_bytes);
+// Measured over a bound (any with `seconds`): none without the bound or a finished run.
+template <class Bound>
+std::optional<double> measured_over(const std::optional<Bound>& b, const swarm_result& r) {
   if (!b || !r.distribution_seconds || b->seconds <= 0) return std::nullopt;
   return *r.distribution_seconds / b->seconds;
+}
+
+std::optional<double> ratio(const swarm_config& config, const swarm_result& r) {
+  return measured_over(swarm_bound(config, r.file_bytes), r);
 }
 
 std::optional<double> ratio_to_piece_bound(const swarm_config& config, const swarm_result& r) {
-  const auto b = swarm_piece_bound(config, r.file_bytes);
-  if (!b || !r.distribution_seconds || b->seconds <= 0) return std::nullopt;
-  return *r.distribution_seconds / b->seconds;
+  return measured_over(swarm_piece_bound(config, r.file_bytes), r);
 }
 
 std::optional<double> ratio_to_latency_bound(const swarm_config& config, const swarm_result& r) {
-  const auto b = swarm_latency_bound(config, r.file_bytes);
-  if (!b || !r.distribution_seconds || b->seconds <= 0) return std::nullopt;
-  return *r.distribution_seconds / b->seconds;
+  return measured_over(swarm_latency_bound(config, r.file_bytes), r);
 }
 
 nlohmann::json leechers(const swarm_result& r) {
